@@ -1,0 +1,52 @@
+// `deno task relay <subcommand>`: dispatches to the subcommands and turns
+// errors into one clear line and a non-zero exit code.
+import { RelayError } from "../errors/relay_error.ts";
+import { CTL_USAGE, ctlCommand } from "./ctl_command.ts";
+import { DEVICE_USAGE, deviceCommand } from "./device_command.ts";
+import { SERVE_USAGE, serveCommand } from "./serve_command.ts";
+import { TOKEN_USAGE, tokenCommand } from "./token_command.ts";
+import type { CliWiring } from "./wiring.ts";
+
+const USAGE = `usage: deno task relay <serve|device|ctl|token> ...
+
+${SERVE_USAGE}
+
+${DEVICE_USAGE}
+
+${CTL_USAGE}
+
+${TOKEN_USAGE}`;
+
+export async function runCli(
+  args: string[],
+  wiring: CliWiring,
+): Promise<number> {
+  const [command, ...rest] = args;
+  try {
+    switch (command) {
+      case "serve":
+        return await serveCommand(rest, wiring);
+      case "device":
+        return await deviceCommand(rest, wiring);
+      case "ctl":
+        return await ctlCommand(rest, wiring);
+      case "token":
+        return await tokenCommand(rest);
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        console.log(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        console.error(`unknown command "${command}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (error) {
+    if (error instanceof RelayError) {
+      console.error(`error: ${error.code}: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,114 @@
+// Shared flag handling for the CLI subcommands.
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { join } from "node:path";
+import { RelayError } from "../errors/relay_error.ts";
+
+export type Options = NonNullable<ParseArgsConfig["options"]>;
+
+export interface Parsed {
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  positionals: string[];
+}
+
+export function parseFlags(args: string[], options: Options): Parsed {
+  try {
+    return parseArgs({
+      args,
+      options,
+      allowPositionals: true,
+      strict: true,
+    }) as Parsed;
+  } catch (error) {
+    throw new RelayError("INVALID_REQUEST", (error as Error).message);
+  }
+}
+
+export function stringFlag(parsed: Parsed, name: string): string | undefined {
+  const value = parsed.values[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+export function listFlag(parsed: Parsed, name: string): string[] {
+  const value = parsed.values[name];
+  return Array.isArray(value)
+    ? value.map(String)
+    : typeof value === "string"
+    ? [value]
+    : [];
+}
+
+export function requireFlag(parsed: Parsed, name: string): string {
+  const value = stringFlag(parsed, name);
+  if (value === undefined || value === "") {
+    throw new RelayError("INVALID_REQUEST", `--${name} is required`);
+  }
+  return value;
+}
+
+/** Parses repeated key=value flags (metadata, labels). */
+export function keyValues(
+  parsed: Parsed,
+  name: string,
+): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const pair of listFlag(parsed, name)) {
+    const index = pair.indexOf("=");
+    if (index <= 0) {
+      throw new RelayError(
+        "INVALID_REQUEST",
+        `--${name} expects key=value, got "${pair}"`,
+      );
+    }
+    result[pair.slice(0, index)] = pair.slice(index + 1);
+  }
+  return result;
+}
+
+export function defaultStateDir(parsed: Parsed): string {
+  return stringFlag(parsed, "state-dir") ?? Deno.env.get("RELAY_STATE_DIR") ??
+    ".relay";
+}
+
+/** Flags every client command (device, ctl) shares. */
+export const CLIENT_OPTIONS: Options = {
+  relay: { type: "string" },
+  ca: { type: "string" },
+  "state-dir": { type: "string" },
+  "insecure-plaintext": { type: "boolean" },
+};
+
+export async function clientTransport(parsed: Parsed) {
+  const insecure = parsed.values["insecure-plaintext"] === true;
+  const address = stringFlag(parsed, "relay") ?? "localhost:50051";
+  if (insecure) return { address, insecure };
+  const caPath = stringFlag(parsed, "ca") ??
+    join(defaultStateDir(parsed), "ca.pem");
+  let caPem: string;
+  try {
+    caPem = await Deno.readTextFile(caPath);
+  } catch {
+    throw new RelayError(
+      "INVALID_REQUEST",
+      `cannot read CA file ${caPath} (pass --ca, or --insecure-plaintext for a plaintext relay)`,
+    );
+  }
+  return { address, caPem };
+}
+
+export function parseDuration(value: string, flag: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value);
+  if (!match) {
+    throw new RelayError(
+      "INVALID_REQUEST",
+      `--${flag}: expected a duration like 30s, 5m, 24h`,
+    );
+  }
+  const unit = {
+    ms: 1,
+    s: 1000,
+    m: 60_000,
+    h: 3_600_000,
+    d: 86_400_000,
+  }[match[2] ?? "s"]!;
+  return Number(match[1]) * unit;
+}

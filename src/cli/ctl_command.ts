@@ -1,0 +1,169 @@
+// `relay ctl`: the controller CLI (ls, call, revoke).
+import { join } from "node:path";
+import { RelayError } from "../errors/relay_error.ts";
+import { ControllerClient } from "../sdk/controller_client.ts";
+import type { DeviceInfo } from "../sdk/connector.ts";
+import {
+  CLIENT_OPTIONS,
+  clientTransport,
+  defaultStateDir,
+  keyValues,
+  type Parsed,
+  parseDuration,
+  parseFlags,
+  stringFlag,
+} from "./cli_args.ts";
+import type { CliWiring } from "./wiring.ts";
+
+export const CTL_USAGE = `relay ctl <ls|call|revoke> [options]
+  ls [--region R] [--label KEY=VALUE]... [--json]
+  call DEVICE METHOD [--data TEXT | --data-file FILE] [--timeout 30s]
+  revoke --target TOKEN_OR_SHA256 [--device] [--reason TEXT]
+common:
+  --relay HOST:PORT      relay gRPC address (default localhost:50051)
+  --token JWT            controller token (default: <state-dir>/admin.token)
+  --ca FILE              CA of the relay certificate (default <state-dir>/ca.pem)
+  --insecure-plaintext   connect without TLS`;
+
+export async function ctlCommand(
+  args: string[],
+  wiring: CliWiring,
+): Promise<number> {
+  const [action, ...rest] = args;
+  const parsed = parseFlags(rest, {
+    ...CLIENT_OPTIONS,
+    token: { type: "string" },
+    region: { type: "string" },
+    label: { type: "string", multiple: true },
+    json: { type: "boolean" },
+    data: { type: "string" },
+    "data-file": { type: "string" },
+    timeout: { type: "string" },
+    target: { type: "string" },
+    device: { type: "boolean" },
+    reason: { type: "string" },
+  });
+  const client = new ControllerClient({
+    connector: wiring.controllerConnector(await clientTransport(parsed)),
+    token: await controllerToken(parsed),
+  });
+  try {
+    switch (action) {
+      case "ls":
+        return await list(client, parsed);
+      case "call":
+        return await call(client, parsed);
+      case "revoke":
+        return await revoke(client, parsed);
+      default:
+        throw new RelayError(
+          "INVALID_REQUEST",
+          `unknown ctl action "${action ?? ""}"\n${CTL_USAGE}`,
+        );
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+async function controllerToken(parsed: Parsed): Promise<string> {
+  const explicit = stringFlag(parsed, "token") ?? Deno.env.get("RELAY_TOKEN");
+  if (explicit) return explicit;
+  const path = join(defaultStateDir(parsed), "admin.token");
+  try {
+    return (await Deno.readTextFile(path)).trim();
+  } catch {
+    throw new RelayError(
+      "INVALID_REQUEST",
+      `no --token given and cannot read ${path}`,
+    );
+  }
+}
+
+async function list(client: ControllerClient, parsed: Parsed): Promise<number> {
+  const region = stringFlag(parsed, "region");
+  const devices = await client.listDevices({
+    ...(region ? { region } : {}),
+    labels: keyValues(parsed, "label"),
+  });
+  if (parsed.values.json === true) {
+    console.log(JSON.stringify(devices, null, 2));
+    return 0;
+  }
+  console.log(formatTable(devices));
+  return 0;
+}
+
+function formatTable(devices: DeviceInfo[]): string {
+  const rows = [[
+    "DEVICE",
+    "STATE",
+    "TRANSPORT",
+    "CONNECTION",
+    "LAST SEEN",
+    "METADATA",
+  ]];
+  for (const device of devices) {
+    rows.push([
+      device.device_id,
+      device.state,
+      device.transport,
+      device.connection_id,
+      new Date(device.last_seen).toISOString(),
+      Object.entries(device.metadata).map(([k, v]) => `${k}=${v}`).join(","),
+    ]);
+  }
+  const widths = rows[0]!.map((_, column) =>
+    Math.max(...rows.map((row) => row[column]!.length))
+  );
+  return rows.map((row) =>
+    row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()
+  )
+    .join("\n");
+}
+
+async function call(client: ControllerClient, parsed: Parsed): Promise<number> {
+  const [deviceId, method] = parsed.positionals;
+  if (!deviceId || !method) {
+    throw new RelayError(
+      "INVALID_REQUEST",
+      "usage: ctl call DEVICE METHOD --data TEXT",
+    );
+  }
+  const dataFile = stringFlag(parsed, "data-file");
+  const payload = dataFile
+    ? await Deno.readFile(dataFile)
+    : new TextEncoder().encode(stringFlag(parsed, "data") ?? "");
+  const timeout = stringFlag(parsed, "timeout");
+  const response = await client.call(deviceId, method, payload, {
+    ...(timeout ? { timeoutMs: parseDuration(timeout, "timeout") } : {}),
+  });
+  await Deno.stdout.write(response);
+  if (Deno.stdout.isTerminal()) {
+    await Deno.stdout.write(new TextEncoder().encode("\n"));
+  }
+  return 0;
+}
+
+async function revoke(
+  client: ControllerClient,
+  parsed: Parsed,
+): Promise<number> {
+  const target = stringFlag(parsed, "target");
+  if (!target) {
+    throw new RelayError(
+      "INVALID_REQUEST",
+      "--target TOKEN_OR_SHA256 is required",
+    );
+  }
+  const reason = stringFlag(parsed, "reason");
+  const result = await client.revokeToken({
+    token: target,
+    targetType: parsed.values.device === true ? "DEVICE" : "CONTROLLER",
+    ...(reason ? { reason } : {}),
+  });
+  console.log(
+    `revoked=${result.revoked} closed_streams=${result.closedStreams}`,
+  );
+  return 0;
+}

@@ -1,0 +1,33 @@
+// What the CLI needs from the composition root (src/main.ts), which alone
+// knows the concrete transports.
+import type { RelayConfig } from "../config/config_schema.ts";
+import type { RelayCore } from "../core/relay_core.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { ControllerConnector, DeviceConnector } from "../sdk/connector.ts";
+import type { StatePaths } from "../state/state_dir.ts";
+
+export interface RunningRelay {
+  readonly core: RelayCore;
+  readonly config: RelayConfig;
+  readonly paths: StatePaths;
+  /** host:port of the gRPC listener as bound (port 0 resolved). */
+  readonly grpcAddress: string;
+  /** Bound health port, or 0 when disabled. */
+  readonly healthPort: number;
+  readonly adminToken: string;
+  /** PEM clients should trust, or "" for plaintext. */
+  readonly caPem: string;
+  shutdown(): Promise<void>;
+}
+
+export interface ClientTransportOptions {
+  address: string;
+  caPem?: string;
+  insecure?: boolean;
+}
+
+export interface CliWiring {
+  startRelay(config: RelayConfig, logger: Logger): Promise<RunningRelay>;
+  deviceConnector(options: ClientTransportOptions): DeviceConnector;
+  controllerConnector(options: ClientTransportOptions): ControllerConnector;
+}

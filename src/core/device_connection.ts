@@ -1,0 +1,285 @@
+// Drives one device link: authentication of the first `register` message,
+// registration, heartbeats and responses, until the link ends.
+import { RelayError } from "../errors/relay_error.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { RelayMetrics } from "../observability/relay_metrics.ts";
+import { type DeviceRecord, validateDeviceId } from "../store/relay_store.ts";
+import type { DeviceRegistry } from "./device_registry.ts";
+import type { DeviceSession } from "./device_session.ts";
+import type { DeviceLink } from "./links.ts";
+import type { DeviceMessage } from "./messages.ts";
+
+export interface DeviceConnectionDeps {
+  registry: DeviceRegistry;
+  verifyCredential: (
+    deviceId: string,
+    credential: string,
+  ) => DeviceRecord | undefined;
+  metrics: RelayMetrics;
+  logger: Logger;
+  heartbeatIntervalMs: number;
+  handshakeTimeoutMs: number;
+  maxMetadataEntries: number;
+  isDraining: () => boolean;
+}
+
+export async function serveDeviceLink(
+  link: DeviceLink,
+  deps: DeviceConnectionDeps,
+): Promise<void> {
+  deps.metrics.activeStreams.inc({ kind: "device" });
+  try {
+    await serve(link, deps);
+  } catch (error) {
+    const relayError = RelayError.from(error);
+    deps.logger.debug("device link failed", {
+      remote: link.remoteAddress,
+      code: relayError.code,
+      reason: relayError.message,
+    });
+    link.close(relayError);
+  } finally {
+    deps.metrics.activeStreams.dec({ kind: "device" });
+  }
+}
+
+async function serve(
+  link: DeviceLink,
+  deps: DeviceConnectionDeps,
+): Promise<void> {
+  const inbound = link.messages[Symbol.asyncIterator]();
+  const first = await firstMessage(inbound, deps.handshakeTimeoutMs);
+  if (first === undefined) return; // closed before saying anything
+  const { deviceId, record, credential } = await authenticate(
+    link,
+    first,
+    deps,
+  );
+  const register = first.register!;
+
+  let registration;
+  try {
+    registration = deps.registry.register({
+      deviceId,
+      project: record.project,
+      link,
+      metadata: { ...register.metadata },
+      previousConnectionId: register.previous_connection_id,
+    });
+  } catch (error) {
+    deps.metrics.deviceRegistrations.inc({ result: "rejected" });
+    return await reject(link, RelayError.from(error));
+  }
+  const { session, resumed } = registration;
+  const generation = session.generation;
+  deps.metrics.deviceRegistrations.inc({ result: resumed ? "resumed" : "new" });
+  deps.logger.info("device registered", {
+    device_id: deviceId,
+    connection_id: session.connectionId,
+    generation,
+    resumed,
+    transport: link.transport,
+    remote: link.remoteAddress,
+  });
+  await link.send({
+    register_response: {
+      connection_id: session.connectionId,
+      session_resumed: resumed,
+      timestamp: Date.now(),
+      generation,
+      heartbeat_interval_ms: deps.heartbeatIntervalMs,
+    },
+  });
+
+  let graceful = false;
+  try {
+    for (;;) {
+      const next = await inbound.next();
+      if (next.done) {
+        graceful = true;
+        break;
+      }
+      const message = next.value;
+      if (!deps.registry.isCurrent(session, generation)) break; // replaced or evicted
+      checkIdentity(message, deviceId, credential, deps);
+      deps.registry.touch(session, generation);
+      handleMessage(link, session, message);
+    }
+  } catch (error) {
+    if (error instanceof RelayError && error.source === "downstream") {
+      await reject(link, error);
+      const reason = error.code === "UNAUTHORIZED" ? "revoked" : "graceful";
+      if (deps.registry.isCurrent(session, generation)) {
+        deps.registry.evict(deviceId, reason, error);
+      }
+      return;
+    }
+    // Transport failure: the session stays resumable.
+  }
+  deps.registry.linkEnded(session, generation, graceful);
+  if (graceful) link.close();
+}
+
+function handleMessage(
+  link: DeviceLink,
+  session: DeviceSession,
+  message: DeviceMessage,
+): void {
+  switch (message.payload) {
+    case "heartbeat":
+      link.send({ heartbeat_response: { timestamp: Date.now() } }).catch(
+        () => {},
+      );
+      return;
+    case "data":
+      session.complete(message.data!);
+      return;
+    case "register":
+      throw new RelayError(
+        "INVALID_REQUEST",
+        "already registered on this stream",
+        {
+          source: "downstream",
+        },
+      );
+  }
+}
+
+async function authenticate(
+  link: DeviceLink,
+  first: DeviceMessage,
+  deps: DeviceConnectionDeps,
+): Promise<{ deviceId: string; record: DeviceRecord; credential: string }> {
+  if (deps.isDraining()) {
+    await reject(link, new RelayError("UNAVAILABLE", "relay is shutting down"));
+    throw new RelayError("UNAVAILABLE", "relay is shutting down");
+  }
+  const register = first.register;
+  if (first.payload !== "register" || register == null) {
+    return await fail(
+      link,
+      deps,
+      "INVALID_REQUEST",
+      "first message must be register",
+    );
+  }
+  const deviceId = first.device_id || register.device_id;
+  if (
+    register.device_id !== "" && first.device_id !== "" &&
+    register.device_id !== first.device_id
+  ) {
+    return await fail(
+      link,
+      deps,
+      "INVALID_REQUEST",
+      "device_id differs between message and register",
+    );
+  }
+  try {
+    validateDeviceId(deviceId);
+  } catch (error) {
+    return await fail(link, deps, "INVALID_REQUEST", (error as Error).message);
+  }
+  if (Object.keys(register.metadata).length > deps.maxMetadataEntries) {
+    return await fail(
+      link,
+      deps,
+      "INVALID_REQUEST",
+      "too many metadata entries",
+    );
+  }
+  const record = deps.verifyCredential(deviceId, first.token);
+  if (record === undefined) {
+    deps.metrics.authFailures.inc({ principal: "device" });
+    deps.logger.warn("device authentication failed", {
+      device_id: deviceId,
+      remote: link.remoteAddress,
+    });
+    return await fail(
+      link,
+      deps,
+      "UNAUTHORIZED",
+      "invalid or revoked device credential",
+    );
+  }
+  return { deviceId, record, credential: first.token };
+}
+
+/** Every message that carries an identity must match the registered one. */
+function checkIdentity(
+  message: DeviceMessage,
+  deviceId: string,
+  credential: string,
+  deps: DeviceConnectionDeps,
+): void {
+  if (message.device_id !== "" && message.device_id !== deviceId) {
+    throw new RelayError(
+      "UNAUTHORIZED",
+      "device_id differs from the registered device",
+      {
+        source: "downstream",
+      },
+    );
+  }
+  if (message.token !== "" && message.token !== credential) {
+    if (deps.verifyCredential(deviceId, message.token) === undefined) {
+      throw new RelayError(
+        "UNAUTHORIZED",
+        "invalid or revoked device credential",
+        {
+          source: "downstream",
+        },
+      );
+    }
+  }
+}
+
+async function fail(
+  link: DeviceLink,
+  deps: DeviceConnectionDeps,
+  code: "INVALID_REQUEST" | "UNAUTHORIZED",
+  message: string,
+): Promise<never> {
+  deps.metrics.deviceRegistrations.inc({ result: "rejected" });
+  const error = new RelayError(code, message, { source: "downstream" });
+  await reject(link, error);
+  throw error;
+}
+
+/** Tells the device why before closing, so it can tell "bad token" from "network down". */
+async function reject(link: DeviceLink, error: RelayError): Promise<void> {
+  try {
+    await link.send({ error: { code: error.code, message: error.message } });
+  } catch {
+    // The link is already gone; closing below is all that is left to do.
+  }
+  link.close(error);
+}
+
+async function firstMessage(
+  inbound: AsyncIterator<DeviceMessage>,
+  timeoutMs: number,
+): Promise<DeviceMessage | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, rejectTimeout) => {
+    timer = setTimeout(
+      () =>
+        rejectTimeout(
+          new RelayError(
+            "UNAUTHORIZED",
+            "no register message within the handshake timeout",
+            {
+              source: "downstream",
+            },
+          ),
+        ),
+      timeoutMs,
+    );
+  });
+  try {
+    const first = await Promise.race([inbound.next(), timeout]);
+    return first.done ? undefined : first.value;
+  } finally {
+    clearTimeout(timer);
+  }
+}

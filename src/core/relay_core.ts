@@ -1,0 +1,335 @@
+// The transport-agnostic relay: adapters hand it device and controller links
+// and unary calls; it owns the registry, routing, auth and shutdown.
+import { canRevoke, canSee } from "../auth/access_policy.ts";
+import {
+  ControllerAuthenticator,
+  type ControllerPrincipal,
+} from "../auth/controller_auth.ts";
+import { hashToken, isTokenHash } from "../auth/token_hash.ts";
+import type { RelayConfig } from "../config/config_schema.ts";
+import { RelayError } from "../errors/relay_error.ts";
+import type { Logger } from "../observability/logger.ts";
+import { RelayMetrics } from "../observability/relay_metrics.ts";
+import type { RelayStore } from "../store/relay_store.ts";
+import { serveControllerLink } from "./controller_stream.ts";
+import { serveDeviceLink } from "./device_connection.ts";
+import { DeviceRegistry, type PresenceEvent } from "./device_registry.ts";
+import type { DeviceSession } from "./device_session.ts";
+import { IdempotencyCache } from "./idempotency_cache.ts";
+import type { ControllerLink, DeviceLink } from "./links.ts";
+import type {
+  DeviceInfo,
+  ListOnlineDevicesRequest,
+  RevokeTokenRequest,
+  RevokeTokenResponse,
+} from "./messages.ts";
+import { RequestRouter } from "./request_router.ts";
+
+/** Whole tokens are at least this long; anything shorter is a refused prefix. */
+const MIN_TOKEN_LENGTH = 32;
+const MAX_METADATA_ENTRIES = 64;
+
+export interface RelayCoreOptions {
+  config: RelayConfig;
+  store: RelayStore;
+  jwtSecret: string;
+  logger: Logger;
+  now?: () => number;
+  onPresence?: (event: PresenceEvent) => void;
+}
+
+export class RelayCore {
+  readonly metrics: RelayMetrics;
+  readonly registry: DeviceRegistry;
+  readonly router: RequestRouter;
+  readonly auth: ControllerAuthenticator;
+  readonly #config: RelayConfig;
+  readonly #store: RelayStore;
+  readonly #logger: Logger;
+  readonly #streamsByToken = new Map<string, Set<ControllerLink>>();
+  readonly #tokensByStream = new Map<ControllerLink, Set<string>>();
+  #advertisedAddress: string;
+  #draining = false;
+
+  constructor(options: RelayCoreOptions) {
+    const { config, logger } = options;
+    const relay = config.relay;
+    this.#config = config;
+    this.#store = options.store;
+    this.#logger = logger;
+    this.#advertisedAddress = relay.advertise_address || relay.address;
+    const now = options.now ?? Date.now;
+    this.metrics = new RelayMetrics(() => this.registry.list());
+    this.registry = new DeviceRegistry({
+      suspectAfterMs: relay.presence.suspect_after_seconds * 1000,
+      offlineAfterMs: relay.presence.offline_after_seconds * 1000,
+      resumeWindowMs: relay.session.resume_window_seconds * 1000,
+      maxPendingPerDevice: relay.session.max_pending_requests_per_device,
+      maxDevices: relay.max_device_connections,
+      now,
+      onEvent: (event) => {
+        this.#onPresence(event);
+        options.onPresence?.(event);
+      },
+    });
+    this.auth = new ControllerAuthenticator({
+      secret: options.jwtSecret,
+      issuer: relay.auth.jwt.issuer,
+      audience: relay.auth.jwt.audience,
+      clockSkewSeconds: relay.auth.jwt.clock_skew_seconds,
+      isRevoked: (hash) => this.#store.isTokenRevoked(hash),
+      now,
+    });
+    this.router = new RequestRouter({
+      registry: this.registry,
+      lookupDeviceProject: (id) => this.#store.getDevice(id)?.project,
+      idempotency: new IdempotencyCache({
+        ttlMs: relay.idempotency.ttl_seconds * 1000,
+        maxEntries: relay.idempotency.max_entries,
+        now,
+      }),
+      metrics: this.metrics,
+      defaultTimeoutMs: relay.request.default_timeout_seconds * 1000,
+      maxTimeoutMs: relay.request.max_timeout_seconds * 1000,
+      maxPayloadBytes: relay.request.max_payload_bytes,
+    });
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  get relayId(): string {
+    return this.#config.relay.id;
+  }
+
+  /** Adapters call this once they know the bound address (e.g. port 0 in tests). */
+  setAdvertisedAddress(address: string): void {
+    if (this.#config.relay.advertise_address === "") {
+      this.#advertisedAddress = address;
+    }
+  }
+
+  acceptDevice(link: DeviceLink): Promise<void> {
+    return serveDeviceLink(link, {
+      registry: this.registry,
+      verifyCredential: (id, credential) =>
+        this.#store.verifyDeviceCredential(id, credential),
+      metrics: this.metrics,
+      logger: this.#logger,
+      heartbeatIntervalMs: this.#config.relay.heartbeat_interval_seconds * 1000,
+      handshakeTimeoutMs: this.#config.relay.session.handshake_timeout_seconds *
+        1000,
+      maxMetadataEntries: MAX_METADATA_ENTRIES,
+      isDraining: () => this.#draining,
+    });
+  }
+
+  acceptController(link: ControllerLink): Promise<void> {
+    if (this.#draining) {
+      link.close(new RelayError("UNAVAILABLE", "relay is shutting down"));
+      return Promise.resolve();
+    }
+    return serveControllerLink(link, {
+      auth: this.auth,
+      router: this.router,
+      metrics: this.metrics,
+      logger: this.#logger,
+      maxInFlight: this.#config.relay.request.max_in_flight_per_stream,
+      track: (hash, tracked) => this.#track(hash, tracked),
+      untrack: (tracked) => this.#untrack(tracked),
+    });
+  }
+
+  async listDevices(
+    bearerToken: string,
+    request: ListOnlineDevicesRequest,
+  ): Promise<DeviceInfo[]> {
+    const principal = await this.#principal(
+      bearerToken || request.token,
+      request.controller_id,
+    );
+    const labels = Object.entries(request.label_filter);
+    return this.registry.list()
+      .filter((session) => canSee(principal, session.project))
+      .filter((session) =>
+        request.region_filter === "" ||
+        session.metadata.region === request.region_filter
+      )
+      .filter((session) =>
+        labels.every(([key, value]) => session.metadata[key] === value)
+      )
+      .map((session) => this.#deviceInfo(session));
+  }
+
+  async revokeToken(
+    bearerToken: string,
+    request: RevokeTokenRequest,
+  ): Promise<RevokeTokenResponse> {
+    const principal = await this.#principal(
+      request.admin_token || bearerToken,
+      request.controller_id,
+    );
+    if (!canRevoke(principal)) {
+      throw new RelayError(
+        "PERMISSION_DENIED",
+        "only admins may revoke tokens",
+        {
+          source: "downstream",
+        },
+      );
+    }
+    const target = request.target_token_hash_or_prefix;
+    if (!isTokenHash(target) && target.length < MIN_TOKEN_LENGTH) {
+      throw new RelayError(
+        "INVALID_REQUEST",
+        "pass the whole token or its SHA-256 hex; prefixes are not accepted",
+        { source: "downstream" },
+      );
+    }
+    const hash = isTokenHash(target) ? target : hashToken(target);
+    const reason = request.reason || "revoked by admin";
+    let closed = 0;
+    if (request.target_type !== "CONTROLLER") {
+      const deviceId = this.#store.revokeDeviceCredential(hash);
+      if (deviceId !== undefined) {
+        this.#store.revokeToken(hash, "device", reason);
+        const error = new RelayError(
+          "UNAUTHORIZED",
+          "device credential revoked",
+        );
+        if (this.registry.evict(deviceId, "revoked", error)) closed++;
+      } else if (request.target_type === "DEVICE") {
+        throw new RelayError(
+          "DEVICE_NOT_FOUND",
+          "no active device credential matches",
+          {
+            source: "downstream",
+          },
+        );
+      }
+    }
+    if (request.target_type !== "DEVICE") {
+      this.#store.revokeToken(hash, "controller", reason);
+      closed += this.#closeStreamsOf(hash);
+    }
+    this.#logger.info("token revoked", {
+      by: principal.controllerId,
+      target_type: String(request.target_type),
+      token_hash: hash.slice(0, 12),
+      closed_streams: closed,
+    });
+    return { revoked: true, closed_streams: closed };
+  }
+
+  /**
+   * Graceful shutdown: refuse new work, let in-flight requests finish within
+   * the grace period, then fail what is left and close device streams.
+   */
+  async shutdown(
+    graceMs = this.#config.relay.shutdown_grace_seconds * 1000,
+  ): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    this.router.drain();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.router.idle(),
+      new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs)),
+    ]);
+    clearTimeout(timer);
+    const closing = new RelayError("UNAVAILABLE", "relay is shutting down");
+    for (const session of this.registry.list()) {
+      this.registry.evict(session.deviceId, "relay_shutdown", closing, closing);
+    }
+    for (const link of [...this.#tokensByStream.keys()]) link.close(closing);
+    this.registry.close();
+  }
+
+  async #principal(
+    token: string,
+    claimedId: string,
+  ): Promise<ControllerPrincipal> {
+    let principal;
+    try {
+      principal = await this.auth.verify(token);
+    } catch (error) {
+      this.metrics.authFailures.inc({ principal: "controller" });
+      throw error;
+    }
+    if (claimedId !== "" && claimedId !== principal.controllerId) {
+      throw new RelayError(
+        "UNAUTHORIZED",
+        "controller_id does not match the token",
+        {
+          source: "downstream",
+        },
+      );
+    }
+    return principal;
+  }
+
+  #deviceInfo(session: DeviceSession): DeviceInfo {
+    return {
+      device_id: session.deviceId,
+      connection_id: session.connectionId,
+      relay_address: this.#advertisedAddress,
+      connected_at: session.connectedAt,
+      metadata: session.metadata,
+      last_seen: session.lastSeen,
+      state: session.state === "online"
+        ? "ONLINE"
+        : session.state === "suspect"
+        ? "SUSPECT"
+        : "DISCONNECTED",
+      transport: session.transport,
+      project: session.project,
+    };
+  }
+
+  #track(hash: string, link: ControllerLink): void {
+    let streams = this.#streamsByToken.get(hash);
+    if (streams === undefined) {
+      this.#streamsByToken.set(hash, streams = new Set());
+    }
+    streams.add(link);
+    let hashes = this.#tokensByStream.get(link);
+    if (hashes === undefined) {
+      this.#tokensByStream.set(link, hashes = new Set());
+    }
+    hashes.add(hash);
+  }
+
+  #untrack(link: ControllerLink): void {
+    for (const hash of this.#tokensByStream.get(link) ?? []) {
+      const streams = this.#streamsByToken.get(hash);
+      streams?.delete(link);
+      if (streams?.size === 0) this.#streamsByToken.delete(hash);
+    }
+    this.#tokensByStream.delete(link);
+  }
+
+  #closeStreamsOf(hash: string): number {
+    const streams = [...(this.#streamsByToken.get(hash) ?? [])];
+    const error = new RelayError("UNAUTHORIZED", "controller token revoked");
+    for (const link of streams) link.close(error);
+    return streams.length;
+  }
+
+  #onPresence(event: PresenceEvent): void {
+    const fields = {
+      device_id: event.session.deviceId,
+      connection_id: event.session.connectionId,
+      generation: event.session.generation,
+    };
+    if (event.type === "offline") {
+      this.metrics.deviceDisconnects.inc({ reason: event.reason });
+      this.#logger.info("device offline", { ...fields, reason: event.reason });
+    } else if (event.type === "state") {
+      this.#logger.info("device presence changed", {
+        ...fields,
+        state: event.state,
+      });
+    }
+  }
+}

@@ -1,0 +1,214 @@
+// Routes one controller request to its device and returns exactly one
+// DeviceResponse for it, whatever happens: authorization, idempotency,
+// waiting for a resuming device within the deadline, and device errors.
+import { canSee, canSend } from "../auth/access_policy.ts";
+import type { ControllerPrincipal } from "../auth/controller_auth.ts";
+import { type ErrorCode, RelayError } from "../errors/relay_error.ts";
+import type { RelayMetrics } from "../observability/relay_metrics.ts";
+import type { DeviceRegistry } from "./device_registry.ts";
+import { IdempotencyCache } from "./idempotency_cache.ts";
+import type {
+  ControllerMessage,
+  DataResponse,
+  DeviceResponse,
+} from "./messages.ts";
+
+export interface RequestRouterOptions {
+  registry: DeviceRegistry;
+  /** Project of a device known to the store (online or not). */
+  lookupDeviceProject: (deviceId: string) => string | undefined;
+  idempotency: IdempotencyCache;
+  metrics: RelayMetrics;
+  defaultTimeoutMs: number;
+  maxTimeoutMs: number;
+  maxPayloadBytes: number;
+}
+
+export class RequestRouter {
+  readonly #options: RequestRouterOptions;
+  #draining = false;
+  #inFlight = 0;
+  #idle: PromiseWithResolvers<void> | undefined;
+
+  constructor(options: RequestRouterOptions) {
+    this.#options = options;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Refuses new requests with UNAVAILABLE; in-flight ones continue. */
+  drain(): void {
+    this.#draining = true;
+  }
+
+  /** Resolves when no request is in flight. */
+  idle(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    this.#idle ??= Promise.withResolvers<void>();
+    return this.#idle.promise;
+  }
+
+  async route(
+    principal: ControllerPrincipal,
+    message: ControllerMessage,
+    streamSignal: AbortSignal,
+  ): Promise<DeviceResponse> {
+    const started = performance.now();
+    this.#inFlight++;
+    this.#options.metrics.inFlightRequests.inc();
+    let response: DeviceResponse;
+    try {
+      response = await this.#route(principal, message, streamSignal);
+    } catch (error) {
+      response = errorResponse(message, RelayError.from(error));
+    } finally {
+      this.#inFlight--;
+      this.#options.metrics.inFlightRequests.dec();
+      if (this.#inFlight === 0 && this.#idle !== undefined) {
+        this.#idle.resolve();
+        this.#idle = undefined;
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    this.#options.metrics.requests.inc({ code: response.error });
+    this.#options.metrics.requestDuration.observe(
+      { code: response.error },
+      seconds,
+    );
+    return response;
+  }
+
+  async #route(
+    principal: ControllerPrincipal,
+    message: ControllerMessage,
+    streamSignal: AbortSignal,
+  ): Promise<DeviceResponse> {
+    const deviceId = message.target_device_id;
+    if (deviceId === "") throw invalid("target_device_id is required");
+    if (message.method_name === "") throw invalid("method_name is required");
+    if (message.encrypted_payload.byteLength > this.#options.maxPayloadBytes) {
+      throw invalid(`payload exceeds ${this.#options.maxPayloadBytes} bytes`);
+    }
+    if (this.#draining) {
+      throw new RelayError("UNAVAILABLE", "relay is shutting down");
+    }
+
+    const project = this.#options.registry.get(deviceId)?.project ??
+      this.#options.lookupDeviceProject(deviceId);
+    if (project === undefined || !canSee(principal, project)) {
+      // Non-admins learn nothing about devices outside their projects.
+      if (principal.role === "admin") {
+        throw new RelayError("DEVICE_NOT_FOUND", "no such device", {
+          source: "downstream",
+        });
+      }
+      throw new RelayError(
+        "UNAUTHORIZED",
+        "device not found or not accessible",
+        {
+          source: "downstream",
+        },
+      );
+    }
+    if (!canSend(principal, project)) {
+      throw new RelayError(
+        "PERMISSION_DENIED",
+        `role ${principal.role} may not send requests`,
+        {
+          source: "downstream",
+        },
+      );
+    }
+
+    const key = IdempotencyCache.key(
+      principal.controllerId,
+      deviceId,
+      message.sequence_number,
+    );
+    const { response, outcome } = await this.#options.idempotency.run(
+      key,
+      () => this.#deliver(principal, message, streamSignal),
+    );
+    if (outcome !== "executed") {
+      this.#options.metrics.idempotencyHits.inc({ kind: outcome });
+    }
+    return response;
+  }
+
+  async #deliver(
+    principal: ControllerPrincipal,
+    message: ControllerMessage,
+    streamSignal: AbortSignal,
+  ): Promise<DeviceResponse> {
+    const session = this.#options.registry.get(message.target_device_id);
+    if (session === undefined) {
+      return errorResponse(
+        message,
+        new RelayError("DEVICE_OFFLINE", "device is not connected"),
+      );
+    }
+    const timeoutMs = message.timeout_ms > 0
+      ? Math.min(message.timeout_ms, this.#options.maxTimeoutMs)
+      : this.#options.defaultTimeoutMs;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => {
+      deadline.abort(
+        session.link === null
+          ? new RelayError(
+            "DEVICE_OFFLINE",
+            "device did not resume before the request deadline",
+          )
+          : new RelayError(
+            "DEADLINE_EXCEEDED",
+            "device did not answer before the deadline",
+          ),
+      );
+    }, timeoutMs);
+    try {
+      const data = await session.deliver({
+        methodName: message.method_name,
+        payload: message.encrypted_payload,
+        controllerId: principal.controllerId,
+        controllerSequenceNumber: message.sequence_number,
+        deadline: Date.now() + timeoutMs,
+      }, AbortSignal.any([deadline.signal, streamSignal]));
+      return fromDataResponse(message, data);
+    } catch (error) {
+      return errorResponse(message, RelayError.from(error));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function fromDataResponse(
+  message: ControllerMessage,
+  data: DataResponse,
+): DeviceResponse {
+  return {
+    device_id: message.target_device_id,
+    sequence_number: message.sequence_number,
+    encrypted_payload: data.encrypted_payload,
+    error: data.error as ErrorCode,
+    error_message: data.error_message,
+  };
+}
+
+export function errorResponse(
+  message: ControllerMessage,
+  error: RelayError,
+): DeviceResponse {
+  return {
+    device_id: message.target_device_id,
+    sequence_number: message.sequence_number,
+    encrypted_payload: new Uint8Array(0),
+    error: error.code,
+    error_message: error.message,
+  };
+}
+
+function invalid(message: string): RelayError {
+  return new RelayError("INVALID_REQUEST", message, { source: "downstream" });
+}

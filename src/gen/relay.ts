@@ -1,0 +1,160 @@
+import type * as grpc from "@grpc/grpc-js";
+import type {
+  EnumTypeDefinition,
+  MessageTypeDefinition,
+} from "@grpc/proto-loader";
+
+import type {
+  ControllerMessage as _relay_v1_ControllerMessage,
+  ControllerMessage__Output as _relay_v1_ControllerMessage__Output,
+} from "./relay/v1/ControllerMessage.ts";
+import type {
+  DataRequest as _relay_v1_DataRequest,
+  DataRequest__Output as _relay_v1_DataRequest__Output,
+} from "./relay/v1/DataRequest.ts";
+import type {
+  DataResponse as _relay_v1_DataResponse,
+  DataResponse__Output as _relay_v1_DataResponse__Output,
+} from "./relay/v1/DataResponse.ts";
+import type {
+  DeviceInfo as _relay_v1_DeviceInfo,
+  DeviceInfo__Output as _relay_v1_DeviceInfo__Output,
+} from "./relay/v1/DeviceInfo.ts";
+import type {
+  DeviceMessage as _relay_v1_DeviceMessage,
+  DeviceMessage__Output as _relay_v1_DeviceMessage__Output,
+} from "./relay/v1/DeviceMessage.ts";
+import type {
+  DeviceResponse as _relay_v1_DeviceResponse,
+  DeviceResponse__Output as _relay_v1_DeviceResponse__Output,
+} from "./relay/v1/DeviceResponse.ts";
+import type {
+  HeartbeatRequest as _relay_v1_HeartbeatRequest,
+  HeartbeatRequest__Output as _relay_v1_HeartbeatRequest__Output,
+} from "./relay/v1/HeartbeatRequest.ts";
+import type {
+  HeartbeatResponse as _relay_v1_HeartbeatResponse,
+  HeartbeatResponse__Output as _relay_v1_HeartbeatResponse__Output,
+} from "./relay/v1/HeartbeatResponse.ts";
+import type {
+  ListOnlineDevicesRequest as _relay_v1_ListOnlineDevicesRequest,
+  ListOnlineDevicesRequest__Output
+    as _relay_v1_ListOnlineDevicesRequest__Output,
+} from "./relay/v1/ListOnlineDevicesRequest.ts";
+import type {
+  ListOnlineDevicesResponse as _relay_v1_ListOnlineDevicesResponse,
+  ListOnlineDevicesResponse__Output
+    as _relay_v1_ListOnlineDevicesResponse__Output,
+} from "./relay/v1/ListOnlineDevicesResponse.ts";
+import type {
+  RegisterRequest as _relay_v1_RegisterRequest,
+  RegisterRequest__Output as _relay_v1_RegisterRequest__Output,
+} from "./relay/v1/RegisterRequest.ts";
+import type {
+  RegisterResponse as _relay_v1_RegisterResponse,
+  RegisterResponse__Output as _relay_v1_RegisterResponse__Output,
+} from "./relay/v1/RegisterResponse.ts";
+import type {
+  RelayError as _relay_v1_RelayError,
+  RelayError__Output as _relay_v1_RelayError__Output,
+} from "./relay/v1/RelayError.ts";
+import type {
+  RelayMessage as _relay_v1_RelayMessage,
+  RelayMessage__Output as _relay_v1_RelayMessage__Output,
+} from "./relay/v1/RelayMessage.ts";
+import type {
+  RelayServiceClient as _relay_v1_RelayServiceClient,
+  RelayServiceDefinition as _relay_v1_RelayServiceDefinition,
+} from "./relay/v1/RelayService.ts";
+import type {
+  RevokeTokenRequest as _relay_v1_RevokeTokenRequest,
+  RevokeTokenRequest__Output as _relay_v1_RevokeTokenRequest__Output,
+} from "./relay/v1/RevokeTokenRequest.ts";
+import type {
+  RevokeTokenResponse as _relay_v1_RevokeTokenResponse,
+  RevokeTokenResponse__Output as _relay_v1_RevokeTokenResponse__Output,
+} from "./relay/v1/RevokeTokenResponse.ts";
+
+type SubtypeConstructor<
+  Constructor extends new (...args: any) => any,
+  Subtype,
+> = {
+  new (...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  relay: {
+    v1: {
+      ControllerMessage: MessageTypeDefinition<
+        _relay_v1_ControllerMessage,
+        _relay_v1_ControllerMessage__Output
+      >;
+      DataRequest: MessageTypeDefinition<
+        _relay_v1_DataRequest,
+        _relay_v1_DataRequest__Output
+      >;
+      DataResponse: MessageTypeDefinition<
+        _relay_v1_DataResponse,
+        _relay_v1_DataResponse__Output
+      >;
+      DeviceInfo: MessageTypeDefinition<
+        _relay_v1_DeviceInfo,
+        _relay_v1_DeviceInfo__Output
+      >;
+      DeviceMessage: MessageTypeDefinition<
+        _relay_v1_DeviceMessage,
+        _relay_v1_DeviceMessage__Output
+      >;
+      DeviceResponse: MessageTypeDefinition<
+        _relay_v1_DeviceResponse,
+        _relay_v1_DeviceResponse__Output
+      >;
+      DeviceState: EnumTypeDefinition;
+      ErrorCode: EnumTypeDefinition;
+      HeartbeatRequest: MessageTypeDefinition<
+        _relay_v1_HeartbeatRequest,
+        _relay_v1_HeartbeatRequest__Output
+      >;
+      HeartbeatResponse: MessageTypeDefinition<
+        _relay_v1_HeartbeatResponse,
+        _relay_v1_HeartbeatResponse__Output
+      >;
+      ListOnlineDevicesRequest: MessageTypeDefinition<
+        _relay_v1_ListOnlineDevicesRequest,
+        _relay_v1_ListOnlineDevicesRequest__Output
+      >;
+      ListOnlineDevicesResponse: MessageTypeDefinition<
+        _relay_v1_ListOnlineDevicesResponse,
+        _relay_v1_ListOnlineDevicesResponse__Output
+      >;
+      RegisterRequest: MessageTypeDefinition<
+        _relay_v1_RegisterRequest,
+        _relay_v1_RegisterRequest__Output
+      >;
+      RegisterResponse: MessageTypeDefinition<
+        _relay_v1_RegisterResponse,
+        _relay_v1_RegisterResponse__Output
+      >;
+      RelayError: MessageTypeDefinition<
+        _relay_v1_RelayError,
+        _relay_v1_RelayError__Output
+      >;
+      RelayMessage: MessageTypeDefinition<
+        _relay_v1_RelayMessage,
+        _relay_v1_RelayMessage__Output
+      >;
+      RelayService:
+        & SubtypeConstructor<typeof grpc.Client, _relay_v1_RelayServiceClient>
+        & { service: _relay_v1_RelayServiceDefinition };
+      RevokeTokenRequest: MessageTypeDefinition<
+        _relay_v1_RevokeTokenRequest,
+        _relay_v1_RevokeTokenRequest__Output
+      >;
+      RevokeTokenResponse: MessageTypeDefinition<
+        _relay_v1_RevokeTokenResponse,
+        _relay_v1_RevokeTokenResponse__Output
+      >;
+      TokenTargetType: EnumTypeDefinition;
+    };
+  };
+}

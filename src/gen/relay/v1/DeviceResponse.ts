@@ -1,0 +1,23 @@
+// Original file: proto/relay/v1/relay.proto
+
+import type {
+  ErrorCode as _relay_v1_ErrorCode,
+  ErrorCode__Output as _relay_v1_ErrorCode__Output,
+} from "../../relay/v1/ErrorCode.ts";
+import type { Long } from "@grpc/proto-loader";
+
+export interface DeviceResponse {
+  "device_id"?: string;
+  "sequence_number"?: number | string | Long;
+  "encrypted_payload"?: Buffer | Uint8Array | string;
+  "error"?: _relay_v1_ErrorCode;
+  "error_message"?: string;
+}
+
+export interface DeviceResponse__Output {
+  "device_id": string;
+  "sequence_number": number;
+  "encrypted_payload": Buffer;
+  "error": _relay_v1_ErrorCode__Output;
+  "error_message": string;
+}

@@ -1,0 +1,44 @@
+// Original file: proto/relay/v1/relay.proto
+
+export const ErrorCode = {
+  OK: "OK",
+  DEVICE_OFFLINE: "DEVICE_OFFLINE",
+  UNAUTHORIZED: "UNAUTHORIZED",
+  DEVICE_NOT_FOUND: "DEVICE_NOT_FOUND",
+  RATE_LIMITED: "RATE_LIMITED",
+  INTERNAL_ERROR: "INTERNAL_ERROR",
+  DEADLINE_EXCEEDED: "DEADLINE_EXCEEDED",
+  INVALID_REQUEST: "INVALID_REQUEST",
+  METHOD_NOT_FOUND: "METHOD_NOT_FOUND",
+  CANCELLED: "CANCELLED",
+  UNAVAILABLE: "UNAVAILABLE",
+  PERMISSION_DENIED: "PERMISSION_DENIED",
+} as const;
+
+export type ErrorCode =
+  | "OK"
+  | 0
+  | "DEVICE_OFFLINE"
+  | 1
+  | "UNAUTHORIZED"
+  | 2
+  | "DEVICE_NOT_FOUND"
+  | 3
+  | "RATE_LIMITED"
+  | 4
+  | "INTERNAL_ERROR"
+  | 5
+  | "DEADLINE_EXCEEDED"
+  | 6
+  | "INVALID_REQUEST"
+  | 7
+  | "METHOD_NOT_FOUND"
+  | 8
+  | "CANCELLED"
+  | 9
+  | "UNAVAILABLE"
+  | 10
+  | "PERMISSION_DENIED"
+  | 11;
+
+export type ErrorCode__Output = typeof ErrorCode[keyof typeof ErrorCode];

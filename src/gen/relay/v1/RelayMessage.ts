@@ -1,0 +1,42 @@
+// Original file: proto/relay/v1/relay.proto
+
+import type {
+  RegisterResponse as _relay_v1_RegisterResponse,
+  RegisterResponse__Output as _relay_v1_RegisterResponse__Output,
+} from "../../relay/v1/RegisterResponse.ts";
+import type {
+  HeartbeatResponse as _relay_v1_HeartbeatResponse,
+  HeartbeatResponse__Output as _relay_v1_HeartbeatResponse__Output,
+} from "../../relay/v1/HeartbeatResponse.ts";
+import type {
+  DataRequest as _relay_v1_DataRequest,
+  DataRequest__Output as _relay_v1_DataRequest__Output,
+} from "../../relay/v1/DataRequest.ts";
+import type {
+  RelayError as _relay_v1_RelayError,
+  RelayError__Output as _relay_v1_RelayError__Output,
+} from "../../relay/v1/RelayError.ts";
+
+export interface RelayMessage {
+  "register_response"?: _relay_v1_RegisterResponse | null;
+  "heartbeat_response"?: _relay_v1_HeartbeatResponse | null;
+  "data_request"?: _relay_v1_DataRequest | null;
+  "error"?: _relay_v1_RelayError | null;
+  "payload"?:
+    | "register_response"
+    | "heartbeat_response"
+    | "data_request"
+    | "error";
+}
+
+export interface RelayMessage__Output {
+  "register_response"?: _relay_v1_RegisterResponse__Output | null;
+  "heartbeat_response"?: _relay_v1_HeartbeatResponse__Output | null;
+  "data_request"?: _relay_v1_DataRequest__Output | null;
+  "error"?: _relay_v1_RelayError__Output | null;
+  "payload"?:
+    | "register_response"
+    | "heartbeat_response"
+    | "data_request"
+    | "error";
+}

@@ -1,0 +1,62 @@
+// Health (component-level JSON) and Prometheus metrics on one HTTP port.
+import type { Registry } from "prom-client";
+import { RelayError } from "../errors/relay_error.ts";
+
+export type ComponentStatus = "healthy" | "degraded" | "unhealthy";
+
+export interface HealthReport {
+  status: ComponentStatus;
+  components: Record<string, { status: ComponentStatus; message: string }>;
+  [key: string]: unknown;
+}
+
+export interface HealthServerOptions {
+  hostname: string;
+  port: number;
+  healthPath: string;
+  report: () => HealthReport;
+  metrics: Registry;
+}
+
+export interface HealthServer {
+  readonly port: number;
+  shutdown(): Promise<void>;
+}
+
+export function startHealthServer(
+  options: HealthServerOptions,
+): Promise<HealthServer> {
+  return new Promise((resolve, reject) => {
+    try {
+      const server = Deno.serve({
+        hostname: options.hostname,
+        port: options.port,
+        onListen: ({ port }) =>
+          resolve({ port, shutdown: () => server.shutdown() }),
+        onError: () => new Response("internal error", { status: 500 }),
+      }, async (request) => {
+        const path = new URL(request.url).pathname;
+        if (path === options.healthPath) {
+          const report = options.report();
+          return Response.json(report, {
+            status: report.status === "unhealthy" ? 503 : 200,
+          });
+        }
+        if (path === "/metrics") {
+          return new Response(await options.metrics.metrics(), {
+            headers: { "content-type": options.metrics.contentType },
+          });
+        }
+        return new Response("not found\n", { status: 404 });
+      });
+    } catch (error) {
+      reject(
+        new RelayError(
+          "UNAVAILABLE",
+          `cannot listen on observability.health.address ${options.hostname}:${options.port}`,
+          { cause: error },
+        ),
+      );
+    }
+  });
+}

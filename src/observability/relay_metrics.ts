@@ -1,0 +1,105 @@
+// Prometheus metrics of one relay instance (own registry, no global state).
+// Label values come from closed sets (codes, states, transports).
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export interface DeviceSample {
+  state: string;
+  transport: string;
+}
+
+export class RelayMetrics {
+  readonly registry = new Registry();
+  readonly devices: Gauge<"state" | "transport">;
+  readonly activeStreams: Gauge<"kind">;
+  readonly inFlightRequests: Gauge;
+  readonly requests: Counter<"code">;
+  readonly requestDuration: Histogram<"code">;
+  readonly deviceRegistrations: Counter<"result">;
+  readonly deviceDisconnects: Counter<"reason">;
+  readonly authFailures: Counter<"principal">;
+  readonly idempotencyHits: Counter<"kind">;
+
+  /** `listDevices` is read at scrape time, so the device gauge is always current. */
+  constructor(listDevices: () => Iterable<DeviceSample> = () => []) {
+    const registers = [this.registry];
+    this.devices = new Gauge({
+      name: "relay_devices",
+      help: "Devices known to this relay by presence state and transport",
+      labelNames: ["state", "transport"],
+      registers,
+      collect() {
+        this.reset();
+        for (const device of listDevices()) {
+          this.inc({
+            state: device.state,
+            transport: device.transport || "none",
+          });
+        }
+      },
+    });
+    this.activeStreams = new Gauge({
+      name: "relay_active_streams",
+      help: "Open device and controller streams",
+      labelNames: ["kind"],
+      registers,
+    });
+    this.inFlightRequests = new Gauge({
+      name: "relay_in_flight_requests",
+      help: "Controller requests waiting for a device response",
+      registers,
+    });
+    this.requests = new Counter({
+      name: "relay_requests_total",
+      help: "Controller requests answered, by result code",
+      labelNames: ["code"],
+      registers,
+    });
+    this.requestDuration = new Histogram({
+      name: "relay_request_duration_seconds",
+      help: "Time from a controller request to its answer",
+      labelNames: ["code"],
+      buckets: [
+        0.0005,
+        0.001,
+        0.0025,
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.1,
+        0.25,
+        0.5,
+        1,
+        2.5,
+        5,
+        10,
+      ],
+      registers,
+    });
+    this.deviceRegistrations = new Counter({
+      name: "relay_device_registrations_total",
+      help: "Device registrations by result (new, resumed, replaced, rejected)",
+      labelNames: ["result"],
+      registers,
+    });
+    this.deviceDisconnects = new Counter({
+      name: "relay_device_disconnects_total",
+      help: "Device sessions ended or suspended, by reason",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.authFailures = new Counter({
+      name: "relay_auth_failures_total",
+      help: "Rejected credentials by principal kind",
+      labelNames: ["principal"],
+      registers,
+    });
+    this.idempotencyHits = new Counter({
+      name: "relay_idempotency_hits_total",
+      help:
+        "Requests answered from the idempotency cache or joined to an in-flight twin",
+      labelNames: ["kind"],
+      registers,
+    });
+  }
+}

@@ -1,0 +1,54 @@
+// What the SDKs need from a transport on the client side. Each transport
+// adapter (transports/*) provides these; the SDKs never import an adapter.
+import type { ControllerMessage } from "../gen/relay/v1/ControllerMessage.ts";
+import type { DeviceInfo__Output } from "../gen/relay/v1/DeviceInfo.ts";
+import type { DeviceMessage } from "../gen/relay/v1/DeviceMessage.ts";
+import type { DeviceResponse__Output } from "../gen/relay/v1/DeviceResponse.ts";
+import type { ListOnlineDevicesRequest } from "../gen/relay/v1/ListOnlineDevicesRequest.ts";
+import type { RelayMessage__Output } from "../gen/relay/v1/RelayMessage.ts";
+import type { RevokeTokenRequest } from "../gen/relay/v1/RevokeTokenRequest.ts";
+import type { RevokeTokenResponse__Output } from "../gen/relay/v1/RevokeTokenResponse.ts";
+
+export type {
+  ControllerMessage,
+  DeviceInfo__Output as DeviceInfo,
+  DeviceMessage,
+  DeviceResponse__Output as DeviceResponse,
+  ListOnlineDevicesRequest,
+  RelayMessage__Output as RelayMessage,
+  RevokeTokenRequest,
+  RevokeTokenResponse__Output as RevokeTokenResponse,
+};
+
+/** A bidirectional stream as the client sees it. Iteration throws RelayError on failure. */
+export interface ClientStream<Out, In> {
+  readonly messages: AsyncIterable<In>;
+  send(message: Out): Promise<void>;
+  /** Half-closes: no more messages from us, answers may still arrive. */
+  end(): void;
+  /** Drops the stream now. */
+  abort(): void;
+}
+
+export interface DeviceConnector {
+  /** Short transport name ("h2", "quic"). */
+  readonly transport: string;
+  connect(): ClientStream<DeviceMessage, RelayMessage__Output>;
+  close(): void;
+}
+
+export interface ControllerConnector {
+  readonly transport: string;
+  listOnlineDevices(
+    request: ListOnlineDevicesRequest,
+    token: string,
+  ): Promise<DeviceInfo__Output[]>;
+  revokeToken(
+    request: RevokeTokenRequest,
+    token: string,
+  ): Promise<RevokeTokenResponse__Output>;
+  openStream(
+    token: string,
+  ): ClientStream<ControllerMessage, DeviceResponse__Output>;
+  close(): void;
+}

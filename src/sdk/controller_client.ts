@@ -1,0 +1,248 @@
+// Controller SDK: list devices, revoke tokens, and call devices through
+// pipelined sessions with automatic sequence numbers, per-request timeouts,
+// cancellation and typed errors (RelayError with the relay's code).
+import { type ErrorCode, RelayError } from "../errors/relay_error.ts";
+import type {
+  ClientStream,
+  ControllerConnector,
+  ControllerMessage,
+  DeviceInfo,
+  DeviceResponse,
+} from "./connector.ts";
+
+export interface ControllerClientOptions {
+  connector: ControllerConnector;
+  /** Controller JWT, sent as `authorization: Bearer` metadata. */
+  token: string;
+  defaultTimeoutMs?: number;
+}
+
+export interface ListDevicesOptions {
+  region?: string;
+  labels?: Record<string, string>;
+}
+
+export interface RevokeOptions {
+  /** The whole token or its SHA-256 hex. */
+  token: string;
+  targetType?: "CONTROLLER" | "DEVICE";
+  reason?: string;
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Explicit sequence number (for idempotent retries); automatic otherwise. */
+  sequenceNumber?: number;
+}
+
+export class ControllerClient {
+  readonly #options: ControllerClientOptions;
+  readonly #sessions = new Map<string, DeviceCallSession>();
+
+  constructor(options: ControllerClientOptions) {
+    this.#options = options;
+  }
+
+  listDevices(options: ListDevicesOptions = {}): Promise<DeviceInfo[]> {
+    return this.#options.connector.listOnlineDevices({
+      region_filter: options.region ?? "",
+      label_filter: options.labels ?? {},
+    }, this.#options.token);
+  }
+
+  async revokeToken(
+    options: RevokeOptions,
+  ): Promise<{ revoked: boolean; closedStreams: number }> {
+    const response = await this.#options.connector.revokeToken({
+      target_type: options.targetType ?? "TOKEN_TARGET_TYPE_UNSPECIFIED",
+      target_token_hash_or_prefix: options.token,
+      reason: options.reason ?? "",
+    }, this.#options.token);
+    return {
+      revoked: response.revoked,
+      closedStreams: response.closed_streams,
+    };
+  }
+
+  /** A new ConnectToDevice stream bound to one device. */
+  openSession(deviceId: string): DeviceCallSession {
+    return new DeviceCallSession(
+      this.#options.connector.openStream(this.#options.token),
+      deviceId,
+      this.#options.defaultTimeoutMs ?? 30_000,
+    );
+  }
+
+  /** Calls through a shared session per device (opened on first use). */
+  call(
+    deviceId: string,
+    method: string,
+    payload: Uint8Array,
+    options?: CallOptions,
+  ): Promise<Uint8Array> {
+    let session = this.#sessions.get(deviceId);
+    if (session === undefined || session.closed) {
+      session = this.openSession(deviceId);
+      this.#sessions.set(deviceId, session);
+    }
+    return session.call(method, payload, options);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      [...this.#sessions.values()].map((session) => session.close()),
+    );
+    this.#sessions.clear();
+    this.#options.connector.close();
+  }
+}
+
+interface Waiter {
+  resolve: (response: DeviceResponse) => void;
+  reject: (error: RelayError) => void;
+}
+
+/** Grace on top of the relay's deadline, so the relay's answer normally wins. */
+const LOCAL_DEADLINE_GRACE_MS = 1000;
+
+export class DeviceCallSession {
+  readonly deviceId: string;
+  readonly #stream: ClientStream<ControllerMessage, DeviceResponse>;
+  readonly #defaultTimeoutMs: number;
+  readonly #waiting = new Map<number, Waiter[]>();
+  readonly #reader: Promise<void>;
+  #nextSequence = Math.floor(Math.random() * 2 ** 52);
+  #failure: RelayError | undefined;
+  #closed = false;
+
+  constructor(
+    stream: ClientStream<ControllerMessage, DeviceResponse>,
+    deviceId: string,
+    defaultTimeoutMs: number,
+  ) {
+    this.#stream = stream;
+    this.deviceId = deviceId;
+    this.#defaultTimeoutMs = defaultTimeoutMs;
+    this.#reader = this.#read();
+  }
+
+  get closed(): boolean {
+    return this.#closed || this.#failure !== undefined;
+  }
+
+  /** Sends one request; resolves with the device's bytes or throws RelayError. */
+  async call(
+    method: string,
+    payload: Uint8Array,
+    options: CallOptions = {},
+  ): Promise<Uint8Array> {
+    const response = await this.request(method, payload, options);
+    if (response.error !== "OK") {
+      throw new RelayError(
+        response.error as ErrorCode,
+        response.error_message || response.error,
+        {
+          source: "upstream",
+        },
+      );
+    }
+    return response.encrypted_payload;
+  }
+
+  /** Like `call`, but returns the raw DeviceResponse, error code included. */
+  request(
+    method: string,
+    payload: Uint8Array,
+    options: CallOptions = {},
+  ): Promise<DeviceResponse> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (this.#closed) {
+      return Promise.reject(new RelayError("CANCELLED", "session is closed"));
+    }
+    const sequenceNumber = options.sequenceNumber ?? this.#nextSequence++;
+    const timeoutMs = options.timeoutMs ?? this.#defaultTimeoutMs;
+    if (options.signal?.aborted) {
+      return Promise.reject(new RelayError("CANCELLED", "request cancelled"));
+    }
+    return new Promise<DeviceResponse>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#forget(sequenceNumber, waiter);
+        waiter.reject(
+          new RelayError("DEADLINE_EXCEEDED", "no answer before the deadline"),
+        );
+      }, timeoutMs + LOCAL_DEADLINE_GRACE_MS);
+      const onAbort = () => {
+        this.#forget(sequenceNumber, waiter);
+        waiter.reject(new RelayError("CANCELLED", "request cancelled"));
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener("abort", onAbort);
+      };
+      const waiter: Waiter = {
+        resolve: (response) => {
+          cleanup();
+          resolve(response);
+        },
+        reject: (error) => {
+          cleanup();
+          reject(error);
+        },
+      };
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      const list = this.#waiting.get(sequenceNumber) ?? [];
+      list.push(waiter);
+      this.#waiting.set(sequenceNumber, list);
+      this.#stream.send({
+        target_device_id: this.deviceId,
+        method_name: method,
+        sequence_number: sequenceNumber,
+        encrypted_payload: payload,
+        timeout_ms: timeoutMs,
+      }).catch((error) => {
+        this.#forget(sequenceNumber, waiter);
+        waiter.reject(RelayError.from(error, "UNAVAILABLE"));
+      });
+    });
+  }
+
+  /** Half-closes the stream; answers already on their way are still delivered. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#waiting.size === 0) this.#stream.abort();
+    else this.#stream.end();
+    await this.#reader;
+  }
+
+  async #read(): Promise<void> {
+    try {
+      for await (const response of this.#stream.messages) {
+        const list = this.#waiting.get(response.sequence_number);
+        const waiter = list?.shift();
+        if (list?.length === 0) this.#waiting.delete(response.sequence_number);
+        waiter?.resolve(response);
+        if (this.#closed && this.#waiting.size === 0) this.#stream.abort();
+      }
+      this.#failAll(new RelayError("UNAVAILABLE", "relay ended the session"));
+    } catch (error) {
+      this.#failAll(RelayError.from(error, "UNAVAILABLE"));
+    }
+  }
+
+  #failAll(error: RelayError): void {
+    if (!this.#closed) this.#failure = error;
+    const waiters = [...this.#waiting.values()].flat();
+    this.#waiting.clear();
+    for (const waiter of waiters) waiter.reject(error);
+  }
+
+  #forget(sequenceNumber: number, waiter: Waiter): void {
+    const list = this.#waiting.get(sequenceNumber);
+    if (list === undefined) return;
+    const index = list.indexOf(waiter);
+    if (index >= 0) list.splice(index, 1);
+    if (list.length === 0) this.#waiting.delete(sequenceNumber);
+  }
+}

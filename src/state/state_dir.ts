@@ -1,0 +1,127 @@
+// The state directory (default .relay/): dev CA and server certificate,
+// the HS256 secret when none is configured, the admin token and the store.
+import { join } from "node:path";
+import { hostname } from "node:os";
+import type { RelayConfig } from "../config/config_schema.ts";
+import { RelayError } from "../errors/relay_error.ts";
+import { randomBase64Url } from "../store/relay_store.ts";
+import { generateDevPki } from "../tls/dev_pki.ts";
+
+export interface StatePaths {
+  dir: string;
+  caCert: string;
+  caKey: string;
+  serverCert: string;
+  serverKey: string;
+  jwtSecret: string;
+  adminToken: string;
+  database: string;
+}
+
+export function statePaths(dir: string): StatePaths {
+  return {
+    dir,
+    caCert: join(dir, "ca.pem"),
+    caKey: join(dir, "ca-key.pem"),
+    serverCert: join(dir, "server.pem"),
+    serverKey: join(dir, "server-key.pem"),
+    jwtSecret: join(dir, "jwt.secret"),
+    adminToken: join(dir, "admin.token"),
+    database: join(dir, "relay.db"),
+  };
+}
+
+export interface TlsFiles {
+  certPem: string;
+  keyPem: string;
+  /** CA that clients should trust (the dev CA, or the configured one). */
+  caPem: string;
+}
+
+export async function ensureStateDir(dir: string): Promise<StatePaths> {
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  return statePaths(dir);
+}
+
+/** TLS material: the configured certificate, else the dev PKI (generated once). */
+export async function loadOrCreateTls(
+  config: RelayConfig,
+  paths: StatePaths,
+): Promise<TlsFiles> {
+  const tls = config.relay.tls;
+  if (tls.cert_path !== "") {
+    const certPem = await readConfigured(tls.cert_path, "relay.tls.cert_path");
+    const keyPem = await readConfigured(tls.key_path, "relay.tls.key_path");
+    const caPem = tls.ca_path === ""
+      ? certPem
+      : await readConfigured(tls.ca_path, "relay.tls.ca_path");
+    return { certPem, keyPem, caPem };
+  }
+  if (
+    !await exists(paths.serverCert) || !await exists(paths.serverKey) ||
+    !await exists(paths.caCert)
+  ) {
+    const pki = await generateDevPki({ hosts: devHosts(config.relay.address) });
+    await writeSecret(paths.caKey, pki.caKeyPem);
+    await Deno.writeTextFile(paths.caCert, pki.caCertPem);
+    await writeSecret(paths.serverKey, pki.serverKeyPem);
+    await Deno.writeTextFile(paths.serverCert, pki.serverCertPem);
+  }
+  return {
+    certPem: await Deno.readTextFile(paths.serverCert),
+    keyPem: await Deno.readTextFile(paths.serverKey),
+    caPem: await Deno.readTextFile(paths.caCert),
+  };
+}
+
+/** The configured HS256 secret, else one generated into the state directory. */
+export async function loadOrCreateJwtSecret(
+  config: RelayConfig,
+  paths: StatePaths,
+): Promise<string> {
+  const configured = config.relay.auth.jwt.hs256_secret;
+  if (configured !== "") return configured;
+  if (await exists(paths.jwtSecret)) {
+    return (await Deno.readTextFile(paths.jwtSecret)).trim();
+  }
+  const secret = randomBase64Url(32);
+  await writeSecret(paths.jwtSecret, secret + "\n");
+  return secret;
+}
+
+export async function writeSecret(
+  path: string,
+  content: string,
+): Promise<void> {
+  await Deno.writeTextFile(path, content, { mode: 0o600 });
+  await Deno.chmod(path, 0o600);
+}
+
+function devHosts(address: string): string[] {
+  const hosts = new Set(["localhost", "127.0.0.1", "::1", hostname()]);
+  const host = address.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  if (host !== "" && host !== "0.0.0.0" && host !== "::") hosts.add(host);
+  return [...hosts];
+}
+
+async function readConfigured(path: string, key: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw new RelayError(
+      "INVALID_REQUEST",
+      `config key ${key}: cannot read ${path}`,
+      { cause: error },
+    );
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}

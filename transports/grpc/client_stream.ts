@@ -1,0 +1,59 @@
+// Wraps a grpc-js client duplex call as the SDK's ClientStream: async
+// iteration that throws RelayError, writes with backpressure.
+import type * as grpc from "@grpc/grpc-js";
+import { RelayError } from "../../src/errors/relay_error.ts";
+import type { ClientStream } from "../../src/sdk/connector.ts";
+import { fromServiceError } from "./status_mapping.ts";
+
+export function clientStream<Out, In>(
+  call: grpc.ClientDuplexStream<Out, In>,
+): ClientStream<Out, In> {
+  let failure: RelayError | undefined;
+  call.on("error", (error) => failure ??= fromServiceError(error));
+  return {
+    messages: {
+      async *[Symbol.asyncIterator]() {
+        try {
+          for await (const message of call as AsyncIterable<In>) yield message;
+        } catch (error) {
+          throw failure ?? fromServiceError(error);
+        }
+        if (failure !== undefined) throw failure;
+      },
+    },
+    send(message: Out): Promise<void> {
+      if (failure !== undefined) return Promise.reject(failure);
+      if (call.writableEnded || call.destroyed) {
+        return Promise.reject(
+          new RelayError("UNAVAILABLE", "stream is closed"),
+        );
+      }
+      if (call.write(message)) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const cleanup = () => {
+          call.off("drain", onDrain);
+          call.off("close", onClose);
+        };
+        const onDrain = () => {
+          cleanup();
+          resolve();
+        };
+        const onClose = () => {
+          cleanup();
+          reject(
+            failure ??
+              new RelayError("UNAVAILABLE", "stream closed while writing"),
+          );
+        };
+        call.once("drain", onDrain);
+        call.once("close", onClose);
+      });
+    },
+    end(): void {
+      if (!call.writableEnded) call.end();
+    },
+    abort(): void {
+      call.cancel();
+    },
+  };
+}

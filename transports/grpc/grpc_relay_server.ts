@@ -1,0 +1,147 @@
+// HTTP/2 gRPC adapter: serves relay.v1 RelayService with @grpc/grpc-js and
+// hands every call to the transport-agnostic core.
+import * as grpc from "@grpc/grpc-js";
+import { Buffer } from "node:buffer";
+import type { RelayCore } from "../../src/core/relay_core.ts";
+import type {
+  ControllerMessage,
+  DeviceMessage,
+} from "../../src/core/messages.ts";
+import { RelayError } from "../../src/errors/relay_error.ts";
+import type { Logger } from "../../src/observability/logger.ts";
+import type { RelayServiceHandlers } from "../../src/gen/relay/v1/RelayService.ts";
+import { relayProto } from "./relay_proto.ts";
+import { serverStreamLink } from "./server_stream_link.ts";
+import { toServiceError } from "./status_mapping.ts";
+
+export interface TlsMaterial {
+  certPem: string;
+  keyPem: string;
+  /** CA bundle for grpc-js; required so it never loads the system roots. */
+  caPem: string;
+}
+
+export interface GrpcRelayServerOptions {
+  core: RelayCore;
+  address: string;
+  /** null means plaintext (explicit opt-out). */
+  tls: TlsMaterial | null;
+  maxPayloadBytes: number;
+  logger: Logger;
+}
+
+/** Room for the envelope fields around the largest payload. */
+const ENVELOPE_BYTES = 64 * 1024;
+
+export class GrpcRelayServer {
+  readonly #options: GrpcRelayServerOptions;
+  readonly #server: grpc.Server;
+  #port = 0;
+
+  constructor(options: GrpcRelayServerOptions) {
+    this.#options = options;
+    const maxMessage = options.maxPayloadBytes + ENVELOPE_BYTES;
+    this.#server = new grpc.Server({
+      "grpc.max_receive_message_length": maxMessage,
+      "grpc.max_send_message_length": maxMessage,
+      "grpc.keepalive_time_ms": 60_000,
+      "grpc.keepalive_timeout_ms": 20_000,
+      "grpc.keepalive_permit_without_calls": 1,
+      "grpc.http2.min_ping_interval_without_data_ms": 10_000,
+    });
+    this.#server.addService(
+      relayProto().relay.v1.RelayService.service,
+      this.#handlers(),
+    );
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  /** Binds and starts serving; resolves with the bound port. */
+  async listen(): Promise<number> {
+    const tls = this.#options.tls;
+    const credentials = tls === null
+      ? grpc.ServerCredentials.createInsecure()
+      : grpc.ServerCredentials.createSsl(Buffer.from(tls.caPem), [{
+        cert_chain: Buffer.from(tls.certPem),
+        private_key: Buffer.from(tls.keyPem),
+      }]);
+    this.#port = await new Promise<number>((resolve, reject) => {
+      this.#server.bindAsync(
+        this.#options.address,
+        credentials,
+        (error, port) => {
+          if (error) {
+            reject(
+              new RelayError(
+                "UNAVAILABLE",
+                `cannot listen on ${this.#options.address}: ${error.message}`,
+              ),
+            );
+          } else resolve(port);
+        },
+      );
+    });
+    return this.#port;
+  }
+
+  /** Stops accepting new connections; open calls continue. */
+  stopAccepting(): void {
+    this.#server.unbind(this.#options.address);
+  }
+
+  /** Waits for open calls to end, forcing them closed after `timeoutMs`. */
+  async close(timeoutMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.#server.forceShutdown();
+        resolve();
+      }, timeoutMs);
+      this.#server.tryShutdown(() => resolve());
+    });
+    clearTimeout(timer);
+  }
+
+  #handlers(): RelayServiceHandlers {
+    const { core, logger } = this.#options;
+    return {
+      DeviceConnect: (call) => {
+        const link = serverStreamLink(call);
+        core.acceptDevice({
+          ...link,
+          messages: link.messages as AsyncIterable<DeviceMessage>,
+        })
+          .catch((error) =>
+            logger.error("device stream crashed", { error: String(error) })
+          );
+      },
+      ConnectToDevice: (call) => {
+        const link = serverStreamLink(call);
+        core.acceptController({
+          ...link,
+          messages: link.messages as AsyncIterable<ControllerMessage>,
+        }).catch((error) =>
+          logger.error("controller stream crashed", { error: String(error) })
+        );
+      },
+      ListOnlineDevices: (call, callback) => {
+        core.listDevices(bearerOf(call.metadata), call.request)
+          .then((devices) => callback(null, { devices }))
+          .catch((error) => callback(toServiceError(RelayError.from(error))));
+      },
+      RevokeToken: (call, callback) => {
+        core.revokeToken(bearerOf(call.metadata), call.request)
+          .then((response) => callback(null, response))
+          .catch((error) => callback(toServiceError(RelayError.from(error))));
+      },
+    };
+  }
+}
+
+function bearerOf(metadata: grpc.Metadata): string {
+  const value = metadata.get("authorization")[0];
+  return typeof value === "string" ? value.replace(/^Bearer\s+/i, "") : "";
+}

@@ -1,0 +1,31 @@
+// relay.v1 loaded from the .proto by @grpc/proto-loader (no hand-written
+// protobuf encoding); the typed shapes come from src/gen.
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { fileURLToPath } from "node:url";
+import type { ProtoGrpcType } from "../../src/gen/relay.ts";
+
+const PROTO_PATH = fileURLToPath(
+  new URL("../../proto/relay/v1/relay.proto", import.meta.url),
+);
+
+/** Loader options matching the generated types (see proto/gen.sh). */
+export const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
+
+let loaded: ProtoGrpcType | undefined;
+
+export function relayProto(): ProtoGrpcType {
+  loaded ??= grpc.loadPackageDefinition(
+    protoLoader.loadSync(PROTO_PATH, LOADER_OPTIONS),
+  ) as unknown as ProtoGrpcType;
+  return loaded;
+}
+
+/** Header carrying the exact relay error code next to the gRPC status. */
+export const ERROR_CODE_HEADER = "relay-error-code";

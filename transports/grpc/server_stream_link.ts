@@ -1,0 +1,73 @@
+// Turns a grpc-js server duplex call into the core's link shape: async
+// iteration for inbound messages, write with backpressure, close with status.
+import type * as grpc from "@grpc/grpc-js";
+import { RelayError } from "../../src/errors/relay_error.ts";
+import { toServiceError } from "./status_mapping.ts";
+
+export interface ServerStreamLink<In, Out> {
+  readonly transport: "h2";
+  readonly remoteAddress: string;
+  readonly bearerToken: string;
+  readonly messages: AsyncIterable<In>;
+  readonly signal: AbortSignal;
+  send(message: Out): Promise<void>;
+  close(error?: RelayError): void;
+}
+
+export function serverStreamLink<In, Out>(
+  call: grpc.ServerDuplexStream<In, Out>,
+): ServerStreamLink<In, Out> {
+  const aborter = new AbortController();
+  let closed = false;
+  const gone = () => {
+    closed = true;
+    aborter.abort(
+      new RelayError("CANCELLED", "stream closed by peer", {
+        source: "downstream",
+      }),
+    );
+  };
+  call.on("cancelled", gone);
+  call.on("close", gone);
+  call.on("error", gone);
+  const authorization = call.metadata.get("authorization")[0];
+  const bearer = typeof authorization === "string"
+    ? authorization.replace(/^Bearer\s+/i, "")
+    : "";
+
+  return {
+    transport: "h2",
+    remoteAddress: call.getPeer(),
+    bearerToken: bearer,
+    messages: call as unknown as AsyncIterable<In>,
+    signal: aborter.signal,
+    send(message: Out): Promise<void> {
+      if (closed || call.writableEnded || call.destroyed) {
+        return Promise.reject(new RelayError("CANCELLED", "stream is closed"));
+      }
+      if (call.write(message)) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const onDrain = () => {
+          aborter.signal.removeEventListener("abort", onAbort);
+          resolve();
+        };
+        const onAbort = () => {
+          call.off("drain", onDrain);
+          reject(new RelayError("CANCELLED", "stream closed while writing"));
+        };
+        call.once("drain", onDrain);
+        aborter.signal.addEventListener("abort", onAbort, { once: true });
+      });
+    },
+    close(error?: RelayError): void {
+      if (closed) return;
+      closed = true;
+      if (error === undefined || error.code === "OK") {
+        call.end();
+      } else {
+        call.emit("error", toServiceError(error));
+      }
+      aborter.abort(error ?? new RelayError("CANCELLED", "stream closed"));
+    },
+  };
+}

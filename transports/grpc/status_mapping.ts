@@ -1,0 +1,60 @@
+// The one place that maps RelayError codes to gRPC status codes and back.
+import * as grpc from "@grpc/grpc-js";
+import {
+  type ErrorCode,
+  isErrorCode,
+  RelayError,
+} from "../../src/errors/relay_error.ts";
+import { ERROR_CODE_HEADER } from "./relay_proto.ts";
+
+const TO_STATUS: Record<ErrorCode, grpc.status> = {
+  OK: grpc.status.OK,
+  DEVICE_OFFLINE: grpc.status.UNAVAILABLE,
+  UNAUTHORIZED: grpc.status.UNAUTHENTICATED,
+  DEVICE_NOT_FOUND: grpc.status.NOT_FOUND,
+  RATE_LIMITED: grpc.status.RESOURCE_EXHAUSTED,
+  INTERNAL_ERROR: grpc.status.INTERNAL,
+  DEADLINE_EXCEEDED: grpc.status.DEADLINE_EXCEEDED,
+  INVALID_REQUEST: grpc.status.INVALID_ARGUMENT,
+  METHOD_NOT_FOUND: grpc.status.UNIMPLEMENTED,
+  CANCELLED: grpc.status.CANCELLED,
+  UNAVAILABLE: grpc.status.UNAVAILABLE,
+  PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
+};
+
+const FROM_STATUS = new Map<grpc.status, ErrorCode>([
+  [grpc.status.UNAUTHENTICATED, "UNAUTHORIZED"],
+  [grpc.status.PERMISSION_DENIED, "PERMISSION_DENIED"],
+  [grpc.status.NOT_FOUND, "DEVICE_NOT_FOUND"],
+  [grpc.status.RESOURCE_EXHAUSTED, "RATE_LIMITED"],
+  [grpc.status.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"],
+  [grpc.status.INVALID_ARGUMENT, "INVALID_REQUEST"],
+  [grpc.status.UNIMPLEMENTED, "METHOD_NOT_FOUND"],
+  [grpc.status.CANCELLED, "CANCELLED"],
+  [grpc.status.UNAVAILABLE, "UNAVAILABLE"],
+  [grpc.status.INTERNAL, "INTERNAL_ERROR"],
+]);
+
+export function toServiceError(error: RelayError): Partial<grpc.StatusObject> {
+  const metadata = new grpc.Metadata();
+  metadata.set(ERROR_CODE_HEADER, error.code);
+  return { code: TO_STATUS[error.code], details: error.message, metadata };
+}
+
+/** Turns a gRPC client error into a RelayError with the relay's own code. */
+export function fromServiceError(error: unknown): RelayError {
+  if (error instanceof RelayError) return error;
+  const status = error as Partial<grpc.ServiceError>;
+  const header = status.metadata?.get(ERROR_CODE_HEADER)[0];
+  const code = typeof header === "string" && isErrorCode(header)
+    ? header
+    : FROM_STATUS.get(status.code ?? grpc.status.UNKNOWN) ?? "UNAVAILABLE";
+  return new RelayError(
+    code,
+    status.details || String(status.message ?? "transport error"),
+    {
+      source: "upstream",
+      cause: error,
+    },
+  );
+}
