@@ -14,7 +14,10 @@ export function clientStream<Out, In>(
     messages: {
       async *[Symbol.asyncIterator]() {
         try {
-          for await (const message of call as AsyncIterable<In>) yield message;
+          const inbound = call.iterator({
+            destroyOnReturn: false,
+          }) as AsyncIterable<In>;
+          for await (const message of inbound) yield message;
         } catch (error) {
           throw failure ?? fromServiceError(error);
         }

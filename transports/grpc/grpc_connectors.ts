@@ -39,11 +39,21 @@ function createClient(options: GrpcClientOptions): RelayServiceClient {
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_timeout_ms": 10_000,
   };
-  if (options.serverName) {
-    channelOptions["grpc.ssl_target_name_override"] = options.serverName;
-  }
+  const serverName = options.serverName ?? defaultServerName(options.address);
+  if (serverName) channelOptions["grpc.ssl_target_name_override"] = serverName;
   const { RelayService } = relayProto().relay.v1;
   return new RelayService(options.address, credentials, channelOptions);
+}
+
+/**
+ * Deno's TLS refuses an IP address as server name, which grpc-js would send
+ * for an IP target: loopback IPs verify as "localhost" (in every dev
+ * certificate); other IPs need an explicit serverName.
+ */
+function defaultServerName(address: string): string | undefined {
+  const host = address.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  if (host === "::1" || host.startsWith("127.")) return "localhost";
+  return undefined;
 }
 
 function bearer(token: string): grpc.Metadata {

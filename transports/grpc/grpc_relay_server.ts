@@ -89,7 +89,9 @@ export class GrpcRelayServer {
 
   /** Stops accepting new connections; open calls continue. */
   stopAccepting(): void {
-    this.#server.unbind(this.#options.address);
+    // grpc-js unbinds by the bound address (port 0 resolved).
+    const host = this.#options.address.replace(/:\d+$/, "");
+    this.#server.unbind(`${host}:${this.#port}`);
   }
 
   /** Waits for open calls to end, forcing them closed after `timeoutMs`. */

@@ -39,7 +39,10 @@ export function serverStreamLink<In, Out>(
     transport: "h2",
     remoteAddress: call.getPeer(),
     bearerToken: bearer,
-    messages: call as unknown as AsyncIterable<In>,
+    // Ending the iteration must not destroy the call: its status is still to be sent.
+    messages: {
+      [Symbol.asyncIterator]: () => call.iterator({ destroyOnReturn: false }),
+    },
     signal: aborter.signal,
     send(message: Out): Promise<void> {
       if (closed || call.writableEnded || call.destroyed) {

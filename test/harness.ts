@@ -1,0 +1,162 @@
+// Test harness: a real relay on ephemeral loopback ports with real TLS (dev
+// PKI in a temporary state directory), plus helpers for devices and
+// controllers. Timings are injected in milliseconds through config keys.
+import { mintControllerToken, type Role } from "../src/auth/controller_auth.ts";
+import { buildConfig } from "../src/config/load_config.ts";
+import { Logger } from "../src/observability/logger.ts";
+import { ControllerClient } from "../src/sdk/controller_client.ts";
+import {
+  DeviceAgent,
+  type DeviceAgentOptions,
+  echoHandler,
+} from "../src/sdk/device_agent.ts";
+import { RelayStore } from "../src/store/relay_store.ts";
+import type { PresenceEvent } from "../src/core/device_registry.ts";
+import {
+  controllerConnector,
+  deviceConnector,
+  type RunningRelay,
+  startRelay,
+} from "../src/main.ts";
+
+export interface TestRelayOptions {
+  /** Dotted config keys, e.g. { "relay.presence.suspect_after_seconds": 0.05 }. */
+  config?: Record<string, unknown>;
+  /** Reuse a state directory (restart tests). */
+  stateDir?: string;
+}
+
+export interface TestRelay {
+  relay: RunningRelay;
+  stateDir: string;
+  logLines: string[];
+  presence: PresenceEvent[];
+  /** Registers a device in the relay's store; returns its credential. */
+  registerDevice(deviceId: string, project?: string): string;
+  token(
+    role: Role,
+    options?: { id?: string; projects?: string[]; ttlSeconds?: number },
+  ): Promise<string>;
+  /** Starts a device agent and waits until it is connected. */
+  device(
+    deviceId: string,
+    options?: Partial<DeviceAgentOptions> & { echo?: boolean },
+  ): Promise<DeviceAgent>;
+  controller(token?: string): ControllerClient;
+  close(): Promise<void>;
+}
+
+export async function startTestRelay(
+  options: TestRelayOptions = {},
+): Promise<TestRelay> {
+  const stateDir = options.stateDir ??
+    await Deno.makeTempDir({ prefix: "relay-test-" });
+  const config = buildConfig({}, {}, {
+    "relay.address": "127.0.0.1:0",
+    "relay.state_dir": stateDir,
+    "observability.health.address": "127.0.0.1:0",
+    "relay.shutdown_grace_seconds": 1,
+    ...options.config,
+  });
+  const logLines: string[] = [];
+  const presence: PresenceEvent[] = [];
+  const logger = new Logger({
+    level: "debug",
+    write: (line) => logLines.push(line),
+  });
+  const relay = await startRelay(config, {
+    logger,
+    onPresence: (event) => presence.push(event),
+  });
+  const agents: DeviceAgent[] = [];
+  const clients: ControllerClient[] = [];
+  const transport = { address: relay.grpcAddress, caPem: relay.caPem };
+
+  const registerDevice = (deviceId: string, project = "default") => {
+    const store = new RelayStore(relay.paths.database);
+    try {
+      return store.registerDevice(deviceId, project);
+    } finally {
+      store.close();
+    }
+  };
+
+  return {
+    relay,
+    stateDir,
+    logLines,
+    presence,
+    registerDevice,
+    async token(role, tokenOptions = {}) {
+      const jwt = config.relay.auth.jwt;
+      const secret = (await Deno.readTextFile(relay.paths.jwtSecret)).trim();
+      return mintControllerToken(
+        {
+          secret,
+          issuer: jwt.issuer,
+          audience: jwt.audience,
+          clockSkewSeconds: 0,
+        },
+        {
+          controllerId: tokenOptions.id ?? `${role}-controller`,
+          role,
+          projects: tokenOptions.projects ?? [],
+          ttlSeconds: tokenOptions.ttlSeconds ?? 3600,
+        },
+      );
+    },
+    async device(deviceId, agentOptions = {}) {
+      const { echo = true, ...rest } = agentOptions;
+      const agent = new DeviceAgent({
+        connector: deviceConnector(transport),
+        deviceId,
+        token: rest.token ?? registerDevice(deviceId),
+        backoff: { initialMs: 20, maxMs: 200 },
+        ...rest,
+      });
+      if (echo) agent.handle("*", echoHandler);
+      if (Deno.env.get("DEBUG_AGENT")) {
+        agent.onState((s) => console.log("agent", s.state, s.error?.message));
+      }
+      agents.push(agent);
+      const connected = agent.waitFor("connected");
+      agent.start();
+      await connected;
+      return agent;
+    },
+    controller(token = relay.adminToken) {
+      const client = new ControllerClient({
+        connector: controllerConnector(transport),
+        token,
+      });
+      clients.push(client);
+      return client;
+    },
+    async close() {
+      await Promise.all(clients.map((client) => client.close()));
+      await Promise.all(agents.map((agent) => agent.close()));
+      await relay.shutdown();
+      if (options.stateDir === undefined) {
+        await Deno.remove(stateDir, { recursive: true });
+      }
+    },
+  };
+}
+
+export const encode = (text: string): Uint8Array =>
+  new TextEncoder().encode(text);
+export const decode = (bytes: Uint8Array): string =>
+  new TextDecoder().decode(bytes);
+
+/** Polls `condition` every few ms until it holds or `timeoutMs` passes. */
+export async function eventually(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 3000,
+  what = "condition",
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!await condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

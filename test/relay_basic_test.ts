@@ -1,0 +1,25 @@
+import assert from "node:assert/strict";
+import { RelayError } from "../src/errors/relay_error.ts";
+import { decode, encode, startTestRelay } from "./harness.ts";
+
+Deno.test("device registers over TLS and echoes a controller request", async () => {
+  const t = await startTestRelay();
+  try {
+    const agent = await t.device("dev-1", { metadata: { region: "eu" } });
+    assert.match(agent.state.connectionId, /^conn_/);
+    const controller = t.controller();
+    const devices = await controller.listDevices();
+    assert.equal(devices.length, 1);
+    assert.equal(devices[0]!.device_id, "dev-1");
+    assert.equal(devices[0]!.state, "ONLINE");
+    assert.equal(devices[0]!.transport, "h2");
+    const reply = await controller.call("dev-1", "echo", encode("hello"));
+    assert.equal(decode(reply), "hello");
+    await assert.rejects(
+      controller.call("nope", "echo", encode("x")),
+      (error: RelayError) => error.code === "DEVICE_NOT_FOUND",
+    );
+  } finally {
+    await t.close();
+  }
+});
