@@ -90,8 +90,11 @@ async function serve(
       heartbeat_interval_ms: deps.heartbeatIntervalMs,
     },
   });
+  // Requests that waited for this device (resume or replacement) go out now.
+  if (deps.registry.isCurrent(session, generation)) session.resendPending();
 
   let graceful = false;
+  let violation: RelayError | undefined;
   try {
     for (;;) {
       const next = await inbound.next();
@@ -99,22 +102,26 @@ async function serve(
         graceful = true;
         break;
       }
-      const message = next.value;
       if (!deps.registry.isCurrent(session, generation)) break; // replaced or evicted
-      checkIdentity(message, deviceId, credential, deps);
-      deps.registry.touch(session, generation);
-      handleMessage(link, session, message);
-    }
-  } catch (error) {
-    if (error instanceof RelayError && error.source === "downstream") {
-      await reject(link, error);
-      const reason = error.code === "UNAUTHORIZED" ? "revoked" : "graceful";
-      if (deps.registry.isCurrent(session, generation)) {
-        deps.registry.evict(deviceId, reason, error);
+      try {
+        checkIdentity(next.value, deviceId, credential, deps);
+        deps.registry.touch(session, generation);
+        handleMessage(link, session, next.value);
+      } catch (error) {
+        violation = RelayError.from(error);
+        break;
       }
-      return;
     }
+  } catch {
     // Transport failure: the session stays resumable.
+  }
+  if (violation !== undefined) {
+    await reject(link, violation);
+    const reason = violation.code === "UNAUTHORIZED" ? "revoked" : "graceful";
+    if (deps.registry.isCurrent(session, generation)) {
+      deps.registry.evict(deviceId, reason, violation);
+    }
+    return;
   }
   deps.registry.linkEnded(session, generation, graceful);
   if (graceful) link.close();

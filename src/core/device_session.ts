@@ -108,7 +108,7 @@ export class DeviceSession {
     return true;
   }
 
-  /** Binds a (new) link; every unanswered request is (re)sent on it. */
+  /** Binds a (new) link. Call `resendPending` once the device was told it is registered. */
   attach(link: DeviceLink, generation: number, now: number): void {
     this.link = link;
     this.generation = generation;
@@ -116,6 +116,12 @@ export class DeviceSession {
     this.remoteAddress = link.remoteAddress;
     this.lastSeen = now;
     this.state = "online";
+  }
+
+  /** (Re)sends every unanswered request on the current link. */
+  resendPending(): void {
+    const link = this.link;
+    if (link === null) return;
     for (const [deliveryId, pending] of this.#pending) {
       this.#send(link, deliveryId, pending.request);
     }

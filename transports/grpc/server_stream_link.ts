@@ -39,10 +39,7 @@ export function serverStreamLink<In, Out>(
     transport: "h2",
     remoteAddress: call.getPeer(),
     bearerToken: bearer,
-    // Ending the iteration must not destroy the call: its status is still to be sent.
-    messages: {
-      [Symbol.asyncIterator]: () => call.iterator({ destroyOnReturn: false }),
-    },
+    messages: inboundMessages<In>(call, aborter.signal),
     signal: aborter.signal,
     send(message: Out): Promise<void> {
       if (closed || call.writableEnded || call.destroyed) {
@@ -73,4 +70,29 @@ export function serverStreamLink<In, Out>(
       aborter.abort(error ?? new RelayError("CANCELLED", "stream closed"));
     },
   };
+}
+
+/**
+ * Inbound messages. Ending the iteration must not destroy the call (its
+ * status is still to be sent), and a cancelled call must end the iteration:
+ * grpc-js does not end the readable side when the peer resets the stream.
+ */
+async function* inboundMessages<In>(
+  call: grpc.ServerDuplexStream<In, unknown>,
+  signal: AbortSignal,
+): AsyncGenerator<In> {
+  const iterator = call.iterator({ destroyOnReturn: false }) as AsyncIterator<
+    In
+  >;
+  const aborted = new Promise<never>((_, reject) => {
+    const fail = () => reject(signal.reason);
+    if (signal.aborted) fail();
+    else signal.addEventListener("abort", fail, { once: true });
+  });
+  aborted.catch(() => {}); // observed below; avoid an unhandled rejection
+  for (;;) {
+    const next = await Promise.race([iterator.next(), aborted]);
+    if (next.done) return;
+    yield next.value;
+  }
 }

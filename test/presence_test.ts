@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { eventually, startTestRelay } from "./harness.ts";
+import { rawDevice } from "./raw_device.ts";
+import { RelayError } from "../src/errors/relay_error.ts";
+
+const FAST_PRESENCE = {
+  "relay.heartbeat_interval_seconds": 0.02,
+  "relay.presence.suspect_after_seconds": 0.15,
+  "relay.presence.offline_after_seconds": 0.3,
+};
+
+Deno.test("heartbeats keep a device online and advance last_seen", async () => {
+  const t = await startTestRelay({ config: FAST_PRESENCE });
+  try {
+    const agent = await t.device("hb-1");
+    const controller = t.controller();
+    const [before] = await controller.listDevices();
+    // The relay announced its 20 ms interval; well past the suspect timeout
+    // the device must still be online with a fresher last_seen.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const [after] = await controller.listDevices();
+    assert.equal(after!.state, "ONLINE");
+    assert.ok(after!.last_seen > before!.last_seen, "last_seen advanced");
+    assert.equal(after!.connection_id, agent.state.connectionId);
+    assert.ok(!t.presence.some((event) => event.type === "offline"));
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a silent device goes suspect, then offline with its stream closed", async () => {
+  const t = await startTestRelay({ config: FAST_PRESENCE });
+  try {
+    const device = await rawDevice(t, "silent-1", t.registerDevice("silent-1"));
+    assert.equal(device.first.register_response?.heartbeat_interval_ms, 20);
+    const controller = t.controller();
+    await eventually(
+      async () => (await controller.listDevices())[0]?.state === "SUSPECT",
+      2000,
+      "suspect state",
+    );
+    await eventually(
+      async () => (await controller.listDevices()).length === 0,
+      2000,
+      "offline",
+    );
+    const offline = t.presence.find((event) => event.type === "offline");
+    assert.equal(offline?.type === "offline" && offline.reason, "timeout");
+    // The relay closed the device stream with DEVICE_OFFLINE.
+    await assert.rejects(
+      (async () => {
+        while (!(await device.next()).done) { /* drain */ }
+      })(),
+      (error: RelayError) =>
+        error.code === "UNAVAILABLE" || error.code === "DEVICE_OFFLINE",
+    );
+    device.drop();
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("traffic from a suspect device makes it online again", async () => {
+  const t = await startTestRelay({ config: FAST_PRESENCE });
+  try {
+    const device = await rawDevice(t, "flaky-1", t.registerDevice("flaky-1"));
+    const controller = t.controller();
+    await eventually(async () =>
+      (await controller.listDevices())[0]?.state === "SUSPECT"
+    );
+    await device.heartbeat();
+    await eventually(async () =>
+      (await controller.listDevices())[0]?.state === "ONLINE"
+    );
+    device.drop();
+  } finally {
+    await t.close();
+  }
+});

@@ -1,0 +1,166 @@
+import assert from "node:assert/strict";
+import { RelayError } from "../src/errors/relay_error.ts";
+import { decode, encode, eventually, startTestRelay } from "./harness.ts";
+import { nextDataRequest, rawDevice } from "./raw_device.ts";
+
+Deno.test("after a transport drop a request waits and is delivered on resume", async () => {
+  const t = await startTestRelay({
+    config: { "relay.session.resume_window_seconds": 5 },
+  });
+  try {
+    const credential = t.registerDevice("resume-1");
+    const first = await rawDevice(t, "resume-1", credential);
+    first.drop();
+    const controller = t.controller();
+    await eventually(async () =>
+      (await controller.listDevices())[0]?.state === "DISCONNECTED"
+    );
+
+    const pending = controller.call("resume-1", "echo", encode("queued"), {
+      timeoutMs: 3000,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = await rawDevice(
+      t,
+      "resume-1",
+      credential,
+      first.connectionId,
+    );
+    assert.equal(second.first.register_response?.session_resumed, true);
+    assert.equal(
+      second.connectionId,
+      first.connectionId,
+      "same connection id after resume",
+    );
+    assert.ok(
+      second.first.register_response!.generation >
+        first.first.register_response!.generation,
+    );
+    const request = await nextDataRequest(second);
+    assert.equal(request.method_name, "echo");
+    assert.equal(decode(request.encrypted_payload), "queued");
+    await second.answer(request, encode("delivered after resume"));
+    assert.equal(decode(await pending), "delivered after resume");
+    assert.ok(
+      !t.presence.some((event) => event.type === "offline"),
+      "no offline event",
+    );
+    second.drop();
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("when the resume window expires waiting requests fail with DEVICE_OFFLINE", async () => {
+  const t = await startTestRelay({
+    config: { "relay.session.resume_window_seconds": 0.15 },
+  });
+  try {
+    const device = await rawDevice(t, "gone-1", t.registerDevice("gone-1"));
+    device.drop();
+    const controller = t.controller();
+    await eventually(async () =>
+      (await controller.listDevices())[0]?.state === "DISCONNECTED"
+    );
+    const started = Date.now();
+    await assert.rejects(
+      controller.call("gone-1", "echo", encode("x"), { timeoutMs: 5000 }),
+      (error: RelayError) => error.code === "DEVICE_OFFLINE",
+    );
+    assert.ok(
+      Date.now() - started < 2000,
+      "failed at window expiry, not at the deadline",
+    );
+    const offline = t.presence.find((event) => event.type === "offline");
+    assert.equal(
+      offline?.type === "offline" && offline.reason,
+      "resume_window_expired",
+    );
+    assert.deepEqual(await controller.listDevices(), []);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a request for a disconnected device fails with DEVICE_OFFLINE at its deadline", async () => {
+  const t = await startTestRelay({
+    config: { "relay.session.resume_window_seconds": 5 },
+  });
+  try {
+    const device = await rawDevice(t, "late-1", t.registerDevice("late-1"));
+    device.drop();
+    const controller = t.controller();
+    await eventually(async () =>
+      (await controller.listDevices())[0]?.state === "DISCONNECTED"
+    );
+    await assert.rejects(
+      controller.call("late-1", "echo", encode("x"), { timeoutMs: 100 }),
+      (error: RelayError) => error.code === "DEVICE_OFFLINE",
+    );
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a second connection of a device replaces the first, fenced by generation", async () => {
+  const t = await startTestRelay();
+  try {
+    const credential = t.registerDevice("twin-1");
+    const older = await rawDevice(t, "twin-1", credential);
+    const newer = await rawDevice(t, "twin-1", credential);
+    assert.notEqual(newer.connectionId, older.connectionId);
+    assert.equal(newer.first.register_response?.session_resumed, false);
+    // The old stream gets an explicit close.
+    await assert.rejects(
+      (async () => {
+        while (!(await older.next()).done) { /* drain */ }
+      })(),
+      (error: RelayError) =>
+        error.code === "UNAVAILABLE" && /replaced/.test(error.message),
+    );
+    // Cleanup of the old link must not touch the new session.
+    older.drop();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const controller = t.controller();
+    const [info] = await controller.listDevices();
+    assert.equal(info?.connection_id, newer.connectionId);
+    assert.equal(info?.state, "ONLINE");
+    const reply = controller.call("twin-1", "m", encode("to newest"));
+    const request = await nextDataRequest(newer);
+    await newer.answer(request, request.encrypted_payload);
+    assert.equal(decode(await reply), "to newest");
+    const replaced = t.presence.filter((event) => event.type === "offline");
+    assert.deepEqual(replaced.map((e) => e.type === "offline" && e.reason), [
+      "replaced",
+    ]);
+    newer.drop();
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("the device agent reconnects and resumes after the relay drops it", async () => {
+  const t = await startTestRelay({
+    config: { "relay.session.resume_window_seconds": 5 },
+  });
+  try {
+    const agent = await t.device("agent-1");
+    const firstConnection = agent.state.connectionId;
+    // Drop the device's transport from the relay side (as a network failure would).
+    const session = t.relay.core.registry.get("agent-1")!;
+    const resumed = agent.waitFor("connected", (state) => state.resumed);
+    session.link!.close(
+      new RelayError("UNAVAILABLE", "simulated transport failure"),
+    );
+    const state = await resumed;
+    assert.equal(state.connectionId, firstConnection);
+    const reply = await t.controller().call(
+      "agent-1",
+      "echo",
+      encode("still here"),
+    );
+    assert.equal(decode(reply), "still here");
+  } finally {
+    await t.close();
+  }
+});
