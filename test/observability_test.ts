@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { encode, startTestRelay } from "./harness.ts";
+
+Deno.test("/health reports components and /metrics real values", async () => {
+  const t = await startTestRelay();
+  try {
+    await t.device("obs-1");
+    const controller = t.controller();
+    await controller.call("obs-1", "echo", encode("x"));
+    await controller.openSession("missing").request("echo", encode("x"));
+    const base = `http://127.0.0.1:${t.relay.healthPort}`;
+
+    const health = await (await fetch(`${base}/health`)).json();
+    assert.equal(health.status, "healthy");
+    assert.equal(health.components.grpc_server.status, "healthy");
+    assert.equal(health.metrics.devices_connected, 1);
+
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /relay_devices\{state="online",transport="h2"\} 1/);
+    assert.match(metrics, /relay_requests_total\{code="OK"\} 1/);
+    assert.match(metrics, /relay_requests_total\{code="DEVICE_NOT_FOUND"\} 1/);
+    assert.match(metrics, /relay_request_duration_seconds_count\{code="OK"\} 1/);
+    assert.match(metrics, /relay_active_streams\{kind="device"\} 1/);
+    assert.match(metrics, /relay_device_registrations_total\{result="new"\} 1/);
+
+    const notFound = await fetch(`${base}/nope`);
+    assert.equal(notFound.status, 404);
+    await notFound.body?.cancel();
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("logs never contain payloads or credentials", async () => {
+  const t = await startTestRelay();
+  try {
+    const credential = t.registerDevice("log-1");
+    await t.device("log-1", { token: credential });
+    const canary = "CANARY-PAYLOAD-7f3a";
+    await t.controller().call("log-1", "echo", encode(canary));
+    const logs = t.logLines.join("\n");
+    assert.ok(logs.includes("device registered"), "logs were captured");
+    assert.ok(!logs.includes(canary), "payload leaked into logs");
+    assert.ok(!logs.includes(credential), "device credential leaked into logs");
+    assert.ok(!logs.includes(t.relay.adminToken), "controller token leaked into logs");
+  } finally {
+    await t.close();
+  }
+});

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { RelayError } from "../src/errors/relay_error.ts";
+import { decode, encode, startTestRelay } from "./harness.ts";
+
+Deno.test("graceful shutdown answers in-flight requests, refuses new ones and closes devices", async () => {
+  const t = await startTestRelay({ config: { "relay.shutdown_grace_seconds": 2 } });
+  try {
+    const agent = await t.device("shut-1", { echo: false });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => release = resolve);
+    agent.handle("slow", async () => {
+      await released;
+      return encode("finished during shutdown");
+    });
+    const session = t.controller().openSession("shut-1");
+    const inFlight = session.call("slow", encode("x"));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    const disconnected = agent.waitFor("disconnected");
+    const stopping = t.relay.shutdown();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Draining: new requests are refused with a code, the first one still runs.
+    const refused = await session.request("slow", encode("late"));
+    assert.equal(refused.error, "UNAVAILABLE");
+    release();
+    assert.equal(decode(await inFlight), "finished during shutdown");
+    await stopping;
+    const state = await disconnected;
+    assert.equal(state.error?.code, "UNAVAILABLE");
+    const offline = t.presence.find((event) => event.type === "offline");
+    assert.equal(offline?.type === "offline" && offline.reason, "relay_shutdown");
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("requests still waiting when the grace period ends fail with UNAVAILABLE", async () => {
+  const t = await startTestRelay({ config: { "relay.shutdown_grace_seconds": 0.1 } });
+  try {
+    const agent = await t.device("shut-2", { echo: false });
+    agent.handle("hang", (request) =>
+      new Promise((_, reject) => {
+        request.signal.addEventListener("abort", () => reject(request.signal.reason));
+      }));
+    const outcome = t.controller().call("shut-2", "hang", encode("x"), { timeoutMs: 10_000 })
+      .then(() => undefined, (error: RelayError) => error);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await t.relay.shutdown();
+    assert.equal((await outcome)?.code, "UNAVAILABLE");
+  } finally {
+    await t.close();
+  }
+});
