@@ -1,0 +1,141 @@
+// The three-terminal quickstart, run as real processes: relay, device agent
+// with --echo, and the controller CLI; then SIGINT/SIGTERM shut them down.
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+
+function spawn(args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+}
+
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN, ...args],
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = new TextDecoder();
+  return { code: output.code, stdout: text.decode(output.stdout), stderr: text.decode(output.stderr) };
+}
+
+/** Collects a stream's text and resolves `waitFor(pattern)` once it appears. */
+function watch(stream: ReadableStream<Uint8Array>) {
+  let text = "";
+  const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+  const done = (async () => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      text += chunk;
+      for (const waiter of [...waiters]) {
+        const match = text.match(waiter.pattern);
+        if (match) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(match);
+        }
+      }
+    }
+  })();
+  return {
+    done,
+    get text() {
+      return text;
+    },
+    waitFor(pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+      const match = text.match(pattern);
+      if (match) return Promise.resolve(match);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${pattern} in:\n${text}`)), timeoutMs);
+        waiters.push({
+          pattern,
+          resolve: (m) => {
+            clearTimeout(timer);
+            resolve(m);
+          },
+        });
+      });
+    },
+  };
+}
+
+Deno.test("quickstart: serve, device --echo, ctl ls/call, token, graceful stop", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "relay-cli-" });
+  const relay = spawn([
+    "serve",
+    "--state-dir",
+    stateDir,
+    "--address",
+    "127.0.0.1:0",
+    "--health-address",
+    "127.0.0.1:0",
+  ]);
+  const relayErr = watch(relay.stderr);
+  const relayOut = watch(relay.stdout);
+  let device: Deno.ChildProcess | undefined;
+  try {
+    const [, port] = await relayErr.waitFor(/listening on 127\.0\.0\.1:(\d+) \(TLS\)/);
+    const common = ["--state-dir", stateDir, "--relay", `localhost:${port}`];
+
+    const registered = await run(["token", "device", "--id", "cli-dev", "--state-dir", stateDir]);
+    assert.equal(registered.code, 0, registered.stderr);
+    const credential = registered.stdout.trim();
+    assert.match(credential, /^rdc_/);
+
+    device = spawn(["device", "--id", "cli-dev", "--token", credential, "--echo", "--metadata", "region=eu", ...common]);
+    const deviceErr = watch(device.stderr);
+    const deviceOut = watch(device.stdout);
+    await deviceErr.waitFor(/cli-dev: connected via h2/);
+
+    const ls = await run(["ctl", "ls", ...common]);
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.match(ls.stdout, /cli-dev\s+ONLINE\s+h2\s+conn_\S+\s+\S+\s+region=eu/);
+
+    const call = await run(["ctl", "call", "cli-dev", "echo", "--data", "hello relay", ...common]);
+    assert.equal(call.code, 0, call.stderr);
+    assert.equal(call.stdout, "hello relay");
+
+    const viewer = await run(["token", "controller", "--id", "v1", "--role", "viewer", "--project", "default", "--state-dir", stateDir]);
+    assert.equal(viewer.code, 0, viewer.stderr);
+    const denied = await run(["ctl", "call", "cli-dev", "echo", "--data", "x", "--token", viewer.stdout.trim(), ...common]);
+    assert.equal(denied.code, 1);
+    assert.match(denied.stderr, /error: PERMISSION_DENIED: role viewer may not send requests/);
+
+    const missing = await run(["ctl", "call", "ghost", "echo", ...common]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /error: DEVICE_NOT_FOUND/);
+
+    device.kill("SIGTERM");
+    assert.equal((await device.status).code, 0);
+    await Promise.all([deviceErr.done, deviceOut.done]);
+    device = undefined;
+
+    relay.kill("SIGINT");
+    assert.equal((await relay.status).code, 0);
+    await Promise.all([relayErr.done, relayOut.done]);
+    assert.match(relayErr.text, /device offline.*"reason":"graceful"/);
+    assert.match(relayErr.text, /relay stopped/);
+  } finally {
+    device?.kill("SIGKILL");
+    try {
+      relay.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+Deno.test("a bad config value fails at start naming the key", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN, "serve", "--address", "127.0.0.1:0"],
+    env: { NO_COLOR: "1", RELAY__HEARTBEAT_INTERVAL_SECONDS: "soon" },
+  }).output();
+  assert.equal(output.code, 1);
+  assert.match(
+    new TextDecoder().decode(output.stderr),
+    /config key relay\.heartbeat_interval_seconds: .*expected number/,
+  );
+});
