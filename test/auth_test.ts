@@ -1,28 +1,60 @@
 import assert from "node:assert/strict";
 import { hashToken } from "../src/auth/token_hash.ts";
 import { RelayError } from "../src/errors/relay_error.ts";
-import { controllerConnector, DeviceAgent, deviceConnector } from "../src/main.ts";
+import {
+  controllerConnector,
+  DeviceAgent,
+  deviceConnector,
+} from "../src/main.ts";
 import { encode, eventually, startTestRelay } from "./harness.ts";
 import { rawDevice } from "./raw_device.ts";
 
 Deno.test("roles and projects restrict which devices a controller sees", async () => {
   const t = await startTestRelay();
   try {
-    await t.device("p1-a", { token: t.registerDevice("p1-a", "p1"), metadata: { region: "eu", tier: "gold" } });
-    await t.device("p1-b", { token: t.registerDevice("p1-b", "p1"), metadata: { region: "us" } });
-    await t.device("p2-a", { token: t.registerDevice("p2-a", "p2"), metadata: { region: "eu" } });
+    await t.device("p1-a", {
+      token: t.registerDevice("p1-a", "p1"),
+      metadata: { region: "eu", tier: "gold" },
+    });
+    await t.device("p1-b", {
+      token: t.registerDevice("p1-b", "p1"),
+      metadata: { region: "us" },
+    });
+    await t.device("p2-a", {
+      token: t.registerDevice("p2-a", "p2"),
+      metadata: { region: "eu" },
+    });
     const ids = async (token: string, options = {}) =>
-      (await t.controller(token).listDevices(options)).map((d) => d.device_id).sort();
+      (await t.controller(token).listDevices(options)).map((d) => d.device_id)
+        .sort();
 
     assert.deepEqual(await ids(t.relay.adminToken), ["p1-a", "p1-b", "p2-a"]);
-    assert.deepEqual(await ids(await t.token("operator", { projects: ["p1"] })), ["p1-a", "p1-b"]);
-    assert.deepEqual(await ids(await t.token("viewer", { projects: ["p2"] })), ["p2-a"]);
-    assert.deepEqual(await ids(await t.token("operator", { projects: [] })), []);
-    assert.deepEqual(await ids(t.relay.adminToken, { region: "eu" }), ["p1-a", "p2-a"]);
-    assert.deepEqual(await ids(t.relay.adminToken, { labels: { region: "eu", tier: "gold" } }), ["p1-a"]);
+    assert.deepEqual(
+      await ids(await t.token("operator", { projects: ["p1"] })),
+      ["p1-a", "p1-b"],
+    );
+    assert.deepEqual(await ids(await t.token("viewer", { projects: ["p2"] })), [
+      "p2-a",
+    ]);
+    assert.deepEqual(
+      await ids(await t.token("operator", { projects: [] })),
+      [],
+    );
+    assert.deepEqual(await ids(t.relay.adminToken, { region: "eu" }), [
+      "p1-a",
+      "p2-a",
+    ]);
+    assert.deepEqual(
+      await ids(t.relay.adminToken, { labels: { region: "eu", tier: "gold" } }),
+      ["p1-a"],
+    );
 
     const operator = await t.token("operator", { projects: ["p1"] });
-    const reply = await t.controller(operator).call("p1-a", "echo", encode("ok"));
+    const reply = await t.controller(operator).call(
+      "p1-a",
+      "echo",
+      encode("ok"),
+    );
     assert.equal(new TextDecoder().decode(reply), "ok");
   } finally {
     await t.close();
@@ -43,7 +75,10 @@ Deno.test("missing, forged and expired controller tokens are refused", async () 
     const valid = await t.token("admin");
     const [header, payload] = valid.split(".");
     await refused(`${header}.${payload}.${"A".repeat(43)}`); // wrong signature
-    const unsigned = btoa(JSON.stringify({ alg: "none", typ: "JWT" })).replace(/=+$/, "");
+    const unsigned = btoa(JSON.stringify({ alg: "none", typ: "JWT" })).replace(
+      /=+$/,
+      "",
+    );
     await refused(`${unsigned}.${payload}.`);
     await refused(await t.token("admin", { ttlSeconds: -60 })); // expired
 
@@ -62,7 +97,10 @@ Deno.test("a token in the message body is accepted and checked per message", asy
   const t = await startTestRelay();
   try {
     await t.device("body-1");
-    const connector = controllerConnector({ address: t.relay.grpcAddress, caPem: t.relay.caPem });
+    const connector = controllerConnector({
+      address: t.relay.grpcAddress,
+      caPem: t.relay.caPem,
+    });
     const stream = connector.openStream(""); // no metadata token
     const inbound = stream.messages[Symbol.asyncIterator]();
     const send = (token: string, sequence: number, controllerId = "") =>
@@ -99,7 +137,10 @@ Deno.test("a revoked controller token is closed on open streams and refused on n
     await t.device("rev-1");
     const operator = await t.token("operator", { projects: ["default"] });
     const session = t.controller(operator).openSession("rev-1");
-    assert.equal(new TextDecoder().decode(await session.call("echo", encode("before"))), "before");
+    assert.equal(
+      new TextDecoder().decode(await session.call("echo", encode("before"))),
+      "before",
+    );
 
     await assert.rejects(
       t.controller(operator).revokeToken({ token: operator }),
@@ -109,7 +150,10 @@ Deno.test("a revoked controller token is closed on open streams and refused on n
       t.controller().revokeToken({ token: operator.slice(0, 10) }),
       (error: RelayError) => error.code === "INVALID_REQUEST",
     );
-    const result = await t.controller().revokeToken({ token: hashToken(operator), reason: "test" });
+    const result = await t.controller().revokeToken({
+      token: hashToken(operator),
+      reason: "test",
+    });
     assert.deepEqual(result, { revoked: true, closedStreams: 1 });
     await assert.rejects(
       session.call("echo", encode("after")),
@@ -141,7 +185,8 @@ Deno.test("revocation is persisted and survives a relay restart", async () => {
     try {
       await assert.rejects(
         second.controller(operator).listDevices(),
-        (error: RelayError) => error.code === "UNAUTHORIZED" && /revoked/.test(error.message),
+        (error: RelayError) =>
+          error.code === "UNAUTHORIZED" && /revoked/.test(error.message),
       );
     } finally {
       await second.close();
@@ -159,22 +204,53 @@ Deno.test("a device with a bad credential gets an explicit UNAUTHORIZED before t
     assert.equal(wrong.first.error?.code, "UNAUTHORIZED");
     assert.match(wrong.first.error?.message ?? "", /credential/);
     wrong.drop();
-    const impostor = await rawDevice(t, "someone-else", t.registerDevice("dev-other"));
+    const impostor = await rawDevice(
+      t,
+      "someone-else",
+      t.registerDevice("dev-other"),
+    );
     assert.equal(impostor.first.error?.code, "UNAUTHORIZED");
     impostor.drop();
 
     const agent = new DeviceAgent({
-      connector: deviceConnector({ address: t.relay.grpcAddress, caPem: t.relay.caPem }),
+      connector: deviceConnector({
+        address: t.relay.grpcAddress,
+        caPem: t.relay.caPem,
+      }),
       deviceId: "dev-auth",
       token: "rdc_wrong",
       backoff: { initialMs: 10, maxMs: 50 },
     });
-    const refused = agent.waitFor("disconnected", (state) => state.error !== undefined);
+    const refused = agent.waitFor(
+      "disconnected",
+      (state) => state.error !== undefined,
+    );
     agent.start();
     const state = await refused;
     // The relay's reason, distinguishable from a network error.
     assert.equal(state.error?.code, "UNAUTHORIZED");
     await agent.close();
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a device stream that never registers is closed after the handshake timeout", async () => {
+  const t = await startTestRelay({
+    config: { "relay.session.handshake_timeout_seconds": 0.1 },
+  });
+  try {
+    const connector = deviceConnector({
+      address: t.relay.grpcAddress,
+      caPem: t.relay.caPem,
+    });
+    const stream = connector.connect();
+    const started = Date.now();
+    const first = await stream.messages[Symbol.asyncIterator]().next();
+    assert.equal(first.value?.error?.code, "UNAUTHORIZED");
+    assert.match(first.value?.error?.message ?? "", /handshake timeout/);
+    assert.ok(Date.now() - started < 2000);
+    connector.close();
   } finally {
     await t.close();
   }

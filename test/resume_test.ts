@@ -164,3 +164,38 @@ Deno.test("the device agent reconnects and resumes after the relay drops it", as
     await t.close();
   }
 });
+
+Deno.test("requests waiting for a device are bounded per device", async () => {
+  const t = await startTestRelay({
+    config: {
+      "relay.session.resume_window_seconds": 5,
+      "relay.session.max_pending_requests_per_device": 2,
+    },
+  });
+  try {
+    const device = await rawDevice(
+      t,
+      "bounded-1",
+      t.registerDevice("bounded-1"),
+    );
+    device.drop();
+    const controller = t.controller();
+    await eventually(async () =>
+      (await controller.listDevices())[0]?.state === "DISCONNECTED"
+    );
+    const session = controller.openSession("bounded-1");
+    const waiting = [1, 2].map(() =>
+      session.request("m", encode("x"), { timeoutMs: 300 })
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const overflow = await session.request("m", encode("x"), {
+      timeoutMs: 300,
+    });
+    assert.equal(overflow.error, "RATE_LIMITED");
+    for (const response of await Promise.all(waiting)) {
+      assert.equal(response.error, "DEVICE_OFFLINE");
+    }
+  } finally {
+    await t.close();
+  }
+});

@@ -30,30 +30,59 @@ Deno.test("environment variables override keys by path", () => {
 });
 
 Deno.test("a bad config fails naming the key", () => {
-  const fails = (tree: Record<string, unknown>, env: Record<string, string>, key: RegExp) =>
-    assert.throws(() => buildConfig(tree, env), (error: RelayError) => key.test(error.message));
-  fails({ relay: { heartbeat_interval_seconds: "often" } }, {}, /relay\.heartbeat_interval_seconds/);
-  fails({ relay: { adress: "x" } }, {}, /unknown key\(s\) relay\.adress/);
-  fails({}, { OBSERVABILITY__HEALTH__ADDRESS: "nowhere" }, /observability\.health\.address: expected host:port/);
+  const fails = (
+    tree: Record<string, unknown>,
+    env: Record<string, string>,
+    key: RegExp,
+  ) =>
+    assert.throws(
+      () => buildConfig(tree, env),
+      (error: RelayError) => key.test(error.message),
+    );
   fails(
-    { relay: { presence: { suspect_after_seconds: 10, offline_after_seconds: 5 } } },
+    { relay: { heartbeat_interval_seconds: "often" } },
+    {},
+    /relay\.heartbeat_interval_seconds/,
+  );
+  fails({ relay: { adress: "x" } }, {}, /unknown key\(s\) relay\.adress/);
+  fails(
+    {},
+    { OBSERVABILITY__HEALTH__ADDRESS: "nowhere" },
+    /observability\.health\.address: expected host:port/,
+  );
+  fails(
+    {
+      relay: {
+        presence: { suspect_after_seconds: 10, offline_after_seconds: 5 },
+      },
+    },
     {},
     /relay\.presence\.offline_after_seconds/,
   );
-  fails({ relay: { tls: { cert_path: "/x.pem" } } }, {}, /relay\.tls\.key_path/);
+  fails(
+    { relay: { tls: { cert_path: "/x.pem" } } },
+    {},
+    /relay\.tls\.key_path/,
+  );
 });
 
 Deno.test("loadConfig reads YAML files and reports unreadable or invalid ones", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const path = `${dir}/relay.yaml`;
-    await Deno.writeTextFile(path, "relay:\n  id: relay-yaml\n  max_device_connections: 5\n");
+    await Deno.writeTextFile(
+      path,
+      "relay:\n  id: relay-yaml\n  max_device_connections: 5\n",
+    );
     const config = await loadConfig({ path, env: {} });
     assert.equal(config.relay.id, "relay-yaml");
     assert.equal(config.relay.max_device_connections, 5);
     await Deno.writeTextFile(path, "relay: [unclosed\n");
     await assert.rejects(loadConfig({ path, env: {} }), /not valid YAML/);
-    await assert.rejects(loadConfig({ path: `${dir}/missing.yaml`, env: {} }), /cannot read config file/);
+    await assert.rejects(
+      loadConfig({ path: `${dir}/missing.yaml`, env: {} }),
+      /cannot read config file/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -37,7 +37,7 @@ export async function serveDeviceLink(
       code: relayError.code,
       reason: relayError.message,
     });
-    link.close(relayError);
+    await reject(link, relayError); // no-op when the error was already sent
   } finally {
     deps.metrics.activeStreams.dec({ kind: "device" });
   }

@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { IdempotencyCache } from "./idempotency_cache.ts";
+import type { DeviceResponse } from "./messages.ts";
+
+const response = (
+  text: string,
+  error: DeviceResponse["error"] = "OK",
+): DeviceResponse => ({
+  device_id: "d",
+  sequence_number: 1,
+  encrypted_payload: new TextEncoder().encode(text),
+  error,
+  error_message: "",
+});
+
+Deno.test("entries expire after the TTL and the oldest is evicted past max_entries", async () => {
+  let now = 0;
+  const cache = new IdempotencyCache({
+    ttlMs: 100,
+    maxEntries: 2,
+    now: () => now,
+  });
+  let executions = 0;
+  const run = (key: string) =>
+    cache.run(key, () => Promise.resolve(response(`${key}#${++executions}`)));
+
+  assert.equal((await run("a")).outcome, "executed");
+  assert.equal((await run("a")).outcome, "cached");
+  now = 100;
+  assert.equal((await run("a")).outcome, "executed", "expired after ttl");
+  await run("b");
+  await run("c"); // evicts the least recently used: "a"
+  assert.equal(cache.size, 2);
+  assert.equal((await run("a")).outcome, "executed");
+  assert.equal((await run("c")).outcome, "cached");
+});
+
+Deno.test("errors are not cached and concurrent duplicates join one execution", async () => {
+  const cache = new IdempotencyCache({ ttlMs: 1000, maxEntries: 10 });
+  const failed = await cache.run(
+    "k",
+    () => Promise.resolve(response("", "DEVICE_OFFLINE")),
+  );
+  assert.equal(failed.response.error, "DEVICE_OFFLINE");
+  assert.equal(cache.size, 0);
+
+  let executions = 0;
+  const slow = () =>
+    new Promise<DeviceResponse>((resolve) => {
+      executions++;
+      setTimeout(() => resolve(response("once")), 10);
+    });
+  const [first, second] = await Promise.all([
+    cache.run("j", slow),
+    cache.run("j", slow),
+  ]);
+  assert.equal(executions, 1);
+  assert.equal(first.outcome, "executed");
+  assert.equal(second.outcome, "joined");
+  assert.equal(second.response, first.response);
+});
