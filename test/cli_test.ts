@@ -14,19 +14,26 @@ function spawn(args: string[]): Deno.ChildProcess {
   }).spawn();
 }
 
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", MAIN, ...args],
     env: { NO_COLOR: "1" },
   }).output();
   const text = new TextDecoder();
-  return { code: output.code, stdout: text.decode(output.stdout), stderr: text.decode(output.stderr) };
+  return {
+    code: output.code,
+    stdout: text.decode(output.stdout),
+    stderr: text.decode(output.stderr),
+  };
 }
 
 /** Collects a stream's text and resolves `waitFor(pattern)` once it appears. */
 function watch(stream: ReadableStream<Uint8Array>) {
   let text = "";
-  const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+  const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] =
+    [];
   const done = (async () => {
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
       text += chunk;
@@ -48,7 +55,10 @@ function watch(stream: ReadableStream<Uint8Array>) {
       const match = text.match(pattern);
       if (match) return Promise.resolve(match);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${pattern} in:\n${text}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`no ${pattern} in:\n${text}`)),
+          timeoutMs,
+        );
         waiters.push({
           pattern,
           resolve: (m) => {
@@ -76,32 +86,86 @@ Deno.test("quickstart: serve, device --echo, ctl ls/call, token, graceful stop",
   const relayOut = watch(relay.stdout);
   let device: Deno.ChildProcess | undefined;
   try {
-    const [, port] = await relayErr.waitFor(/listening on 127\.0\.0\.1:(\d+) \(TLS\)/);
+    const [, port] = await relayErr.waitFor(
+      /listening on 127\.0\.0\.1:(\d+) \(TLS\)/,
+    );
     const common = ["--state-dir", stateDir, "--relay", `localhost:${port}`];
 
-    const registered = await run(["token", "device", "--id", "cli-dev", "--state-dir", stateDir]);
+    const registered = await run([
+      "token",
+      "device",
+      "--id",
+      "cli-dev",
+      "--state-dir",
+      stateDir,
+    ]);
     assert.equal(registered.code, 0, registered.stderr);
     const credential = registered.stdout.trim();
     assert.match(credential, /^rdc_/);
 
-    device = spawn(["device", "--id", "cli-dev", "--token", credential, "--echo", "--metadata", "region=eu", ...common]);
+    device = spawn([
+      "device",
+      "--id",
+      "cli-dev",
+      "--token",
+      credential,
+      "--echo",
+      "--metadata",
+      "region=eu",
+      ...common,
+    ]);
     const deviceErr = watch(device.stderr);
     const deviceOut = watch(device.stdout);
     await deviceErr.waitFor(/cli-dev: connected via h2/);
 
     const ls = await run(["ctl", "ls", ...common]);
     assert.equal(ls.code, 0, ls.stderr);
-    assert.match(ls.stdout, /cli-dev\s+ONLINE\s+h2\s+conn_\S+\s+\S+\s+region=eu/);
+    assert.match(
+      ls.stdout,
+      /cli-dev\s+ONLINE\s+h2\s+conn_\S+\s+\S+\s+region=eu/,
+    );
 
-    const call = await run(["ctl", "call", "cli-dev", "echo", "--data", "hello relay", ...common]);
+    const call = await run([
+      "ctl",
+      "call",
+      "cli-dev",
+      "echo",
+      "--data",
+      "hello relay",
+      ...common,
+    ]);
     assert.equal(call.code, 0, call.stderr);
     assert.equal(call.stdout, "hello relay");
 
-    const viewer = await run(["token", "controller", "--id", "v1", "--role", "viewer", "--project", "default", "--state-dir", stateDir]);
+    const viewer = await run([
+      "token",
+      "controller",
+      "--id",
+      "v1",
+      "--role",
+      "viewer",
+      "--project",
+      "default",
+      "--state-dir",
+      stateDir,
+    ]);
     assert.equal(viewer.code, 0, viewer.stderr);
-    const denied = await run(["ctl", "call", "cli-dev", "echo", "--data", "x", "--token", viewer.stdout.trim(), ...common]);
+    const denied = await run([
+      "ctl",
+      "call",
+      "cli-dev",
+      "echo",
+      "--data",
+      "x",
+      "--token",
+      viewer.stdout.trim(),
+      ...common,
+    ]);
     assert.equal(denied.code, 1);
-    assert.match(denied.stderr, /error: PERMISSION_DENIED: role viewer may not send requests/);
+    assert.match(
+      denied.stderr,
+      /error: PERMISSION_DENIED: role viewer may not send requests/,
+    );
 
     const missing = await run(["ctl", "call", "ghost", "echo", ...common]);
     assert.equal(missing.code, 1);

@@ -19,7 +19,10 @@ Deno.test("/health reports components and /metrics real values", async () => {
     assert.match(metrics, /relay_devices\{state="online",transport="h2"\} 1/);
     assert.match(metrics, /relay_requests_total\{code="OK"\} 1/);
     assert.match(metrics, /relay_requests_total\{code="DEVICE_NOT_FOUND"\} 1/);
-    assert.match(metrics, /relay_request_duration_seconds_count\{code="OK"\} 1/);
+    assert.match(
+      metrics,
+      /relay_request_duration_seconds_count\{code="OK"\} 1/,
+    );
     assert.match(metrics, /relay_active_streams\{kind="device"\} 1/);
     assert.match(metrics, /relay_device_registrations_total\{result="new"\} 1/);
 
@@ -42,7 +45,10 @@ Deno.test("logs never contain payloads or credentials", async () => {
     assert.ok(logs.includes("device registered"), "logs were captured");
     assert.ok(!logs.includes(canary), "payload leaked into logs");
     assert.ok(!logs.includes(credential), "device credential leaked into logs");
-    assert.ok(!logs.includes(t.relay.adminToken), "controller token leaked into logs");
+    assert.ok(
+      !logs.includes(t.relay.adminToken),
+      "controller token leaked into logs",
+    );
   } finally {
     await t.close();
   }

@@ -23,8 +23,15 @@ Deno.test("100 pipelined requests on one stream are each answered once, by seque
       replies.map(decode),
       inputs.map((input) => input.split("").reverse().join("")),
     );
-    assert.equal(seen.length, 100, "each request reached the device exactly once");
-    assert.ok(seen.every((method) => method === "reverse"), "method_name delivered");
+    assert.equal(
+      seen.length,
+      100,
+      "each request reached the device exactly once",
+    );
+    assert.ok(
+      seen.every((method) => method === "reverse"),
+      "method_name delivered",
+    );
     await session.close();
   } finally {
     await t.close();
@@ -35,7 +42,9 @@ Deno.test("the device sees method, controller id and the controller's sequence n
   const t = await startTestRelay();
   try {
     const agent = await t.device("meta-1", { echo: false });
-    let seen: { method: string; controllerId: string; sequenceNumber: number } | undefined;
+    let seen:
+      | { method: string; controllerId: string; sequenceNumber: number }
+      | undefined;
     agent.handle("inspect", (request) => {
       seen = {
         method: request.method,
@@ -46,7 +55,11 @@ Deno.test("the device sees method, controller id and the controller's sequence n
     });
     const session = t.controller().openSession("meta-1");
     await session.call("inspect", new Uint8Array(0), { sequenceNumber: 777 });
-    assert.deepEqual(seen, { method: "inspect", controllerId: "admin", sequenceNumber: 777 });
+    assert.deepEqual(seen, {
+      method: "inspect",
+      controllerId: "admin",
+      sequenceNumber: 777,
+    });
   } finally {
     await t.close();
   }
@@ -59,19 +72,33 @@ Deno.test("an idempotent replay returns the cached response without a second del
     let deliveries = 0;
     agent.handle("count", () => encode(`delivery ${++deliveries}`));
     const session = t.controller().openSession("idem-1");
-    const first = await session.call("count", encode("x"), { sequenceNumber: 42 });
-    const replay = await session.call("count", encode("x"), { sequenceNumber: 42 });
+    const first = await session.call("count", encode("x"), {
+      sequenceNumber: 42,
+    });
+    const replay = await session.call("count", encode("x"), {
+      sequenceNumber: 42,
+    });
     assert.equal(decode(first), "delivery 1");
     assert.equal(decode(replay), "delivery 1");
     assert.equal(deliveries, 1);
-    const fresh = await session.call("count", encode("x"), { sequenceNumber: 43 });
+    const fresh = await session.call("count", encode("x"), {
+      sequenceNumber: 43,
+    });
     assert.equal(decode(fresh), "delivery 2");
 
     // The same sequence number from another controller is its own request.
-    const other = await t.token("operator", { id: "other-controller", projects: ["default"] });
-    const otherReply = await t.controller(other).call("idem-1", "count", encode("x"), {
-      sequenceNumber: 42,
+    const other = await t.token("operator", {
+      id: "other-controller",
+      projects: ["default"],
     });
+    const otherReply = await t.controller(other).call(
+      "idem-1",
+      "count",
+      encode("x"),
+      {
+        sequenceNumber: 42,
+      },
+    );
     assert.equal(decode(otherReply), "delivery 3");
     assert.equal(deliveries, 3);
   } finally {
@@ -108,16 +135,22 @@ Deno.test("failed responses are not cached: a retry reaches the device again", a
     const agent = await t.device("retry-1", { echo: false });
     let attempts = 0;
     const flaky: DeviceHandler = () => {
-      if (++attempts === 1) throw new RelayError("INTERNAL_ERROR", "transient failure");
+      if (++attempts === 1) {
+        throw new RelayError("INTERNAL_ERROR", "transient failure");
+      }
       return encode("ok on retry");
     };
     agent.handle("flaky", flaky);
     const session = t.controller().openSession("retry-1");
     await assert.rejects(
       session.call("flaky", encode("x"), { sequenceNumber: 9 }),
-      (error: RelayError) => error.code === "INTERNAL_ERROR" && error.message === "transient failure",
+      (error: RelayError) =>
+        error.code === "INTERNAL_ERROR" &&
+        error.message === "transient failure",
     );
-    const retried = await session.call("flaky", encode("x"), { sequenceNumber: 9 });
+    const retried = await session.call("flaky", encode("x"), {
+      sequenceNumber: 9,
+    });
     assert.equal(decode(retried), "ok on retry");
     assert.equal(attempts, 2);
   } finally {
@@ -126,7 +159,9 @@ Deno.test("failed responses are not cached: a retry reaches the device again", a
 });
 
 Deno.test("every request gets exactly one answer with its code", async () => {
-  const t = await startTestRelay({ config: { "relay.request.max_payload_bytes": 1024 } });
+  const t = await startTestRelay({
+    config: { "relay.request.max_payload_bytes": 1024 },
+  });
   try {
     const agent = await t.device("codes-1", { echo: false });
     agent.handle("echo", (request) => request.payload);
@@ -138,12 +173,21 @@ Deno.test("every request gets exactly one answer with its code", async () => {
     });
     agent.handle("hang", (request) =>
       new Promise((_, reject) => {
-        request.signal.addEventListener("abort", () => reject(request.signal.reason));
+        request.signal.addEventListener("abort", () =>
+          reject(request.signal.reason));
       }));
     t.registerDevice("offline-1");
     const session = t.controller().openSession("codes-1");
-    const code = async (method: string, payload = encode("x"), timeoutMs?: number) => {
-      const response = await session.request(method, payload, timeoutMs ? { timeoutMs } : {});
+    const code = async (
+      method: string,
+      payload = encode("x"),
+      timeoutMs?: number,
+    ) => {
+      const response = await session.request(
+        method,
+        payload,
+        timeoutMs ? { timeoutMs } : {},
+      );
       return response.error;
     };
     assert.equal(await code("echo"), "OK");
@@ -155,27 +199,44 @@ Deno.test("every request gets exactly one answer with its code", async () => {
     assert.equal(await code(""), "INVALID_REQUEST");
 
     const admin = t.controller();
-    const offline = await admin.openSession("offline-1").request("echo", encode("x"));
+    const offline = await admin.openSession("offline-1").request(
+      "echo",
+      encode("x"),
+    );
     assert.equal(offline.error, "DEVICE_OFFLINE");
-    const missing = await admin.openSession("no-such-device").request("echo", encode("x"));
+    const missing = await admin.openSession("no-such-device").request(
+      "echo",
+      encode("x"),
+    );
     assert.equal(missing.error, "DEVICE_NOT_FOUND");
     assert.equal(missing.device_id, "no-such-device");
 
     const outsider = await t.token("operator", { projects: ["elsewhere"] });
-    const denied = await t.controller(outsider).openSession("codes-1").request("echo", encode("x"));
+    const denied = await t.controller(outsider).openSession("codes-1").request(
+      "echo",
+      encode("x"),
+    );
     assert.equal(denied.error, "UNAUTHORIZED");
     // The same answer for an unknown device: nothing leaks about what exists.
-    const deniedMissing = await t.controller(outsider).openSession("no-such-device")
+    const deniedMissing = await t.controller(outsider).openSession(
+      "no-such-device",
+    )
       .request("echo", encode("x"));
     assert.equal(deniedMissing.error, "UNAUTHORIZED");
     assert.equal(deniedMissing.error_message, denied.error_message);
 
     const viewer = await t.token("viewer", { projects: ["default"] });
-    const readOnly = await t.controller(viewer).openSession("codes-1").request("echo", encode("x"));
+    const readOnly = await t.controller(viewer).openSession("codes-1").request(
+      "echo",
+      encode("x"),
+    );
     assert.equal(readOnly.error, "PERMISSION_DENIED");
 
     // The stream survived every failure above.
-    assert.equal(decode(await session.call("echo", encode("still fine"))), "still fine");
+    assert.equal(
+      decode(await session.call("echo", encode("still fine"))),
+      "still fine",
+    );
   } finally {
     await t.close();
   }
@@ -187,12 +248,19 @@ Deno.test("cancelling a call rejects it locally with CANCELLED", async () => {
     const agent = await t.device("cancel-1", { echo: false });
     agent.handle("hang", (request) =>
       new Promise((_, reject) => {
-        request.signal.addEventListener("abort", () => reject(request.signal.reason));
+        request.signal.addEventListener("abort", () =>
+          reject(request.signal.reason));
       }));
     const aborter = new AbortController();
-    const call = t.controller().call("cancel-1", "hang", encode("x"), { signal: aborter.signal, timeoutMs: 200 });
+    const call = t.controller().call("cancel-1", "hang", encode("x"), {
+      signal: aborter.signal,
+      timeoutMs: 200,
+    });
     aborter.abort();
-    await assert.rejects(call, (error: RelayError) => error.code === "CANCELLED");
+    await assert.rejects(
+      call,
+      (error: RelayError) => error.code === "CANCELLED",
+    );
   } finally {
     await t.close();
   }

@@ -3,7 +3,9 @@ import { RelayError } from "../src/errors/relay_error.ts";
 import { decode, encode, startTestRelay } from "./harness.ts";
 
 Deno.test("graceful shutdown answers in-flight requests, refuses new ones and closes devices", async () => {
-  const t = await startTestRelay({ config: { "relay.shutdown_grace_seconds": 2 } });
+  const t = await startTestRelay({
+    config: { "relay.shutdown_grace_seconds": 2 },
+  });
   try {
     const agent = await t.device("shut-1", { echo: false });
     let release!: () => void;
@@ -28,21 +30,29 @@ Deno.test("graceful shutdown answers in-flight requests, refuses new ones and cl
     const state = await disconnected;
     assert.equal(state.error?.code, "UNAVAILABLE");
     const offline = t.presence.find((event) => event.type === "offline");
-    assert.equal(offline?.type === "offline" && offline.reason, "relay_shutdown");
+    assert.equal(
+      offline?.type === "offline" && offline.reason,
+      "relay_shutdown",
+    );
   } finally {
     await t.close();
   }
 });
 
 Deno.test("requests still waiting when the grace period ends fail with UNAVAILABLE", async () => {
-  const t = await startTestRelay({ config: { "relay.shutdown_grace_seconds": 0.1 } });
+  const t = await startTestRelay({
+    config: { "relay.shutdown_grace_seconds": 0.1 },
+  });
   try {
     const agent = await t.device("shut-2", { echo: false });
     agent.handle("hang", (request) =>
       new Promise((_, reject) => {
-        request.signal.addEventListener("abort", () => reject(request.signal.reason));
+        request.signal.addEventListener("abort", () =>
+          reject(request.signal.reason));
       }));
-    const outcome = t.controller().call("shut-2", "hang", encode("x"), { timeoutMs: 10_000 })
+    const outcome = t.controller().call("shut-2", "hang", encode("x"), {
+      timeoutMs: 10_000,
+    })
       .then(() => undefined, (error: RelayError) => error);
     await new Promise((resolve) => setTimeout(resolve, 50));
     await t.relay.shutdown();

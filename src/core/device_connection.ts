@@ -81,15 +81,21 @@ async function serve(
     transport: link.transport,
     remote: link.remoteAddress,
   });
-  await link.send({
-    register_response: {
-      connection_id: session.connectionId,
-      session_resumed: resumed,
-      timestamp: Date.now(),
-      generation,
-      heartbeat_interval_ms: deps.heartbeatIntervalMs,
-    },
-  });
+  try {
+    await link.send({
+      register_response: {
+        connection_id: session.connectionId,
+        session_resumed: resumed,
+        timestamp: Date.now(),
+        generation,
+        heartbeat_interval_ms: deps.heartbeatIntervalMs,
+      },
+    });
+  } catch {
+    // The transport died right after register: resumable like any drop.
+    deps.registry.linkEnded(session, generation, false);
+    return;
+  }
   // Requests that waited for this device (resume or replacement) go out now.
   if (deps.registry.isCurrent(session, generation)) session.resendPending();
 
@@ -134,9 +140,9 @@ function handleMessage(
 ): void {
   switch (message.payload) {
     case "heartbeat":
-      link.send({ heartbeat_response: { timestamp: Date.now() } }).catch(
-        () => {},
-      );
+      link.send({ heartbeat_response: { timestamp: Date.now() } }).catch(() => {
+        // A failed write means the link is going away; the read loop sees that.
+      });
       return;
     case "data":
       session.complete(message.data!);

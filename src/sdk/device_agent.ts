@@ -204,7 +204,9 @@ export class DeviceAgent {
         stream.send({
           device_id: this.#options.deviceId,
           heartbeat: { connection_id: connectionId, timestamp: Date.now() },
-        }).catch(() => {});
+        }).catch(() => {
+          // The stream is failing; the read loop below ends and reconnects.
+        });
       }, intervalMs);
 
       for (;;) {
