@@ -6,7 +6,7 @@ import {
   DeviceAgent,
   deviceConnector,
 } from "../src/main.ts";
-import { encode, eventually, startTestRelay } from "./harness.ts";
+import { encode, startTestRelay } from "./harness.ts";
 import { rawDevice } from "./raw_device.ts";
 
 Deno.test("roles and projects restrict which devices a controller sees", async () => {
