@@ -10,7 +10,14 @@ const FAST_PRESENCE = {
 };
 
 Deno.test("heartbeats keep a device online and advance last_seen", async () => {
-  const t = await startTestRelay({ config: FAST_PRESENCE });
+  // 20 ms heartbeats against a 300 ms suspect timeout: margin for a loaded CI machine.
+  const t = await startTestRelay({
+    config: {
+      ...FAST_PRESENCE,
+      "relay.presence.suspect_after_seconds": 0.3,
+      "relay.presence.offline_after_seconds": 1,
+    },
+  });
   try {
     const agent = await t.device("hb-1");
     const controller = t.controller();
@@ -61,7 +68,10 @@ Deno.test("a silent device goes suspect, then offline with its stream closed", a
 });
 
 Deno.test("traffic from a suspect device makes it online again", async () => {
-  const t = await startTestRelay({ config: FAST_PRESENCE });
+  // A long offline timeout leaves time to observe SUSPECT and answer it.
+  const t = await startTestRelay({
+    config: { ...FAST_PRESENCE, "relay.presence.offline_after_seconds": 5 },
+  });
   try {
     const device = await rawDevice(t, "flaky-1", t.registerDevice("flaky-1"));
     const controller = t.controller();

@@ -265,3 +265,31 @@ Deno.test("cancelling a call rejects it locally with CANCELLED", async () => {
     await t.close();
   }
 });
+
+Deno.test("sequence number 0 is never deduplicated and a reused number needs the same request", async () => {
+  const t = await startTestRelay();
+  try {
+    await t.device("seq-1");
+    const session = t.controller().openSession("seq-1");
+    assert.equal(
+      decode(
+        await session.call("echo", encode("first"), { sequenceNumber: 0 }),
+      ),
+      "first",
+    );
+    assert.equal(
+      decode(
+        await session.call("echo", encode("second"), { sequenceNumber: 0 }),
+      ),
+      "second",
+    );
+    await session.call("echo", encode("original"), { sequenceNumber: 11 });
+    const reused = await session.request("echo", encode("different"), {
+      sequenceNumber: 11,
+    });
+    assert.equal(reused.error, "INVALID_REQUEST");
+    assert.match(reused.error_message, /already used for a different request/);
+  } finally {
+    await t.close();
+  }
+});

@@ -1,6 +1,9 @@
 // Idempotency on (controller, device, sequence number): successful responses
 // are cached (LRU + TTL); a duplicate arriving while the first is in flight
 // joins it instead of reaching the device twice. Failures are not cached.
+// A key reused for a different request (method or payload) is refused
+// rather than answered with another request's response.
+import { RelayError } from "../errors/relay_error.ts";
 import type { DeviceResponse } from "./messages.ts";
 
 export interface IdempotencyCacheOptions {
@@ -11,14 +14,20 @@ export interface IdempotencyCacheOptions {
 
 interface Entry {
   response: DeviceResponse;
+  fingerprint: string;
   expiresAt: number;
+}
+
+interface InFlight {
+  promise: Promise<DeviceResponse>;
+  fingerprint: string;
 }
 
 export type IdempotencyOutcome = "cached" | "joined" | "executed";
 
 export class IdempotencyCache {
   readonly #done = new Map<string, Entry>();
-  readonly #inFlight = new Map<string, Promise<DeviceResponse>>();
+  readonly #inFlight = new Map<string, InFlight>();
   readonly #options: IdempotencyCacheOptions;
   readonly #now: () => number;
 
@@ -39,43 +48,53 @@ export class IdempotencyCache {
     return this.#done.size;
   }
 
-  /** Runs `execute` once per key; duplicates get the cached or in-flight result. */
+  /**
+   * Runs `execute` once per key; duplicates (same `fingerprint`) get the
+   * cached or in-flight result.
+   */
   async run(
     key: string,
+    fingerprint: string,
     execute: () => Promise<DeviceResponse>,
   ): Promise<{ response: DeviceResponse; outcome: IdempotencyOutcome }> {
     const cached = this.#lookup(key);
-    if (cached !== undefined) return { response: cached, outcome: "cached" };
+    if (cached !== undefined) {
+      checkSameRequest(cached.fingerprint, fingerprint);
+      return { response: cached.response, outcome: "cached" };
+    }
     const pending = this.#inFlight.get(key);
     if (pending !== undefined) {
-      return { response: await pending, outcome: "joined" };
+      checkSameRequest(pending.fingerprint, fingerprint);
+      return { response: await pending.promise, outcome: "joined" };
     }
 
     const promise = execute();
-    this.#inFlight.set(key, promise);
+    this.#inFlight.set(key, { promise, fingerprint });
     try {
       const response = await promise;
-      if (response.error === "OK") this.#store(key, response);
+      if (response.error === "OK") {
+        this.#store(key, { response, fingerprint, expiresAt: 0 });
+      }
       return { response, outcome: "executed" };
     } finally {
       this.#inFlight.delete(key);
     }
   }
 
-  #lookup(key: string): DeviceResponse | undefined {
+  #lookup(key: string): Entry | undefined {
     const entry = this.#done.get(key);
     if (entry === undefined) return undefined;
     if (entry.expiresAt <= this.#now()) {
       this.#done.delete(key);
       return undefined;
     }
-    // Refresh LRU position.
+    // Refresh the LRU position.
     this.#done.delete(key);
     this.#done.set(key, entry);
-    return entry.response;
+    return entry;
   }
 
-  #store(key: string, response: DeviceResponse): void {
+  #store(key: string, entry: Entry): void {
     this.#done.delete(key);
     while (this.#done.size >= this.#options.maxEntries) {
       const oldest = this.#done.keys().next().value;
@@ -83,8 +102,20 @@ export class IdempotencyCache {
       this.#done.delete(oldest);
     }
     this.#done.set(key, {
-      response,
+      ...entry,
       expiresAt: this.#now() + this.#options.ttlMs,
     });
+  }
+}
+
+function checkSameRequest(expected: string, actual: string): void {
+  if (expected !== actual) {
+    throw new RelayError(
+      "INVALID_REQUEST",
+      "sequence number already used for a different request",
+      {
+        source: "downstream",
+      },
+    );
   }
 }

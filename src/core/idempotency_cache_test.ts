@@ -22,7 +22,11 @@ Deno.test("entries expire after the TTL and the oldest is evicted past max_entri
   });
   let executions = 0;
   const run = (key: string) =>
-    cache.run(key, () => Promise.resolve(response(`${key}#${++executions}`)));
+    cache.run(
+      key,
+      "fp",
+      () => Promise.resolve(response(`${key}#${++executions}`)),
+    );
 
   assert.equal((await run("a")).outcome, "executed");
   assert.equal((await run("a")).outcome, "cached");
@@ -39,6 +43,7 @@ Deno.test("errors are not cached and concurrent duplicates join one execution", 
   const cache = new IdempotencyCache({ ttlMs: 1000, maxEntries: 10 });
   const failed = await cache.run(
     "k",
+    "fp",
     () => Promise.resolve(response("", "DEVICE_OFFLINE")),
   );
   assert.equal(failed.response.error, "DEVICE_OFFLINE");
@@ -51,11 +56,20 @@ Deno.test("errors are not cached and concurrent duplicates join one execution", 
       setTimeout(() => resolve(response("once")), 10);
     });
   const [first, second] = await Promise.all([
-    cache.run("j", slow),
-    cache.run("j", slow),
+    cache.run("j", "fp", slow),
+    cache.run("j", "fp", slow),
   ]);
   assert.equal(executions, 1);
   assert.equal(first.outcome, "executed");
   assert.equal(second.outcome, "joined");
   assert.equal(second.response, first.response);
+});
+
+Deno.test("a key reused for a different request is refused", async () => {
+  const cache = new IdempotencyCache({ ttlMs: 1000, maxEntries: 10 });
+  await cache.run("k", "echo/aaa", () => Promise.resolve(response("first")));
+  await assert.rejects(
+    cache.run("k", "echo/bbb", () => Promise.resolve(response("second"))),
+    /sequence number already used for a different request/,
+  );
 });

@@ -1,6 +1,7 @@
 // Routes one controller request to its device and returns exactly one
 // DeviceResponse for it, whatever happens: authorization, idempotency,
 // waiting for a resuming device within the deadline, and device errors.
+import { createHash } from "node:crypto";
 import { canSee, canSend } from "../auth/access_policy.ts";
 import type { ControllerPrincipal } from "../auth/controller_auth.ts";
 import { type ErrorCode, RelayError } from "../errors/relay_error.ts";
@@ -122,6 +123,10 @@ export class RequestRouter {
       );
     }
 
+    // Sequence number 0 is proto3's "unset": such requests are not deduplicated.
+    if (message.sequence_number === 0) {
+      return this.#deliver(principal, message, streamSignal);
+    }
     const key = IdempotencyCache.key(
       principal.controllerId,
       deviceId,
@@ -129,6 +134,7 @@ export class RequestRouter {
     );
     const { response, outcome } = await this.#options.idempotency.run(
       key,
+      requestFingerprint(message),
       () => this.#deliver(principal, message, streamSignal),
     );
     if (outcome !== "executed") {
@@ -207,6 +213,14 @@ export function errorResponse(
     error: error.code,
     error_message: error.message,
   };
+}
+
+/** Identifies a request's content, so a reused sequence number is detected. */
+function requestFingerprint(message: ControllerMessage): string {
+  const digest = createHash("sha256").update(message.encrypted_payload).digest(
+    "hex",
+  );
+  return `${message.method_name}\u0000${digest}`;
 }
 
 function invalid(message: string): RelayError {

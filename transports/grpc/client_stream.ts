@@ -9,6 +9,7 @@ export function clientStream<Out, In>(
   call: grpc.ClientDuplexStream<Out, In>,
 ): ClientStream<Out, In> {
   let failure: RelayError | undefined;
+  let drained: Promise<void> | undefined;
   call.on("error", (error) => failure ??= fromServiceError(error));
   return {
     messages: {
@@ -32,25 +33,28 @@ export function clientStream<Out, In>(
         );
       }
       if (call.write(message)) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        const cleanup = () => {
+      // Over the high-water mark: every writer waits for the same drain.
+      drained ??= new Promise<void>((resolve, reject) => {
+        const settle = () => {
+          drained = undefined;
           call.off("drain", onDrain);
           call.off("close", onClose);
         };
         const onDrain = () => {
-          cleanup();
+          settle();
           resolve();
         };
         const onClose = () => {
-          cleanup();
+          settle();
           reject(
             failure ??
               new RelayError("UNAVAILABLE", "stream closed while writing"),
           );
         };
-        call.once("drain", onDrain);
-        call.once("close", onClose);
+        call.on("drain", onDrain);
+        call.on("close", onClose);
       });
+      return drained;
     },
     end(): void {
       if (!call.writableEnded) call.end();

@@ -19,6 +19,7 @@ export function serverStreamLink<In, Out>(
 ): ServerStreamLink<In, Out> {
   const aborter = new AbortController();
   let closed = false;
+  let drained: Promise<void> | undefined;
   const gone = () => {
     closed = true;
     aborter.abort(
@@ -46,18 +47,25 @@ export function serverStreamLink<In, Out>(
         return Promise.reject(new RelayError("CANCELLED", "stream is closed"));
       }
       if (call.write(message)) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        const onDrain = () => {
+      // Over the high-water mark: every writer waits for the same drain.
+      drained ??= new Promise<void>((resolve, reject) => {
+        const settle = () => {
+          drained = undefined;
+          call.off("drain", onDrain);
           aborter.signal.removeEventListener("abort", onAbort);
+        };
+        const onDrain = () => {
+          settle();
           resolve();
         };
         const onAbort = () => {
-          call.off("drain", onDrain);
+          settle();
           reject(new RelayError("CANCELLED", "stream closed while writing"));
         };
-        call.once("drain", onDrain);
+        call.on("drain", onDrain);
         aborter.signal.addEventListener("abort", onAbort, { once: true });
       });
+      return drained;
     },
     close(error?: RelayError): void {
       if (closed) return;
