@@ -156,6 +156,11 @@ export async function startRelay(
     healthPort: healthServer?.port ?? 0,
     adminToken,
     caPem: tls?.caPem ?? "",
+    caPath: tls === null
+      ? ""
+      : config.relay.tls.cert_path === ""
+      ? paths.caCert
+      : config.relay.tls.ca_path,
     shutdown() {
       stopping ??= (async () => {
         logger.info("relay shutting down");

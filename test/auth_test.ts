@@ -255,3 +255,32 @@ Deno.test("a device stream that never registers is closed after the handshake ti
     await t.close();
   }
 });
+
+Deno.test("a stream is closed when its controller token expires", async () => {
+  const t = await startTestRelay({
+    config: { "relay.auth.jwt.clock_skew_seconds": 0 },
+  });
+  try {
+    const agent = await t.device("exp-1");
+    agent.handle("hang", (request) =>
+      new Promise((_, reject) => {
+        request.signal.addEventListener("abort", () =>
+          reject(request.signal.reason));
+      }));
+    const shortLived = await t.token("admin", { ttlSeconds: 1 });
+    const session = t.controller(shortLived).openSession("exp-1");
+    assert.equal(
+      new TextDecoder().decode(await session.call("echo", encode("ok"))),
+      "ok",
+    );
+    const started = Date.now();
+    await assert.rejects(
+      session.call("hang", encode("x"), { timeoutMs: 5000 }),
+      (error: RelayError) =>
+        error.code === "UNAUTHORIZED" && /expired/.test(error.message),
+    );
+    assert.ok(Date.now() - started < 2500);
+  } finally {
+    await t.close();
+  }
+});

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import * as tls from "node:tls";
 import { RelayError } from "../src/errors/relay_error.ts";
 import { decode, encode, startTestRelay } from "./harness.ts";
 
@@ -19,6 +20,33 @@ Deno.test("device registers over TLS and echoes a controller request", async () 
       controller.call("nope", "echo", encode("x")),
       (error: RelayError) => error.code === "DEVICE_NOT_FOUND",
     );
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("the gRPC listener speaks TLS 1.3 only", async () => {
+  const t = await startTestRelay();
+  try {
+    const port = Number(t.relay.grpcAddress.split(":").pop());
+    const handshake = (maxVersion: "TLSv1.2" | "TLSv1.3") =>
+      new Promise<string>((resolve, reject) => {
+        const socket = tls.connect({
+          host: "127.0.0.1",
+          port,
+          servername: "localhost",
+          ca: t.relay.caPem,
+          ALPNProtocols: ["h2"],
+          maxVersion,
+        }, () => {
+          const protocol = socket.getProtocol() ?? "";
+          socket.destroy();
+          resolve(protocol);
+        });
+        socket.on("error", reject);
+      });
+    assert.equal(await handshake("TLSv1.3"), "TLSv1.3");
+    await assert.rejects(handshake("TLSv1.2"));
   } finally {
     await t.close();
   }

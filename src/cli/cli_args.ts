@@ -2,6 +2,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { join } from "node:path";
 import { RelayError } from "../errors/relay_error.ts";
+import type { ClientTransportOptions } from "./wiring.ts";
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -75,12 +76,25 @@ export const CLIENT_OPTIONS: Options = {
   ca: { type: "string" },
   "state-dir": { type: "string" },
   "insecure-plaintext": { type: "boolean" },
+  "server-name": { type: "string" },
 };
 
-export async function clientTransport(parsed: Parsed) {
+/** Help lines for CLIENT_OPTIONS, shared by the device and ctl usage texts. */
+export const CLIENT_USAGE =
+  `  --relay HOST:PORT      relay gRPC address (default localhost:50051)
+  --ca FILE              CA of the relay certificate (default <state-dir>/ca.pem)
+  --server-name NAME     TLS name to verify when it differs from the --relay host
+  --state-dir DIR        where the default CA and admin token are read (default .relay,
+                         env RELAY_STATE_DIR)
+  --insecure-plaintext   connect without TLS`;
+
+export async function clientTransport(
+  parsed: Parsed,
+): Promise<ClientTransportOptions> {
   const insecure = parsed.values["insecure-plaintext"] === true;
   const address = stringFlag(parsed, "relay") ?? "localhost:50051";
   if (insecure) return { address, insecure };
+  const serverName = stringFlag(parsed, "server-name");
   const caPath = stringFlag(parsed, "ca") ??
     join(defaultStateDir(parsed), "ca.pem");
   let caPem: string;
@@ -92,7 +106,7 @@ export async function clientTransport(parsed: Parsed) {
       `cannot read CA file ${caPath} (pass --ca, or --insecure-plaintext for a plaintext relay)`,
     );
   }
-  return { address, caPem };
+  return { address, caPem, ...(serverName ? { serverName } : {}) };
 }
 
 export function parseDuration(value: string, flag: string): number {

@@ -5,6 +5,7 @@ import { ControllerClient } from "../sdk/controller_client.ts";
 import type { DeviceInfo } from "../sdk/connector.ts";
 import {
   CLIENT_OPTIONS,
+  CLIENT_USAGE,
   clientTransport,
   defaultStateDir,
   keyValues,
@@ -20,10 +21,8 @@ export const CTL_USAGE = `relay ctl <ls|call|revoke> [options]
   call DEVICE METHOD [--data TEXT | --data-file FILE] [--timeout 30s]
   revoke --target TOKEN_OR_SHA256 [--device] [--reason TEXT]
 common:
-  --relay HOST:PORT      relay gRPC address (default localhost:50051)
-  --token JWT            controller token (default: <state-dir>/admin.token)
-  --ca FILE              CA of the relay certificate (default <state-dir>/ca.pem)
-  --insecure-plaintext   connect without TLS`;
+  --token JWT            controller token (default: env RELAY_TOKEN, else <state-dir>/admin.token)
+${CLIENT_USAGE}`;
 
 export async function ctlCommand(
   args: string[],

@@ -3,6 +3,7 @@ import { RelayError } from "../errors/relay_error.ts";
 import { DeviceAgent, echoHandler } from "../sdk/device_agent.ts";
 import {
   CLIENT_OPTIONS,
+  CLIENT_USAGE,
   clientTransport,
   keyValues,
   parseFlags,
@@ -11,13 +12,13 @@ import {
 } from "./cli_args.ts";
 import type { CliWiring } from "./wiring.ts";
 
-export const DEVICE_USAGE = `relay device --id ID --token CREDENTIAL [options]
-  --relay HOST:PORT      relay gRPC address (default localhost:50051)
-  --ca FILE              CA of the relay certificate (default <state-dir>/ca.pem)
-  --token-file FILE      read the credential from a file instead of --token
+export const DEVICE_USAGE =
+  `relay device --id ID (--token CREDENTIAL | --token-file FILE) [options]
+  --token-file FILE      read the credential from a file (keeps it off the command line)
   --metadata KEY=VALUE   device metadata, repeatable (e.g. region=eu-west)
   --echo                 answer every method with the request payload
-  --insecure-plaintext   connect without TLS`;
+${CLIENT_USAGE}
+Exits with status 1 when the relay refuses the credential before ever connecting.`;
 
 export async function deviceCommand(
   args: string[],
@@ -52,6 +53,8 @@ export async function deviceCommand(
       );
     });
   }
+  const stopped = Promise.withResolvers<number>();
+  let everConnected = false;
   agent.onState((state) => {
     const error = state.error
       ? ` (${state.error.code}: ${state.error.message})`
@@ -65,15 +68,25 @@ export async function deviceCommand(
     console.error(
       `device ${deviceId}: ${state.state} via ${state.transport}${connection}${resumed}${error}`,
     );
+    everConnected ||= state.state === "connected";
+    // A wrong credential on the first attempt is a setup error, not an outage.
+    if (
+      !everConnected && state.state === "disconnected" &&
+      state.error?.code === "UNAUTHORIZED"
+    ) {
+      console.error(
+        `error: UNAUTHORIZED: the relay refused the credential of ${deviceId}`,
+      );
+      stopped.resolve(1);
+    }
   });
   agent.start();
-  const stopped = Promise.withResolvers<void>();
-  const stop = () => stopped.resolve();
+  const stop = () => stopped.resolve(0);
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
-  await stopped.promise;
+  const code = await stopped.promise;
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
   await agent.close();
-  return 0;
+  return code;
 }

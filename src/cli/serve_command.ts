@@ -56,7 +56,7 @@ export async function serveCommand(
       relay.healthPort
         ? `health: http://localhost:${relay.healthPort}${config.observability.health.path}  metrics: http://localhost:${relay.healthPort}/metrics`
         : "health: disabled",
-      config.relay.tls.enabled ? `CA for clients: ${relay.paths.caCert}` : "",
+      relay.caPath ? `CA for clients: ${relay.caPath}` : "",
       `admin token: ${relay.paths.adminToken}`,
     ].filter(Boolean).join("\n"),
   );

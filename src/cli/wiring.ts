@@ -17,6 +17,8 @@ export interface RunningRelay {
   readonly adminToken: string;
   /** PEM clients should trust, or "" for plaintext. */
   readonly caPem: string;
+  /** File holding that PEM for clients ("" when plaintext or not configured). */
+  readonly caPath: string;
   shutdown(): Promise<void>;
 }
 
@@ -24,6 +26,10 @@ export interface ClientTransportOptions {
   address: string;
   caPem?: string;
   insecure?: boolean;
+  /** TLS server name when it differs from the host in `address`. */
+  serverName?: string;
+  /** Largest message the client sends or accepts (default 8 MiB). */
+  maxMessageBytes?: number;
 }
 
 export interface CliWiring {

@@ -4,7 +4,7 @@ import { z } from "zod";
 
 const seconds = z.number().positive();
 const address = z.string().regex(
-  /^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}$/,
+  /^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/,
   "expected host:port",
 );
 
@@ -41,6 +41,8 @@ export const configSchema = z.strictObject({
     idempotency: z.strictObject({
       ttl_seconds: seconds.default(300),
       max_entries: z.number().int().positive().default(100000),
+      /** Bound on cached response payload bytes (LRU eviction). */
+      max_bytes: z.number().int().positive().default(64 * 1024 * 1024),
     }).prefault({}),
     tls: z.strictObject({
       enabled: z.boolean().default(true),

@@ -49,10 +49,26 @@ export function buildConfig(
   overrides: Record<string, unknown> = {},
 ): RelayConfig {
   const merged = structuredClone(tree);
-  for (const path of leafPaths(configSchema.parse({}))) {
-    const name = path.join("__").toUpperCase();
+  const defaults = configSchema.parse({});
+  const known = new Set<string>();
+  for (const path of leafPaths(defaults)) {
+    const name = envName(path);
+    known.add(name);
     const raw = env[name];
-    if (raw !== undefined) setPath(merged, path, parseScalar(raw));
+    if (raw === undefined) continue;
+    // Text keys take the value as it is (secrets may contain '#', '!', ...);
+    // numbers and booleans are parsed as YAML scalars.
+    const isText = typeof getPath(defaults, path) === "string";
+    setPath(merged, path, isText ? raw : parseScalar(raw));
+  }
+  const unknown = Object.keys(env).filter((name) =>
+    /^(RELAY|OBSERVABILITY)__/.test(name) && !known.has(name)
+  );
+  if (unknown.length > 0) {
+    throw new RelayError(
+      "INVALID_REQUEST",
+      `unknown config environment variable(s) ${unknown.join(", ")}`,
+    );
   }
   // RELAY_STATE_DIR is the documented short form of RELAY__STATE_DIR.
   if (env.RELAY_STATE_DIR !== undefined && env.RELAY__STATE_DIR === undefined) {
@@ -108,6 +124,16 @@ function parseScalar(raw: string): unknown {
   } catch {
     return raw; // not YAML: take the text as it is
   }
+}
+
+function envName(path: string[]): string {
+  return path.join("__").toUpperCase();
+}
+
+function getPath(tree: Tree, path: string[]): unknown {
+  let node: unknown = tree;
+  for (const key of path) node = (node as Tree)[key];
+  return node;
 }
 
 function leafPaths(tree: Tree, prefix: string[] = []): string[][] {

@@ -87,3 +87,20 @@ Deno.test("loadConfig reads YAML files and reports unreadable or invalid ones", 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("text keys take env values verbatim; unknown env keys are refused", () => {
+  const config = buildConfig({}, {
+    RELAY__ID: "123",
+    RELAY__AUTH__JWT__HS256_SECRET: "abc #not-a-comment !tag",
+  });
+  assert.equal(config.relay.id, "123");
+  assert.equal(config.relay.auth.jwt.hs256_secret, "abc #not-a-comment !tag");
+  assert.throws(
+    () => buildConfig({}, { RELAY__ADRESS: "127.0.0.1:1" }),
+    /unknown config environment variable\(s\) RELAY__ADRESS/,
+  );
+  assert.throws(
+    () => buildConfig({}, { RELAY__ADDRESS: ":50051" }),
+    /relay\.address: expected host:port/,
+  );
+});

@@ -29,6 +29,7 @@ export async function serveControllerLink(
 ): Promise<void> {
   deps.metrics.activeStreams.inc({ kind: "controller" });
   const inFlight = new Set<Promise<void>>();
+  let expiry: ReturnType<typeof setTimeout> | undefined;
   try {
     let streamPrincipal: ControllerPrincipal | undefined;
     if (link.bearerToken !== "") {
@@ -39,6 +40,7 @@ export async function serveControllerLink(
         },
       );
       deps.track(streamPrincipal.tokenHash, link);
+      expiry = closeAtExpiry(link, streamPrincipal);
     }
     for await (const message of link.messages) {
       while (inFlight.size >= deps.maxInFlight) await Promise.race(inFlight);
@@ -57,6 +59,7 @@ export async function serveControllerLink(
     });
     link.close(relayError);
   } finally {
+    clearTimeout(expiry);
     deps.untrack(link);
     deps.metrics.activeStreams.dec({ kind: "controller" });
   }
@@ -120,4 +123,23 @@ async function principalFor(
     );
   }
   return principal;
+}
+
+/** setTimeout's largest delay; longer-lived tokens are re-armed. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** An expired principal's stream is closed, not just refused per request. */
+function closeAtExpiry(
+  link: ControllerLink,
+  principal: ControllerPrincipal,
+): ReturnType<typeof setTimeout> {
+  const remaining = principal.expiresAt - Date.now();
+  return setTimeout(() => {
+    if (remaining > MAX_TIMER_MS) return; // far future: the stream will have ended
+    link.close(
+      new RelayError("UNAUTHORIZED", "controller token expired", {
+        source: "downstream",
+      }),
+    );
+  }, Math.max(0, Math.min(remaining, MAX_TIMER_MS)));
 }

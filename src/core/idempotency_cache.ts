@@ -9,6 +9,8 @@ import type { DeviceResponse } from "./messages.ts";
 export interface IdempotencyCacheOptions {
   ttlMs: number;
   maxEntries: number;
+  /** Bound on cached payload bytes; a response larger than this is not cached. */
+  maxBytes: number;
   now?: () => number;
 }
 
@@ -30,6 +32,7 @@ export class IdempotencyCache {
   readonly #inFlight = new Map<string, InFlight>();
   readonly #options: IdempotencyCacheOptions;
   readonly #now: () => number;
+  #bytes = 0;
 
   constructor(options: IdempotencyCacheOptions) {
     this.#options = options;
@@ -46,6 +49,11 @@ export class IdempotencyCache {
 
   get size(): number {
     return this.#done.size;
+  }
+
+  /** Payload bytes held by cached responses. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /**
@@ -85,7 +93,7 @@ export class IdempotencyCache {
     const entry = this.#done.get(key);
     if (entry === undefined) return undefined;
     if (entry.expiresAt <= this.#now()) {
-      this.#done.delete(key);
+      this.#delete(key);
       return undefined;
     }
     // Refresh the LRU position.
@@ -95,16 +103,29 @@ export class IdempotencyCache {
   }
 
   #store(key: string, entry: Entry): void {
-    this.#done.delete(key);
-    while (this.#done.size >= this.#options.maxEntries) {
+    const size = entry.response.encrypted_payload.byteLength;
+    if (size > this.#options.maxBytes) return;
+    this.#delete(key);
+    while (
+      this.#done.size >= this.#options.maxEntries ||
+      this.#bytes + size > this.#options.maxBytes
+    ) {
       const oldest = this.#done.keys().next().value;
       if (oldest === undefined) break;
-      this.#done.delete(oldest);
+      this.#delete(oldest);
     }
     this.#done.set(key, {
       ...entry,
       expiresAt: this.#now() + this.#options.ttlMs,
     });
+    this.#bytes += size;
+  }
+
+  #delete(key: string): void {
+    const entry = this.#done.get(key);
+    if (entry === undefined) return;
+    this.#done.delete(key);
+    this.#bytes -= entry.response.encrypted_payload.byteLength;
   }
 }
 

@@ -18,6 +18,7 @@ Deno.test("entries expire after the TTL and the oldest is evicted past max_entri
   const cache = new IdempotencyCache({
     ttlMs: 100,
     maxEntries: 2,
+    maxBytes: 1024,
     now: () => now,
   });
   let executions = 0;
@@ -40,7 +41,11 @@ Deno.test("entries expire after the TTL and the oldest is evicted past max_entri
 });
 
 Deno.test("errors are not cached and concurrent duplicates join one execution", async () => {
-  const cache = new IdempotencyCache({ ttlMs: 1000, maxEntries: 10 });
+  const cache = new IdempotencyCache({
+    ttlMs: 1000,
+    maxEntries: 10,
+    maxBytes: 1024,
+  });
   const failed = await cache.run(
     "k",
     "fp",
@@ -66,10 +71,32 @@ Deno.test("errors are not cached and concurrent duplicates join one execution", 
 });
 
 Deno.test("a key reused for a different request is refused", async () => {
-  const cache = new IdempotencyCache({ ttlMs: 1000, maxEntries: 10 });
+  const cache = new IdempotencyCache({
+    ttlMs: 1000,
+    maxEntries: 10,
+    maxBytes: 1024,
+  });
   await cache.run("k", "echo/aaa", () => Promise.resolve(response("first")));
   await assert.rejects(
     cache.run("k", "echo/bbb", () => Promise.resolve(response("second"))),
     /sequence number already used for a different request/,
   );
+});
+
+Deno.test("cached payload bytes stay under max_bytes", async () => {
+  const cache = new IdempotencyCache({
+    ttlMs: 1000,
+    maxEntries: 100,
+    maxBytes: 10,
+  });
+  const sized = (n: number) => () => Promise.resolve(response("x".repeat(n)));
+  await cache.run("a", "fp", sized(4));
+  await cache.run("b", "fp", sized(4));
+  assert.equal(cache.bytes, 8);
+  await cache.run("c", "fp", sized(4)); // evicts "a"
+  assert.equal(cache.bytes, 8);
+  assert.equal((await cache.run("a", "fp", sized(4))).outcome, "executed");
+  await cache.run("huge", "fp", sized(11)); // larger than the bound: not cached
+  assert.equal((await cache.run("huge", "fp", sized(11))).outcome, "executed");
+  assert.ok(cache.bytes <= 10);
 });

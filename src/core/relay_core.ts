@@ -86,6 +86,7 @@ export class RelayCore {
       idempotency: new IdempotencyCache({
         ttlMs: relay.idempotency.ttl_seconds * 1000,
         maxEntries: relay.idempotency.max_entries,
+        maxBytes: relay.idempotency.max_bytes,
         now,
       }),
       metrics: this.metrics,
@@ -167,7 +168,7 @@ export class RelayCore {
     request: RevokeTokenRequest,
   ): Promise<RevokeTokenResponse> {
     const principal = await this.#principal(
-      request.admin_token || bearerToken,
+      bearerToken || request.admin_token,
       request.controller_id,
     );
     if (!canRevoke(principal)) {

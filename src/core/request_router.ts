@@ -158,9 +158,13 @@ export class RequestRouter {
     const timeoutMs = message.timeout_ms > 0
       ? Math.min(message.timeout_ms, this.#options.maxTimeoutMs)
       : this.#options.defaultTimeoutMs;
-    const deadline = new AbortController();
+    // One controller for deadline and stream end, with listeners removed
+    // when the request settles (AbortSignal.any would outlive it).
+    const abort = new AbortController();
+    const onStreamEnd = () => abort.abort(streamSignal.reason);
+    streamSignal.addEventListener("abort", onStreamEnd, { once: true });
     const timer = setTimeout(() => {
-      deadline.abort(
+      abort.abort(
         session.link === null
           ? new RelayError(
             "DEVICE_OFFLINE",
@@ -179,12 +183,13 @@ export class RequestRouter {
         controllerId: principal.controllerId,
         controllerSequenceNumber: message.sequence_number,
         deadline: Date.now() + timeoutMs,
-      }, AbortSignal.any([deadline.signal, streamSignal]));
+      }, abort.signal);
       return fromDataResponse(message, data);
     } catch (error) {
       return errorResponse(message, RelayError.from(error));
     } finally {
       clearTimeout(timer);
+      streamSignal.removeEventListener("abort", onStreamEnd);
     }
   }
 }

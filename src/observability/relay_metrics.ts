@@ -78,13 +78,14 @@ export class RelayMetrics {
     });
     this.deviceRegistrations = new Counter({
       name: "relay_device_registrations_total",
-      help: "Device registrations by result (new, resumed, replaced, rejected)",
+      help: "Device registrations by result (new, resumed, rejected)",
       labelNames: ["result"],
       registers,
     });
     this.deviceDisconnects = new Counter({
       name: "relay_device_disconnects_total",
-      help: "Device sessions ended or suspended, by reason",
+      help:
+        "Device sessions ended, by reason (graceful, timeout, replaced, revoked, relay_shutdown, resume_window_expired)",
       labelNames: ["reason"],
       registers,
     });

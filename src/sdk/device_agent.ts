@@ -128,8 +128,9 @@ export class DeviceAgent {
     let previousConnectionId = "";
     while (!this.#closing.signal.aborted) {
       this.#setState({
-        ...this.#state,
         state: "connecting",
+        connectionId: this.#state.connectionId,
+        resumed: false,
         transport: this.#options.connector.transport,
       });
       const outcome = await this.#session(previousConnectionId);
@@ -274,11 +275,21 @@ export class DeviceAgent {
       );
       return;
     }
-    const signals = [sessionSignal];
-    if (request.timeout_ms > 0) {
-      signals.push(AbortSignal.timeout(request.timeout_ms));
-    }
-    const signal = AbortSignal.any(signals);
+    // Aborted at the controller's deadline or when the session ends; the
+    // timer and listener go away as soon as the handler settles.
+    const abort = new AbortController();
+    const onSessionEnd = () => abort.abort(sessionSignal.reason);
+    sessionSignal.addEventListener("abort", onSessionEnd, { once: true });
+    const timer = request.timeout_ms > 0
+      ? setTimeout(
+        () =>
+          abort.abort(
+            new RelayError("DEADLINE_EXCEEDED", "request deadline passed"),
+          ),
+        request.timeout_ms,
+      )
+      : undefined;
+    const signal = abort.signal;
     this.#runHandler(async () => {
       try {
         const payload = await handler({
@@ -295,6 +306,9 @@ export class DeviceAgent {
           `handler failed: ${(error as Error)?.message ?? error}`,
         );
         await reply(new Uint8Array(0), relayError.code, relayError.message);
+      } finally {
+        clearTimeout(timer);
+        sessionSignal.removeEventListener("abort", onSessionEnd);
       }
     });
   }

@@ -61,7 +61,9 @@ export async function loadOrCreateTls(
     !await exists(paths.serverCert) || !await exists(paths.serverKey) ||
     !await exists(paths.caCert)
   ) {
-    const pki = await generateDevPki({ hosts: devHosts(config.relay.address) });
+    const pki = await generateDevPki({
+      hosts: devHosts([config.relay.address, config.relay.advertise_address]),
+    });
     await writeSecret(paths.caKey, pki.caKeyPem);
     await Deno.writeTextFile(paths.caCert, pki.caCertPem);
     await writeSecret(paths.serverKey, pki.serverKeyPem);
@@ -97,10 +99,13 @@ export async function writeSecret(
   await Deno.chmod(path, 0o600);
 }
 
-function devHosts(address: string): string[] {
+/** Loopback, this host's name, and the hosts of the bind and advertised addresses. */
+function devHosts(addresses: string[]): string[] {
   const hosts = new Set(["localhost", "127.0.0.1", "::1", hostname()]);
-  const host = address.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
-  if (host !== "" && host !== "0.0.0.0" && host !== "::") hosts.add(host);
+  for (const address of addresses) {
+    const host = address.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+    if (host !== "" && host !== "0.0.0.0" && host !== "::") hosts.add(host);
+  }
   return [...hosts];
 }
 

@@ -64,10 +64,10 @@ export class GrpcRelayServer {
     const tls = this.#options.tls;
     const credentials = tls === null
       ? grpc.ServerCredentials.createInsecure()
-      : grpc.ServerCredentials.createSsl(Buffer.from(tls.caPem), [{
+      : tls13Only(grpc.ServerCredentials.createSsl(Buffer.from(tls.caPem), [{
         cert_chain: Buffer.from(tls.certPem),
         private_key: Buffer.from(tls.keyPem),
-      }]);
+      }]));
     this.#port = await new Promise<number>((resolve, reject) => {
       this.#server.bindAsync(
         this.#options.address,
@@ -141,6 +141,27 @@ export class GrpcRelayServer {
       },
     };
   }
+}
+
+/**
+ * grpc-js has no public option for the minimum TLS version; its secure
+ * context options object is what it passes to http2.createSecureServer.
+ */
+function tls13Only(
+  credentials: grpc.ServerCredentials,
+): grpc.ServerCredentials {
+  const internal = credentials as unknown as {
+    _getSecureContextOptions?: () => Record<string, unknown> | null;
+  };
+  const options = internal._getSecureContextOptions?.();
+  if (!options) {
+    throw new RelayError(
+      "INTERNAL_ERROR",
+      "cannot require TLS 1.3 with this grpc-js",
+    );
+  }
+  options.minVersion = "TLSv1.3";
+  return credentials;
 }
 
 function bearerOf(metadata: grpc.Metadata): string {

@@ -92,15 +92,21 @@ async function* inboundMessages<In>(
   const iterator = call.iterator({ destroyOnReturn: false }) as AsyncIterator<
     In
   >;
-  const aborted = new Promise<never>((_, reject) => {
-    const fail = () => reject(signal.reason);
-    if (signal.aborted) fail();
-    else signal.addEventListener("abort", fail, { once: true });
-  });
-  aborted.catch(() => {}); // observed below; avoid an unhandled rejection
   for (;;) {
-    const next = await Promise.race([iterator.next(), aborted]);
-    if (next.done) return;
-    yield next.value;
+    // A fresh abort race per message: one long-lived promise would keep every
+    // message (and its payload) reachable until the stream ends.
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      const next = await Promise.race([iterator.next(), aborted]);
+      if (next.done) return;
+      yield next.value;
+    } finally {
+      signal.removeEventListener("abort", onAbort!);
+    }
   }
 }

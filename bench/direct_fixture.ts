@@ -1,0 +1,35 @@
+// The reference path: the same controller SDK talking to the bare grpc-js
+// echo server, no relay and no device agent in between.
+import { ControllerClient, controllerConnector } from "../src/main.ts";
+import type { DeviceCallSession } from "../src/sdk/controller_client.ts";
+import { type DirectTls, startDirectEchoServer } from "./direct_echo_server.ts";
+import { BENCH_DEVICE_ID } from "./relay_fixture.ts";
+
+export interface DirectFixture {
+  session: DeviceCallSession;
+  close(): Promise<void>;
+}
+
+/** `tls: null` uses plaintext HTTP/2 on both ends. */
+export async function startDirectFixture(
+  tls: DirectTls | null,
+): Promise<DirectFixture> {
+  const server = await startDirectEchoServer(tls);
+  const client = new ControllerClient({
+    connector: controllerConnector(
+      tls === null
+        ? { address: server.address, insecure: true }
+        : { address: server.address, caPem: tls.caPem },
+    ),
+    token: "",
+  });
+  const session = client.openSession(BENCH_DEVICE_ID);
+  return {
+    session,
+    async close() {
+      await session.close();
+      await client.close();
+      await server.close();
+    },
+  };
+}
