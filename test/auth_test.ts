@@ -6,7 +6,7 @@ import {
   DeviceAgent,
   deviceConnector,
 } from "../src/main.ts";
-import { encode, startTestRelay } from "./harness.ts";
+import { encode, hangUntilAborted, startTestRelay } from "./harness.ts";
 import { rawDevice } from "./raw_device.ts";
 
 Deno.test("roles and projects restrict which devices a controller sees", async () => {
@@ -262,11 +262,7 @@ Deno.test("a stream is closed when its controller token expires", async () => {
   });
   try {
     const agent = await t.device("exp-1");
-    agent.handle("hang", (request) =>
-      new Promise((_, reject) => {
-        request.signal.addEventListener("abort", () =>
-          reject(request.signal.reason));
-      }));
+    agent.handle("hang", hangUntilAborted);
     const shortLived = await t.token("admin", { ttlSeconds: 1 });
     const session = t.controller(shortLived).openSession("exp-1");
     assert.equal(

@@ -8,6 +8,7 @@ import { ControllerClient } from "../src/sdk/controller_client.ts";
 import {
   DeviceAgent,
   type DeviceAgentOptions,
+  type DeviceHandler,
   echoHandler,
 } from "../src/sdk/device_agent.ts";
 import { RelayStore } from "../src/store/relay_store.ts";
@@ -160,3 +161,12 @@ export async function eventually(
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+/** A device handler that never answers; it fails once its request is aborted. */
+export const hangUntilAborted: DeviceHandler = (request) =>
+  new Promise((_, reject) => {
+    request.signal.addEventListener(
+      "abort",
+      () => reject(request.signal.reason),
+    );
+  });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { eventually, startTestRelay } from "./harness.ts";
-import { rawDevice } from "./raw_device.ts";
+import { rawDevice, readUntilClosed } from "./raw_device.ts";
 import { RelayError } from "../src/errors/relay_error.ts";
 
 const FAST_PRESENCE = {
@@ -55,9 +55,7 @@ Deno.test("a silent device goes suspect, then offline with its stream closed", a
     assert.equal(offline?.type === "offline" && offline.reason, "timeout");
     // The relay closed the device stream with DEVICE_OFFLINE.
     await assert.rejects(
-      (async () => {
-        while (!(await device.next()).done) { /* drain */ }
-      })(),
+      readUntilClosed(device),
       (error: RelayError) =>
         error.code === "UNAVAILABLE" || error.code === "DEVICE_OFFLINE",
     );

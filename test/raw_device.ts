@@ -85,3 +85,10 @@ export async function nextDataRequest(device: RawDevice) {
     if (message.value.data_request) return message.value.data_request;
   }
 }
+
+/** Reads until the relay ends the stream; rejects with the stream's error. */
+export async function readUntilClosed(device: RawDevice): Promise<void> {
+  while (!(await device.next()).done) {
+    // Messages before the close are not what these tests look at.
+  }
+}

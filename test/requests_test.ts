@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { RelayError } from "../src/errors/relay_error.ts";
 import type { DeviceHandler } from "../src/sdk/device_agent.ts";
-import { decode, encode, startTestRelay } from "./harness.ts";
+import { decode, encode, hangUntilAborted, startTestRelay } from "./harness.ts";
 
 Deno.test("100 pipelined requests on one stream are each answered once, by sequence number", async () => {
   const t = await startTestRelay();
@@ -171,11 +171,7 @@ Deno.test("every request gets exactly one answer with its code", async () => {
     agent.handle("busy", () => {
       throw new RelayError("RATE_LIMITED", "device is busy");
     });
-    agent.handle("hang", (request) =>
-      new Promise((_, reject) => {
-        request.signal.addEventListener("abort", () =>
-          reject(request.signal.reason));
-      }));
+    agent.handle("hang", hangUntilAborted);
     t.registerDevice("offline-1");
     const session = t.controller().openSession("codes-1");
     const code = async (
@@ -246,11 +242,7 @@ Deno.test("cancelling a call rejects it locally with CANCELLED", async () => {
   const t = await startTestRelay();
   try {
     const agent = await t.device("cancel-1", { echo: false });
-    agent.handle("hang", (request) =>
-      new Promise((_, reject) => {
-        request.signal.addEventListener("abort", () =>
-          reject(request.signal.reason));
-      }));
+    agent.handle("hang", hangUntilAborted);
     const aborter = new AbortController();
     const call = t.controller().call("cancel-1", "hang", encode("x"), {
       signal: aborter.signal,

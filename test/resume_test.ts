@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { RelayError } from "../src/errors/relay_error.ts";
 import { decode, encode, eventually, startTestRelay } from "./harness.ts";
-import { nextDataRequest, rawDevice } from "./raw_device.ts";
+import { nextDataRequest, rawDevice, readUntilClosed } from "./raw_device.ts";
 
 Deno.test("after a transport drop a request waits and is delivered on resume", async () => {
   const t = await startTestRelay({
@@ -112,9 +112,7 @@ Deno.test("a second connection of a device replaces the first, fenced by generat
     assert.equal(newer.first.register_response?.session_resumed, false);
     // The old stream gets an explicit close.
     await assert.rejects(
-      (async () => {
-        while (!(await older.next()).done) { /* drain */ }
-      })(),
+      readUntilClosed(older),
       (error: RelayError) =>
         error.code === "UNAVAILABLE" && /replaced/.test(error.message),
     );

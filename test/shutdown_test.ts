@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { RelayError } from "../src/errors/relay_error.ts";
-import { decode, encode, startTestRelay } from "./harness.ts";
+import { decode, encode, hangUntilAborted, startTestRelay } from "./harness.ts";
 
 Deno.test("graceful shutdown answers in-flight requests, refuses new ones and closes devices", async () => {
   const t = await startTestRelay({
@@ -45,11 +45,7 @@ Deno.test("requests still waiting when the grace period ends fail with UNAVAILAB
   });
   try {
     const agent = await t.device("shut-2", { echo: false });
-    agent.handle("hang", (request) =>
-      new Promise((_, reject) => {
-        request.signal.addEventListener("abort", () =>
-          reject(request.signal.reason));
-      }));
+    agent.handle("hang", hangUntilAborted);
     const outcome = t.controller().call("shut-2", "hang", encode("x"), {
       timeoutMs: 10_000,
     })
