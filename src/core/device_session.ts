@@ -59,10 +59,6 @@ export class DeviceSession {
     this.lastSeen = init.now;
   }
 
-  get pendingCount(): number {
-    return this.#pending.size;
-  }
-
   /** Sends a request to the device now, or when it resumes; settles exactly once. */
   deliver(
     request: DeliveryRequest,

@@ -100,10 +100,6 @@ export class RelayCore {
     return this.#draining;
   }
 
-  get relayId(): string {
-    return this.#config.relay.id;
-  }
-
   /** Adapters call this once they know the bound address (e.g. port 0 in tests). */
   setAdvertisedAddress(address: string): void {
     if (this.#config.relay.advertise_address === "") {

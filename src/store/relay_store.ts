@@ -52,7 +52,7 @@ export class RelayStore {
   constructor(path: string) {
     this.#db = new DatabaseSync(path);
     this.#db.exec(SCHEMA);
-    this.reloadRevocations();
+    this.#loadRevocations();
   }
 
   close(): void {
@@ -119,7 +119,7 @@ export class RelayStore {
     return this.#revoked.has(tokenHash);
   }
 
-  reloadRevocations(): void {
+  #loadRevocations(): void {
     const rows = this.#db.prepare("SELECT token_hash FROM revoked_tokens")
       .all() as {
         token_hash: string;

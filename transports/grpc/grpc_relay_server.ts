@@ -55,10 +55,6 @@ export class GrpcRelayServer {
     );
   }
 
-  get port(): number {
-    return this.#port;
-  }
-
   /** Binds and starts serving; resolves with the bound port. */
   async listen(): Promise<number> {
     const tls = this.#options.tls;
