@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
 # Build:  docker build -t grpc-relay .
-# Run:    docker run -p 50051:50051 -p 8080:8080 -v relay-state:/var/lib/relay grpc-relay
+# Run:    docker run -p 50051:50051 -p 50052:50052/udp -p 8080:8080 -v relay-state:/var/lib/relay grpc-relay
 #
 # `deno compile` downloads the runtime it embeds (denort) from dl.deno.land.
 # Without network access, put an unzipped denort 2.9.6 for the target
@@ -31,7 +31,7 @@ COPY transports/ transports/
 # --exclude: npm:bintrees (prom-client -> tdigest -> bintrees) ships a 2 MB
 #   test fixture that makes `deno compile` 2.9.6 overflow its stack.
 RUN if [ -n "${DENORT_BIN}" ]; then export DENORT_BIN; else unset DENORT_BIN; fi \
- && deno compile --allow-all \
+ && deno compile --allow-all --unstable-net \
       --include proto/relay/v1/relay.proto \
       --exclude node_modules/.deno/bintrees@1.0.2/node_modules/bintrees/test \
       --output dist/relay src/main.ts \
@@ -59,8 +59,8 @@ USER relay
 WORKDIR /var/lib/relay
 VOLUME ["/var/lib/relay"]
 
-# 50051: HTTP/2 gRPC (TLS); 8080: /health and /metrics (plain HTTP).
-EXPOSE 50051 8080
+# 50051: HTTP/2 gRPC (TLS); 50052/udp: QUIC and WebTransport; 8080: /health and /metrics.
+EXPOSE 50051 50052/udp 8080
 STOPSIGNAL SIGTERM
 
 ENTRYPOINT ["/usr/local/bin/relay"]

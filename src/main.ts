@@ -13,16 +13,19 @@ import type { RelayConfig } from "./config/config_schema.ts";
 import { RelayCore } from "./core/relay_core.ts";
 import type { PresenceEvent } from "./core/device_registry.ts";
 import { startHealthServer } from "./observability/health_server.ts";
+import { healthReport } from "./observability/health_report.ts";
 import { Logger } from "./observability/logger.ts";
 import type { ControllerConnector, DeviceConnector } from "./sdk/connector.ts";
 import {
   ensureStateDir,
   loadOrCreateJwtSecret,
   loadOrCreateTls,
+  type TlsFiles,
   writeSecret,
 } from "./state/state_dir.ts";
 import { RelayStore } from "./store/relay_store.ts";
 import { GrpcRelayServer } from "../transports/grpc/grpc_relay_server.ts";
+import { QuicRelayServer } from "../transports/quic/quic_relay_server.ts";
 import {
   grpcControllerConnector,
   grpcDeviceConnector,
@@ -34,7 +37,6 @@ export { ControllerClient } from "./sdk/controller_client.ts";
 export { RelayError } from "./errors/relay_error.ts";
 export type { RunningRelay } from "./cli/wiring.ts";
 
-const VERSION = "0.1.0";
 const ADMIN_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
 
 export interface StartRelayOptions {
@@ -64,6 +66,16 @@ export async function startRelay(
     logger,
     ...(options.onPresence ? { onPresence: options.onPresence } : {}),
   });
+  // Undone in reverse order if a later step fails.
+  const cleanups: (() => Promise<void> | void)[] = [
+    () => store.close(),
+    () => core.registry.close(),
+  ];
+  const fail = async (error: unknown): Promise<never> => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    throw error;
+  };
+
   const grpc = new GrpcRelayServer({
     core,
     address: config.relay.address,
@@ -71,19 +83,15 @@ export async function startRelay(
     maxPayloadBytes: config.relay.request.max_payload_bytes,
     logger,
   });
-  const startedAt = Date.now();
-  let grpcPort: number;
-  try {
-    grpcPort = await grpc.listen();
-  } catch (error) {
-    core.registry.close();
-    store.close();
-    throw error;
-  }
+  const grpcPort = await grpc.listen().catch(fail);
+  cleanups.push(() => grpc.close(0));
   const host = config.relay.address.replace(/:\d+$/, "");
   const wildcard = host === "0.0.0.0" || host === "[::]";
   core.setAdvertisedAddress(`${wildcard ? hostname() : host}:${grpcPort}`);
   const grpcAddress = `${wildcard ? "localhost" : host}:${grpcPort}`;
+
+  const quic = await startQuic(config, core, tls, logger).catch(fail);
+  if (quic.server) cleanups.push(() => quic.server!.close());
 
   const adminToken = await mintControllerToken({
     secret: jwtSecret,
@@ -94,9 +102,11 @@ export async function startRelay(
     controllerId: "admin",
     role: "admin",
     ttlSeconds: ADMIN_TOKEN_TTL_SECONDS,
-  });
-  await writeSecret(paths.adminToken, adminToken + "\n");
+  })
+    .catch(fail);
+  await writeSecret(paths.adminToken, adminToken + "\n").catch(fail);
 
+  const startedAt = Date.now();
   const health = config.observability.health;
   const healthServer = health.enabled
     ? await startHealthServer({
@@ -104,44 +114,22 @@ export async function startRelay(
       port: Number(health.address.match(/:(\d+)$/)?.[1]),
       healthPath: health.path,
       metrics: core.metrics.registry,
-      report: () => {
-        const draining = core.draining;
-        const devices = core.registry.list();
-        return {
-          status: draining ? "unhealthy" : "healthy",
-          relay_id: config.relay.id,
-          version: VERSION,
-          uptime_seconds: Math.floor((Date.now() - startedAt) / 1000),
-          components: {
-            grpc_server: {
-              status: draining ? "unhealthy" : "healthy",
-              message: draining
-                ? "draining"
-                : `listening on ${config.relay.address} (${
-                  tls ? "TLS" : "plaintext"
-                })`,
-            },
-            store: { status: "healthy", message: paths.database },
-            auth: { status: "healthy", message: "HS256 JWT" },
-          },
-          metrics: {
-            devices_connected: devices.filter((d) => d.link !== null).length,
-            devices_resumable: devices.filter((d) => d.link === null).length,
-            in_flight_requests: core.router.inFlight,
-          },
-        };
-      },
-    }).catch(async (error) => {
-      await grpc.close(0);
-      core.registry.close();
-      store.close();
-      throw error;
-    })
+      report: () =>
+        healthReport({
+          core,
+          config,
+          startedAt,
+          tls: tls !== null,
+          quic: quic.address ? { listening: quic.address } : { off: quic.off },
+          databasePath: paths.database,
+        }),
+    }).catch(fail)
     : undefined;
 
   logger.info("relay started", {
     relay_id: config.relay.id,
     grpc: grpcAddress,
+    quic: quic.address || `off (${quic.off})`,
     tls: tls !== null,
     health_port: healthServer?.port ?? 0,
     state_dir: paths.dir,
@@ -153,6 +141,7 @@ export async function startRelay(
     config,
     paths,
     grpcAddress,
+    quicAddress: quic.address,
     healthPort: healthServer?.port ?? 0,
     adminToken,
     caPem: tls?.caPem ?? "",
@@ -165,9 +154,11 @@ export async function startRelay(
       stopping ??= (async () => {
         logger.info("relay shutting down");
         grpc.stopAccepting();
+        quic.server?.stopAccepting();
         await core.shutdown();
         // Every call is answered or closed by now; idle sockets need no wait.
         await grpc.close(250);
+        await quic.server?.close();
         await healthServer?.shutdown();
         store.close();
         logger.info("relay stopped");
@@ -175,6 +166,54 @@ export async function startRelay(
       return stopping;
     },
   };
+}
+
+interface QuicStart {
+  server?: QuicRelayServer;
+  /** Bound address for clients ("" when off). */
+  address: string;
+  /** Why QUIC is off. */
+  off: string;
+}
+
+/** QUIC is optional: the relay runs on HTTP/2 when it cannot (no TLS, or the config says so). */
+function startQuic(
+  config: RelayConfig,
+  core: RelayCore,
+  tls: TlsFiles | null,
+  logger: Logger,
+): Promise<QuicStart> {
+  if (!config.relay.quic.enabled) {
+    return Promise.resolve({
+      address: "",
+      off: "disabled by relay.quic.enabled",
+    });
+  }
+  if (tls === null) {
+    logger.warn("QUIC is off: it requires TLS (relay.tls.enabled is false)");
+    return Promise.resolve({ address: "", off: "requires TLS" });
+  }
+  const quic = config.relay.quic;
+  const server = new QuicRelayServer({
+    core,
+    address: config.relay.quic_address,
+    certPem: tls.certPem,
+    keyPem: tls.keyPem,
+    maxFrameBytes: quic.max_frame_bytes,
+    idleTimeoutMs: quic.idle_timeout_seconds * 1000,
+    keepAliveMs: quic.keep_alive_seconds * 1000,
+    maxStreams: quic.max_streams,
+    handshakeTimeoutMs: config.relay.session.handshake_timeout_seconds * 1000,
+    logger,
+  });
+  const port = server.listen();
+  const host = config.relay.quic_address.replace(/:\d+$/, "");
+  const wildcard = host === "0.0.0.0" || host === "[::]";
+  return Promise.resolve({
+    server,
+    address: `${wildcard ? "localhost" : host}:${port}`,
+    off: "",
+  });
 }
 
 export function deviceConnector(

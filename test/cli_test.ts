@@ -79,6 +79,8 @@ Deno.test("quickstart: serve, device --echo, ctl ls/call, token, graceful stop",
     stateDir,
     "--address",
     "127.0.0.1:0",
+    "--quic-address",
+    "127.0.0.1:0",
     "--health-address",
     "127.0.0.1:0",
   ]);

@@ -54,6 +54,7 @@ export async function startTestRelay(
     await Deno.makeTempDir({ prefix: "relay-test-" });
   const config = buildConfig({}, {}, {
     "relay.address": "127.0.0.1:0",
+    "relay.quic_address": "127.0.0.1:0",
     "relay.state_dir": stateDir,
     "observability.health.address": "127.0.0.1:0",
     "relay.shutdown_grace_seconds": 1,

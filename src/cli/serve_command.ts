@@ -8,6 +8,7 @@ export const SERVE_USAGE = `relay serve [options]
   --config FILE          YAML config (keys in README "Configuration")
   --state-dir DIR        state directory (default .relay, env RELAY_STATE_DIR)
   --address HOST:PORT    gRPC listener (relay.address, default 0.0.0.0:50051)
+  --quic-address H:P     QUIC listener, UDP (relay.quic_address, default 0.0.0.0:50052)
   --health-address H:P   health and metrics (observability.health.address)
   --relay-id ID          relay.id
   --log-level LEVEL      debug | info | warn | error
@@ -21,6 +22,7 @@ export async function serveCommand(
     config: { type: "string" },
     "state-dir": { type: "string" },
     address: { type: "string" },
+    "quic-address": { type: "string" },
     "health-address": { type: "string" },
     "relay-id": { type: "string" },
     "log-level": { type: "string" },
@@ -32,6 +34,7 @@ export async function serveCommand(
     overrides: {
       "relay.state_dir": stringFlag(parsed, "state-dir"),
       "relay.address": stringFlag(parsed, "address"),
+      "relay.quic_address": stringFlag(parsed, "quic-address"),
       "relay.id": stringFlag(parsed, "relay-id"),
       "observability.health.address": stringFlag(parsed, "health-address"),
       "observability.logging.level": stringFlag(parsed, "log-level"),
@@ -53,6 +56,7 @@ export async function serveCommand(
       `relay ${config.relay.id} listening on ${relay.grpcAddress} (${
         config.relay.tls.enabled ? "TLS" : "plaintext"
       })`,
+      relay.quicAddress ? `QUIC (UDP) on ${relay.quicAddress}` : "QUIC: off",
       relay.healthPort
         ? `health: http://localhost:${relay.healthPort}${config.observability.health.path}  metrics: http://localhost:${relay.healthPort}/metrics`
         : "health: disabled",

@@ -12,6 +12,8 @@ export interface RunningRelay {
   readonly paths: StatePaths;
   /** host:port of the gRPC listener as bound (port 0 resolved). */
   readonly grpcAddress: string;
+  /** host:port of the QUIC listener as bound, "" when QUIC is off. */
+  readonly quicAddress: string;
   /** Bound health port, or 0 when disabled. */
   readonly healthPort: number;
   readonly adminToken: string;

@@ -14,6 +14,8 @@ export const configSchema = z.strictObject({
     id: z.string().min(1).default("relay-001"),
     /** HTTP/2 gRPC listener. */
     address: address.default("0.0.0.0:50051"),
+    /** QUIC listener (UDP): raw QUIC for devices, HTTP/3 WebTransport for browsers. */
+    quic_address: address.default("0.0.0.0:50052"),
     /** Address reported to controllers as relay_address; defaults to `address`. */
     advertise_address: z.string().default(""),
     /** Directory for the dev CA, certificates, admin token and the store. */
@@ -21,6 +23,18 @@ export const configSchema = z.strictObject({
     max_device_connections: z.number().int().positive().default(10000),
     heartbeat_interval_seconds: seconds.default(30),
     shutdown_grace_seconds: z.number().nonnegative().default(10),
+    quic: z.strictObject({
+      /** QUIC needs TLS: with relay.tls.enabled false it stays off. */
+      enabled: z.boolean().default(true),
+      idle_timeout_seconds: seconds.default(30),
+      keep_alive_seconds: seconds.default(10),
+      /** Concurrent bidirectional streams a peer may open on one connection. */
+      max_streams: z.number().int().positive().default(256),
+      /** Largest frame accepted on a QUIC stream (checked before allocation). */
+      max_frame_bytes: z.number().int().positive().default(
+        4 * 1024 * 1024 + 64 * 1024,
+      ),
+    }).prefault({}),
     presence: z.strictObject({
       suspect_after_seconds: seconds.default(120),
       offline_after_seconds: seconds.default(300),

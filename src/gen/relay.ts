@@ -9,6 +9,10 @@ import type {
   ControllerMessage__Output as _relay_v1_ControllerMessage__Output,
 } from "./relay/v1/ControllerMessage.ts";
 import type {
+  ControllerStreamFrame as _relay_v1_ControllerStreamFrame,
+  ControllerStreamFrame__Output as _relay_v1_ControllerStreamFrame__Output,
+} from "./relay/v1/ControllerStreamFrame.ts";
+import type {
   DataRequest as _relay_v1_DataRequest,
   DataRequest__Output as _relay_v1_DataRequest__Output,
 } from "./relay/v1/DataRequest.ts";
@@ -74,6 +78,10 @@ import type {
   RevokeTokenResponse as _relay_v1_RevokeTokenResponse,
   RevokeTokenResponse__Output as _relay_v1_RevokeTokenResponse__Output,
 } from "./relay/v1/RevokeTokenResponse.ts";
+import type {
+  StreamOpen as _relay_v1_StreamOpen,
+  StreamOpen__Output as _relay_v1_StreamOpen__Output,
+} from "./relay/v1/StreamOpen.ts";
 
 type SubtypeConstructor<
   Constructor extends new (...args: any) => any,
@@ -88,6 +96,10 @@ export interface ProtoGrpcType {
       ControllerMessage: MessageTypeDefinition<
         _relay_v1_ControllerMessage,
         _relay_v1_ControllerMessage__Output
+      >;
+      ControllerStreamFrame: MessageTypeDefinition<
+        _relay_v1_ControllerStreamFrame,
+        _relay_v1_ControllerStreamFrame__Output
       >;
       DataRequest: MessageTypeDefinition<
         _relay_v1_DataRequest,
@@ -153,6 +165,11 @@ export interface ProtoGrpcType {
       RevokeTokenResponse: MessageTypeDefinition<
         _relay_v1_RevokeTokenResponse,
         _relay_v1_RevokeTokenResponse__Output
+      >;
+      StreamKind: EnumTypeDefinition;
+      StreamOpen: MessageTypeDefinition<
+        _relay_v1_StreamOpen,
+        _relay_v1_StreamOpen__Output
       >;
       TokenTargetType: EnumTypeDefinition;
     };

@@ -18,6 +18,8 @@ export class RelayMetrics {
   readonly deviceDisconnects: Counter<"reason">;
   readonly authFailures: Counter<"principal">;
   readonly idempotencyHits: Counter<"kind">;
+  readonly quicHandshakeFailures: Counter;
+  readonly transportSwitches: Counter<"from" | "to">;
 
   /** `listDevices` is read at scrape time, so the device gauge is always current. */
   constructor(listDevices: () => Iterable<DeviceSample> = () => []) {
@@ -100,6 +102,18 @@ export class RelayMetrics {
       help:
         "Requests answered from the idempotency cache or joined to an in-flight twin",
       labelNames: ["kind"],
+      registers,
+    });
+    this.quicHandshakeFailures = new Counter({
+      name: "relay_quic_handshake_failures_total",
+      help: "QUIC connections that failed before their first stream",
+      registers,
+    });
+    this.transportSwitches = new Counter({
+      name: "relay_transport_switches_total",
+      help:
+        "Resumed device sessions that changed transport (h2 to quic is an upgrade, quic to h2 a fallback)",
+      labelNames: ["from", "to"],
       registers,
     });
   }

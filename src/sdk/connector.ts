@@ -22,6 +22,10 @@ export type {
 
 /** A bidirectional stream as the client sees it. Iteration throws RelayError on failure. */
 export interface ClientStream<Out, In> {
+  /** Transport carrying this stream ("h2", "quic"); "" until it is known. */
+  readonly transport: string;
+  /** Resolves once the transport connection is up; rejects when it cannot be. */
+  readonly ready: Promise<void>;
   readonly messages: AsyncIterable<In>;
   send(message: Out): Promise<void>;
   /** Half-closes: no more messages from us, answers may still arrive. */

@@ -7,11 +7,17 @@ import { fromServiceError } from "./status_mapping.ts";
 
 export function clientStream<Out, In>(
   call: grpc.ClientDuplexStream<Out, In>,
+  ready: Promise<void>,
 ): ClientStream<Out, In> {
   let failure: RelayError | undefined;
   let drained: Promise<void> | undefined;
   call.on("error", (error) => failure ??= fromServiceError(error));
+  ready.catch(() => {
+    // Observed by whoever waits for it; the call reports the same failure.
+  });
   return {
+    transport: "h2",
+    ready,
     messages: {
       async *[Symbol.asyncIterator]() {
         try {

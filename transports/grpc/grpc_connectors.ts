@@ -9,6 +9,7 @@ import type {
   ListOnlineDevicesRequest,
   RevokeTokenRequest,
 } from "../../src/sdk/connector.ts";
+import { RelayError } from "../../src/errors/relay_error.ts";
 import { clientStream } from "./client_stream.ts";
 import { relayProto } from "./relay_proto.ts";
 import { fromServiceError } from "./status_mapping.ts";
@@ -23,6 +24,8 @@ export interface GrpcClientOptions {
   /** TLS server name when it differs from the host in `address`. */
   serverName?: string;
   maxMessageBytes?: number;
+  /** How long `ready` waits for the connection (default 10 s). */
+  connectTimeoutMs?: number;
 }
 
 function createClient(options: GrpcClientOptions): RelayServiceClient {
@@ -56,6 +59,28 @@ function defaultServerName(address: string): string | undefined {
   return undefined;
 }
 
+/** Resolves when the channel is connected (TCP and TLS done). */
+function channelReady(
+  client: grpc.Client,
+  options: GrpcClientOptions,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    client.waitForReady(
+      Date.now() + (options.connectTimeoutMs ?? 10_000),
+      (error) => {
+        if (error) {
+          reject(
+            new RelayError(
+              "UNAVAILABLE",
+              `cannot reach ${options.address}: ${error.message}`,
+            ),
+          );
+        } else resolve();
+      },
+    );
+  });
+}
+
 function bearer(token: string): grpc.Metadata {
   const metadata = new grpc.Metadata();
   if (token !== "") metadata.set("authorization", `Bearer ${token}`);
@@ -72,7 +97,10 @@ export function grpcDeviceConnector(
       // A fresh channel per attempt: a reconnect never reuses a dead socket.
       client?.close();
       client = createClient(options);
-      return clientStream(client.DeviceConnect());
+      return clientStream(
+        client.DeviceConnect(),
+        channelReady(client, options),
+      );
     },
     close() {
       client?.close();
@@ -104,7 +132,10 @@ export function grpcControllerConnector(
       });
     },
     openStream(token: string) {
-      return clientStream(client.ConnectToDevice(bearer(token)));
+      return clientStream(
+        client.ConnectToDevice(bearer(token)),
+        channelReady(client, options),
+      );
     },
     close() {
       client.close();

@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { encodeFrame, FrameReader } from "./frame_stream.ts";
+import { RelayError } from "../../src/errors/relay_error.ts";
+
+function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(chunk);
+      controller.close();
+    },
+  });
+}
+
+/** Splits bytes into chunks of the given sizes (the rest in one last chunk). */
+function split(bytes: Uint8Array, sizes: number[]): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (const size of sizes) {
+    chunks.push(bytes.subarray(offset, offset + size));
+    offset += size;
+  }
+  chunks.push(bytes.subarray(offset));
+  return chunks;
+}
+
+Deno.test("frames survive arbitrary chunking", async () => {
+  const payloads = [
+    new Uint8Array([1, 2, 3]),
+    new Uint8Array(0),
+    new Uint8Array(1000).fill(7),
+  ];
+  const wire = new Uint8Array(
+    payloads.reduce((n, p) => n + 4 + p.byteLength, 0),
+  );
+  let offset = 0;
+  for (const payload of payloads) {
+    const frame = encodeFrame(payload);
+    wire.set(frame, offset);
+    offset += frame.byteLength;
+  }
+  for (const sizes of [[], [1], [2, 1, 1, 3], [5, 500, 3, 1]]) {
+    const reader = new FrameReader(streamOf(split(wire, sizes)), 4096);
+    const read: Uint8Array[] = [];
+    for (
+      let frame = await reader.next();
+      frame !== undefined;
+      frame = await reader.next()
+    ) {
+      read.push(frame);
+    }
+    assert.deepEqual(read, payloads);
+  }
+});
+
+Deno.test("an oversized frame is refused from its header alone", async () => {
+  const header = new Uint8Array(4);
+  new DataView(header.buffer).setUint32(0, 0xffffffff);
+  const reader = new FrameReader(streamOf([header]), 1024);
+  await assert.rejects(
+    reader.next(),
+    (error: RelayError) =>
+      error.code === "INVALID_REQUEST" &&
+      /exceeds the maximum of 1024/.test(error.message),
+  );
+});
+
+Deno.test("a stream cut inside a frame is an error, at a boundary a clean end", async () => {
+  const frame = encodeFrame(new Uint8Array([9, 9, 9]));
+  await assert.rejects(
+    new FrameReader(streamOf([frame.subarray(0, 5)]), 64).next(),
+    /stream ended inside a frame/,
+  );
+  assert.equal(await new FrameReader(streamOf([]), 64).next(), undefined);
+});

@@ -1,0 +1,305 @@
+// Client side of the QUIC transport: raw QUIC with ALPN "relay.v1" (Deno's
+// connectQuic takes the relay's CA; browsers use WebTransport instead).
+import { RelayError } from "../../src/errors/relay_error.ts";
+import type { ControllerStreamFrame__Output } from "../../src/gen/relay/v1/ControllerStreamFrame.ts";
+import type { StreamOpen } from "../../src/gen/relay/v1/StreamOpen.ts";
+import type {
+  ClientStream,
+  ControllerConnector,
+  ControllerMessage,
+  DeviceConnector,
+  DeviceMessage,
+  DeviceResponse,
+  ListOnlineDevicesRequest,
+  RelayMessage,
+  RevokeTokenRequest,
+} from "../../src/sdk/connector.ts";
+import { encodeFrame, FrameReader } from "./frame_stream.ts";
+import type { BidirectionalStream } from "./quic_stream_link.ts";
+import { codecFor, type MessageCodec } from "./relay_codec.ts";
+import { RELAY_ALPN } from "./quic_relay_server.ts";
+
+export interface QuicClientOptions {
+  /** host:port of the relay's QUIC listener (relay.quic_address). */
+  address: string;
+  /** PEM of the CA that issued the relay certificate. */
+  caPem?: string;
+  /** TLS server name when it differs from the host in `address`. */
+  serverName?: string;
+  maxFrameBytes?: number;
+  /** How long the QUIC handshake may take (default 5 s). */
+  connectTimeoutMs?: number;
+  keepAliveMs?: number;
+  idleTimeoutMs?: number;
+}
+
+const codecs = {
+  open: codecFor<StreamOpen>("StreamOpen"),
+  deviceMessage: codecFor<DeviceMessage>("DeviceMessage"),
+  relayMessage: codecFor<RelayMessage>("RelayMessage"),
+  controllerMessage: codecFor<ControllerMessage>("ControllerMessage"),
+  controllerFrame: codecFor<ControllerStreamFrame__Output>(
+    "ControllerStreamFrame",
+  ),
+  listRequest: codecFor<ListOnlineDevicesRequest>("ListOnlineDevicesRequest"),
+  revokeRequest: codecFor<RevokeTokenRequest>("RevokeTokenRequest"),
+};
+
+const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
+
+/** Opens a QUIC connection on its own UDP endpoint, bounded by a timeout. */
+async function connectQuic(options: QuicClientOptions): Promise<Deno.QuicConn> {
+  const match = /^\[?([^\]]*)\]?:(\d+)$/.exec(options.address);
+  if (!match) {
+    throw new RelayError(
+      "INVALID_REQUEST",
+      `expected host:port, got ${options.address}`,
+    );
+  }
+  const [, hostname, port] = match;
+  const endpoint = new Deno.QuicEndpoint({
+    hostname: hostname!.includes(":") ? "::" : "0.0.0.0",
+  });
+  const timeoutMs = options.connectTimeoutMs ?? 5000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      Deno.connectQuic({
+        endpoint,
+        hostname: hostname!,
+        port: Number(port),
+        alpnProtocols: [RELAY_ALPN],
+        ...(options.caPem ? { caCerts: [options.caPem] } : {}),
+        ...(options.serverName ? { serverName: options.serverName } : {}),
+        keepAliveInterval: options.keepAliveMs ?? 10_000,
+        maxIdleTimeout: options.idleTimeoutMs ?? 30_000,
+      }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new RelayError(
+                "UNAVAILABLE",
+                `QUIC handshake with ${options.address} timed out`,
+              ),
+            ),
+          timeoutMs,
+        );
+      }),
+    ]);
+  } catch (error) {
+    endpoint.close();
+    throw error instanceof RelayError ? error : new RelayError(
+      "UNAVAILABLE",
+      `cannot reach ${options.address} over QUIC: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface OpenedStream {
+  writer: WritableStreamDefaultWriter<Uint8Array>;
+  frames: FrameReader;
+}
+
+/** A typed stream that starts with StreamOpen; `onEnd` runs when it is aborted. */
+function quicClientStream<Out, In>(
+  stream: Promise<BidirectionalStream>,
+  open: StreamOpen,
+  encode: MessageCodec<Out>,
+  decode: (frame: Uint8Array) => In | undefined,
+  options: QuicClientOptions & { onAbort?: () => void },
+): ClientStream<Out, In> {
+  const opened: Promise<OpenedStream> = stream.then(async (bidi) => {
+    const writer = bidi.writable.getWriter();
+    await writer.write(encodeFrame(codecs.open.encode(open)));
+    return {
+      writer,
+      frames: new FrameReader(
+        bidi.readable,
+        options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+      ),
+    };
+  });
+  const ready = opened.then(() => undefined);
+  ready.catch(() => {
+    // Reported to whoever sends or reads.
+  });
+  const failed = (error: unknown) =>
+    error instanceof RelayError ? error : new RelayError(
+      "UNAVAILABLE",
+      `QUIC stream failed: ${(error as Error)?.message ?? error}`,
+      {
+        source: "upstream",
+        cause: error,
+      },
+    );
+  return {
+    transport: "quic",
+    ready,
+    messages: {
+      async *[Symbol.asyncIterator]() {
+        try {
+          const { frames } = await opened;
+          for (
+            let frame = await frames.next();
+            frame !== undefined;
+            frame = await frames.next()
+          ) {
+            const message = decode(frame);
+            if (message !== undefined) yield message;
+          }
+        } catch (error) {
+          throw failed(error);
+        }
+      },
+    },
+    async send(message: Out): Promise<void> {
+      try {
+        const { writer } = await opened;
+        await writer.write(encodeFrame(encode.encode(message)));
+      } catch (error) {
+        throw failed(error);
+      }
+    },
+    end(): void {
+      opened.then(({ writer }) => writer.close()).catch(() => {
+        // Already failed or closed.
+      });
+    },
+    abort(): void {
+      opened.then(({ writer, frames }) => {
+        writer.abort().catch(() => undefined);
+        frames.cancel();
+      }).catch(() => undefined);
+      options.onAbort?.();
+    },
+  };
+}
+
+/** Controller streams carry ControllerStreamFrame; an error frame ends them. */
+function controllerFrames<T>(
+  pick: (frame: ControllerStreamFrame__Output) => T | undefined,
+) {
+  return (bytes: Uint8Array): T | undefined => {
+    const frame = codecs.controllerFrame.decode(bytes);
+    if (frame.error) {
+      throw new RelayError(
+        frame.error.code as RelayError["code"],
+        frame.error.message,
+        { source: "upstream" },
+      );
+    }
+    return pick(frame);
+  };
+}
+
+export function quicDeviceConnector(
+  options: QuicClientOptions,
+): DeviceConnector {
+  let current: Deno.QuicConn | undefined;
+  return {
+    transport: "quic",
+    connect() {
+      // A fresh connection per attempt: a reconnect never reuses a dead path.
+      current?.close({ closeCode: 0, reason: "reconnecting" });
+      const conn = connectQuic(options).then((connection) =>
+        current = connection
+      );
+      const stream = conn.then((connection) =>
+        connection.createBidirectionalStream()
+      );
+      return quicClientStream<DeviceMessage, RelayMessage>(
+        stream,
+        { kind: "DEVICE_CONNECT", authorization: "" },
+        codecs.deviceMessage,
+        (frame) => codecs.relayMessage.decode(frame),
+        {
+          ...options,
+          onAbort: () =>
+            conn.then((c) => c.close({ closeCode: 0, reason: "aborted" }))
+              .catch(() => undefined),
+        },
+      );
+    },
+    close() {
+      current?.close({ closeCode: 0, reason: "closed" });
+      current = undefined;
+    },
+  };
+}
+
+export function quicControllerConnector(
+  options: QuicClientOptions,
+): ControllerConnector {
+  let conn: Promise<Deno.QuicConn> | undefined;
+  const connection = () => {
+    conn ??= connectQuic(options);
+    conn.catch(() => conn = undefined); // the next call tries again
+    return conn;
+  };
+  const stream = () => connection().then((c) => c.createBidirectionalStream());
+  const unary = async <Request, Reply>(
+    kind: NonNullable<StreamOpen["kind"]>,
+    token: string,
+    encode: MessageCodec<Request>,
+    request: Request,
+    pick: (frame: ControllerStreamFrame__Output) => Reply | undefined,
+  ): Promise<Reply> => {
+    const call = quicClientStream<Request, Reply>(
+      stream(),
+      { kind, authorization: token ? `Bearer ${token}` : "" },
+      encode,
+      controllerFrames(pick),
+      options,
+    );
+    await call.send(request);
+    call.end();
+    for await (const reply of call.messages) return reply;
+    throw new RelayError(
+      "UNAVAILABLE",
+      "relay ended the stream without a reply",
+    );
+  };
+  return {
+    transport: "quic",
+    listOnlineDevices: (request, token) =>
+      unary(
+        "LIST_ONLINE_DEVICES",
+        token,
+        codecs.listRequest,
+        request,
+        (frame) => frame.devices?.devices,
+      ),
+    revokeToken: (request, token) =>
+      unary(
+        "REVOKE_TOKEN",
+        token,
+        codecs.revokeRequest,
+        request,
+        (frame) => frame.revoked ?? undefined,
+      ),
+    openStream(token: string): ClientStream<ControllerMessage, DeviceResponse> {
+      return quicClientStream<ControllerMessage, DeviceResponse>(
+        stream(),
+        {
+          kind: "CONNECT_TO_DEVICE",
+          authorization: token ? `Bearer ${token}` : "",
+        },
+        codecs.controllerMessage,
+        controllerFrames((frame) => frame.response ?? undefined),
+        options,
+      );
+    },
+    close() {
+      conn?.then((c) => c.close({ closeCode: 0, reason: "closed" })).catch(() =>
+        undefined
+      );
+      conn = undefined;
+    },
+  };
+}

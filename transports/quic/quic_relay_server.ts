@@ -1,0 +1,310 @@
+// QUIC adapter: relay.v1 over raw QUIC (ALPN "relay.v1", Deno clients) and
+// over HTTP/3 WebTransport (ALPN "h3", browsers), on one UDP endpoint with
+// the same certificate as the gRPC listener. Each stream starts with a
+// StreamOpen frame naming what it carries; every controller session has its
+// own stream, so a stalled one never delays another.
+import type { ControllerLink, DeviceLink } from "../../src/core/links.ts";
+import type {
+  ControllerMessage,
+  DeviceMessage,
+  ListOnlineDevicesRequest,
+  RelayMessage,
+  RevokeTokenRequest,
+} from "../../src/core/messages.ts";
+import type { RelayCore } from "../../src/core/relay_core.ts";
+import { RelayError } from "../../src/errors/relay_error.ts";
+import type { ControllerStreamFrame } from "../../src/gen/relay/v1/ControllerStreamFrame.ts";
+import type { StreamOpen__Output as StreamOpen } from "../../src/gen/relay/v1/StreamOpen.ts";
+import type { Logger } from "../../src/observability/logger.ts";
+import { FrameReader } from "./frame_stream.ts";
+import {
+  type BidirectionalStream,
+  quicStreamLink,
+} from "./quic_stream_link.ts";
+import { codecFor } from "./relay_codec.ts";
+
+export const RELAY_ALPN = "relay.v1";
+export const WEBTRANSPORT_ALPN = "h3";
+
+export interface QuicRelayServerOptions {
+  core: RelayCore;
+  address: string;
+  certPem: string;
+  keyPem: string;
+  maxFrameBytes: number;
+  idleTimeoutMs: number;
+  keepAliveMs: number;
+  maxStreams: number;
+  /** Time a new stream has to send its StreamOpen frame. */
+  handshakeTimeoutMs: number;
+  logger: Logger;
+}
+
+const codecs = {
+  open: codecFor<StreamOpen>("StreamOpen"),
+  deviceMessage: codecFor<DeviceMessage>("DeviceMessage"),
+  relayMessage: codecFor<RelayMessage>("RelayMessage"),
+  controllerMessage: codecFor<ControllerMessage>("ControllerMessage"),
+  controllerFrame: codecFor<ControllerStreamFrame>("ControllerStreamFrame"),
+  listRequest: codecFor<ListOnlineDevicesRequest>("ListOnlineDevicesRequest"),
+  revokeRequest: codecFor<RevokeTokenRequest>("RevokeTokenRequest"),
+};
+
+export class QuicRelayServer {
+  readonly #options: QuicRelayServerOptions;
+  #endpoint: Deno.QuicEndpoint | undefined;
+  #listener: Deno.QuicListener | undefined;
+  readonly #connections = new Set<Deno.QuicConn>();
+  #accepting: Promise<void> | undefined;
+
+  constructor(options: QuicRelayServerOptions) {
+    this.#options = options;
+  }
+
+  /** Binds the UDP endpoint and starts accepting; returns the bound port. */
+  listen(): number {
+    const { hostname, port } = splitAddress(this.#options.address);
+    try {
+      this.#endpoint = new Deno.QuicEndpoint({ hostname, port });
+      this.#listener = this.#endpoint.listen({
+        cert: this.#options.certPem,
+        key: this.#options.keyPem,
+        alpnProtocols: [RELAY_ALPN, WEBTRANSPORT_ALPN],
+        maxIdleTimeout: this.#options.idleTimeoutMs,
+        keepAliveInterval: this.#options.keepAliveMs,
+        maxConcurrentBidirectionalStreams: this.#options.maxStreams,
+      });
+    } catch (error) {
+      this.#endpoint?.close();
+      throw new RelayError(
+        "UNAVAILABLE",
+        `cannot listen for QUIC on relay.quic_address ${this.#options.address}: ${
+          (error as Error).message
+        }`,
+        { cause: error },
+      );
+    }
+    this.#accepting = this.#acceptLoop(this.#listener);
+    return this.#endpoint.addr.port;
+  }
+
+  /** Stops accepting new connections; open ones continue. */
+  stopAccepting(): void {
+    this.#listener?.stop();
+  }
+
+  async close(): Promise<void> {
+    this.#listener?.stop();
+    for (const conn of this.#connections) {
+      conn.close({ closeCode: 0, reason: "relay shutting down" });
+    }
+    this.#endpoint?.close();
+    await this.#accepting;
+  }
+
+  async #acceptLoop(listener: Deno.QuicListener): Promise<void> {
+    try {
+      for await (const incoming of listener) {
+        this.#accept(incoming).catch((error) => {
+          this.#options.core.metrics.quicHandshakeFailures.inc();
+          this.#options.logger.warn("QUIC handshake failed", {
+            remote:
+              `${incoming.remoteAddr.hostname}:${incoming.remoteAddr.port}`,
+            reason: (error as Error).message,
+          });
+        });
+      }
+    } catch (error) {
+      this.#options.logger.debug("QUIC listener stopped", {
+        reason: (error as Error).message,
+      });
+    }
+  }
+
+  async #accept(incoming: Deno.QuicIncoming): Promise<void> {
+    const conn = await incoming.accept();
+    this.#connections.add(conn);
+    const connectionEnd = new AbortController();
+    conn.closed.catch(() => undefined).finally(() => {
+      this.#connections.delete(conn);
+      connectionEnd.abort();
+    });
+    const streams = conn.protocol === WEBTRANSPORT_ALPN
+      ? await this.#webTransportStreams(conn)
+      : conn.incomingBidirectionalStreams;
+    const remote = () => `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
+    try {
+      for await (const stream of streams) {
+        this.#serveStream(stream, remote(), connectionEnd.signal).catch(
+          (error) => {
+            this.#options.logger.debug("QUIC stream failed", {
+              remote: remote(),
+              reason: (error as Error).message,
+            });
+          },
+        );
+      }
+    } catch {
+      // The connection ended; its streams see that through connectionEnd.
+    }
+  }
+
+  async #webTransportStreams(
+    conn: Deno.QuicConn,
+  ): Promise<ReadableStream<BidirectionalStream>> {
+    const transport = await Deno.upgradeWebTransport(conn);
+    await transport.ready;
+    return transport.incomingBidirectionalStreams as ReadableStream<
+      BidirectionalStream
+    >;
+  }
+
+  async #serveStream(
+    stream: BidirectionalStream,
+    remoteAddress: string,
+    connectionSignal: AbortSignal,
+  ): Promise<void> {
+    const frames = new FrameReader(
+      stream.readable,
+      this.#options.maxFrameBytes,
+    );
+    let open: StreamOpen;
+    try {
+      open = await this.#readOpen(frames);
+    } catch (error) {
+      await frames.cancel();
+      await stream.writable.abort(error).catch(() => undefined);
+      throw error;
+    }
+    const base = { stream, frames, remoteAddress, connectionSignal };
+    const bearer = open.authorization.replace(/^Bearer\s+/i, "");
+    const { core } = this.#options;
+    switch (open.kind) {
+      case "DEVICE_CONNECT": {
+        const link = quicStreamLink({
+          ...base,
+          decode: codecs.deviceMessage,
+          encode: codecs.relayMessage,
+        });
+        const deviceLink: DeviceLink = { ...link, close: () => link.close() };
+        return await core.acceptDevice(deviceLink);
+      }
+      case "CONNECT_TO_DEVICE": {
+        const link = quicStreamLink({
+          ...base,
+          decode: codecs.controllerMessage,
+          encode: codecs.controllerFrame,
+        });
+        const controllerLink: ControllerLink = {
+          transport: link.transport,
+          remoteAddress,
+          bearerToken: bearer,
+          messages: link.messages,
+          signal: link.signal,
+          send: (response) => link.send({ response }),
+          close: (error) => link.close(errorFrame(error)),
+        };
+        return await core.acceptController(controllerLink);
+      }
+      case "LIST_ONLINE_DEVICES":
+        return await this.#unary(base, codecs.listRequest, async (request) => ({
+          devices: { devices: await core.listDevices(bearer, request) },
+        }));
+      case "REVOKE_TOKEN":
+        return await this.#unary(
+          base,
+          codecs.revokeRequest,
+          async (request) => ({
+            revoked: await core.revokeToken(bearer, request),
+          }),
+        );
+      default: {
+        const link = quicStreamLink({
+          ...base,
+          decode: codecs.open,
+          encode: codecs.controllerFrame,
+        });
+        link.close(
+          errorFrame(new RelayError("INVALID_REQUEST", "unknown stream kind")),
+        );
+      }
+    }
+  }
+
+  async #unary<Request>(
+    base: Omit<Parameters<typeof quicStreamLink>[0], "decode" | "encode">,
+    decode: ReturnType<typeof codecFor<Request>>,
+    handle: (request: Request) => Promise<ControllerStreamFrame>,
+  ): Promise<void> {
+    const link = quicStreamLink({
+      ...base,
+      decode,
+      encode: codecs.controllerFrame,
+    });
+    let reply: ControllerStreamFrame;
+    try {
+      const first = await link.messages[Symbol.asyncIterator]().next();
+      if (first.done) {
+        throw new RelayError(
+          "INVALID_REQUEST",
+          "stream ended before its request",
+        );
+      }
+      reply = await handle(first.value);
+    } catch (error) {
+      reply = errorFrame(RelayError.from(error))!;
+    }
+    if (reply.error) {
+      link.close(reply);
+    } else {
+      await link.send(reply).catch(() => undefined);
+      link.close();
+    }
+  }
+
+  async #readOpen(frames: FrameReader): Promise<StreamOpen> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new RelayError(
+              "UNAUTHORIZED",
+              "no StreamOpen frame within the handshake timeout",
+            ),
+          ),
+        this.#options.handshakeTimeoutMs,
+      );
+    });
+    try {
+      const frame = await Promise.race([frames.next(), timeout]);
+      if (frame === undefined) {
+        throw new RelayError(
+          "INVALID_REQUEST",
+          "stream ended before StreamOpen",
+        );
+      }
+      try {
+        return codecs.open.decode(frame);
+      } catch (error) {
+        throw new RelayError("INVALID_REQUEST", "malformed StreamOpen frame", {
+          cause: error,
+        });
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function errorFrame(
+  error: RelayError | undefined,
+): ControllerStreamFrame | undefined {
+  if (error === undefined || error.code === "OK") return undefined;
+  return { error: { code: error.code, message: error.message } };
+}
+
+function splitAddress(address: string): { hostname: string; port: number } {
+  const match = /^\[?([^\]]*)\]?:(\d+)$/.exec(address);
+  return { hostname: match?.[1] ?? "0.0.0.0", port: Number(match?.[2] ?? 0) };
+}

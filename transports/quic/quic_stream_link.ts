@@ -1,0 +1,120 @@
+// One QUIC (or WebTransport) bidirectional stream as a typed message link:
+// frames decoded lazily, writes awaited for backpressure, one AbortSignal
+// for the stream's end whatever its cause.
+import { RelayError } from "../../src/errors/relay_error.ts";
+import { encodeFrame, type FrameReader } from "./frame_stream.ts";
+import type { MessageCodec } from "./relay_codec.ts";
+
+export interface BidirectionalStream {
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array>;
+}
+
+export interface QuicStreamLink<In, Out> {
+  readonly transport: "quic";
+  readonly remoteAddress: string;
+  readonly messages: AsyncIterable<In>;
+  readonly signal: AbortSignal;
+  send(message: Out): Promise<void>;
+  /** Ends the stream; `finalFrame` (e.g. an error frame) is written first. */
+  close(finalFrame?: Out): void;
+}
+
+export interface QuicStreamLinkOptions<In, Out> {
+  stream: BidirectionalStream;
+  /** Reader positioned after the stream's StreamOpen frame. */
+  frames: FrameReader;
+  decode: MessageCodec<In>;
+  encode: MessageCodec<Out>;
+  remoteAddress: string;
+  /** Aborted when the whole connection goes away. */
+  connectionSignal: AbortSignal;
+}
+
+export function quicStreamLink<In, Out>(
+  options: QuicStreamLinkOptions<In, Out>,
+): QuicStreamLink<In, Out> {
+  const writer = options.stream.writable.getWriter();
+  const aborter = new AbortController();
+  let closed = false;
+  const end = (reason: RelayError) => {
+    closed = true;
+    if (!aborter.signal.aborted) aborter.abort(reason);
+  };
+  const onConnectionEnd = () =>
+    end(
+      new RelayError("UNAVAILABLE", "QUIC connection closed", {
+        source: "downstream",
+      }),
+    );
+  if (options.connectionSignal.aborted) onConnectionEnd();
+  else {options.connectionSignal.addEventListener("abort", onConnectionEnd, {
+      once: true,
+    });}
+  aborter.signal.addEventListener("abort", () => {
+    options.connectionSignal.removeEventListener("abort", onConnectionEnd);
+  });
+
+  async function* messages(): AsyncGenerator<In> {
+    try {
+      for (;;) {
+        const frame = await options.frames.next();
+        if (frame === undefined) return;
+        let message: In;
+        try {
+          message = options.decode.decode(frame);
+        } catch (error) {
+          throw new RelayError("INVALID_REQUEST", "malformed protobuf frame", {
+            source: "downstream",
+            cause: error,
+          });
+        }
+        yield message;
+      }
+    } catch (error) {
+      const relayError = error instanceof RelayError
+        ? error
+        : new RelayError("UNAVAILABLE", "QUIC stream failed", {
+          source: "downstream",
+          cause: error,
+        });
+      end(relayError);
+      throw relayError;
+    }
+  }
+
+  return {
+    transport: "quic",
+    remoteAddress: options.remoteAddress,
+    messages: messages(),
+    signal: aborter.signal,
+    async send(message: Out): Promise<void> {
+      if (closed) throw new RelayError("CANCELLED", "stream is closed");
+      try {
+        await writer.write(encodeFrame(options.encode.encode(message)));
+      } catch (error) {
+        end(
+          new RelayError("UNAVAILABLE", "QUIC stream write failed", {
+            cause: error,
+          }),
+        );
+        throw new RelayError("CANCELLED", "stream closed while writing", {
+          cause: error,
+        });
+      }
+    },
+    close(finalFrame?: Out): void {
+      if (closed) return;
+      closed = true;
+      const last = finalFrame === undefined
+        ? Promise.resolve()
+        : writer.write(encodeFrame(options.encode.encode(finalFrame)));
+      last.then(() => writer.close()).catch(() => {
+        // The peer is gone already; there is nobody to tell.
+      }).finally(() => {
+        options.frames.cancel();
+        end(new RelayError("CANCELLED", "stream closed"));
+      });
+    },
+  };
+}
