@@ -30,6 +30,11 @@ import {
   grpcControllerConnector,
   grpcDeviceConnector,
 } from "../transports/grpc/grpc_connectors.ts";
+import {
+  quicControllerConnector,
+  quicDeviceConnector,
+} from "../transports/quic/quic_connectors.ts";
+import { happyEyeballsConnector } from "./sdk/happy_eyeballs_connector.ts";
 
 export { buildConfig, loadConfig } from "./config/load_config.ts";
 export { DeviceAgent, echoHandler } from "./sdk/device_agent.ts";
@@ -37,6 +42,7 @@ export { ControllerClient } from "./sdk/controller_client.ts";
 export { RelayError } from "./errors/relay_error.ts";
 export type { RunningRelay } from "./cli/wiring.ts";
 
+const DEFAULT_QUIC_PORT = 50052;
 const ADMIN_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
 
 export interface StartRelayOptions {
@@ -216,16 +222,32 @@ function startQuic(
   });
 }
 
+/** The device side: QUIC first with HTTP/2 fallback unless `transport` says otherwise. */
 export function deviceConnector(
   options: ClientTransportOptions,
 ): DeviceConnector {
-  return grpcDeviceConnector(options);
+  const transport = options.transport ?? "auto";
+  if (transport === "h2") return grpcDeviceConnector(options);
+  const quic = quicDeviceConnector(quicOptions(options));
+  if (transport === "quic") return quic;
+  return happyEyeballsConnector(quic, grpcDeviceConnector(options));
 }
 
+/** The controller side: HTTP/2 gRPC unless `transport` is "quic". */
 export function controllerConnector(
   options: ClientTransportOptions,
 ): ControllerConnector {
-  return grpcControllerConnector(options);
+  return options.transport === "quic"
+    ? quicControllerConnector(quicOptions(options))
+    : grpcControllerConnector(options);
+}
+
+function quicOptions(options: ClientTransportOptions) {
+  const host = options.address.replace(/:\d+$/, "");
+  return {
+    ...options,
+    address: options.quicAddress ?? `${host}:${DEFAULT_QUIC_PORT}`,
+  };
 }
 
 export const wiring: CliWiring = {

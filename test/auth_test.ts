@@ -6,12 +6,18 @@ import {
   DeviceAgent,
   deviceConnector,
 } from "../src/main.ts";
-import { encode, hangUntilAborted, startTestRelay } from "./harness.ts";
+import {
+  contractTest,
+  encode,
+  hangUntilAborted,
+  startTestRelay,
+} from "./harness.ts";
 import { rawDevice } from "./raw_device.ts";
 
-Deno.test("roles and projects restrict which devices a controller sees", async () => {
-  const t = await startTestRelay();
-  try {
+contractTest(
+  "roles and projects restrict which devices a controller sees",
+  {},
+  async (t) => {
     await t.device("p1-a", {
       token: t.registerDevice("p1-a", "p1"),
       metadata: { region: "eu", tier: "gold" },
@@ -56,14 +62,13 @@ Deno.test("roles and projects restrict which devices a controller sees", async (
       encode("ok"),
     );
     assert.equal(new TextDecoder().decode(reply), "ok");
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("missing, forged and expired controller tokens are refused", async () => {
-  const t = await startTestRelay();
-  try {
+contractTest(
+  "missing, forged and expired controller tokens are refused",
+  {},
+  async (t) => {
     await t.device("auth-1");
     const refused = (token: string) =>
       assert.rejects(
@@ -88,14 +93,13 @@ Deno.test("missing, forged and expired controller tokens are refused", async () 
       session.call("echo", encode("x")),
       (error: RelayError) => error.code === "UNAUTHORIZED",
     );
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("a token in the message body is accepted and checked per message", async () => {
-  const t = await startTestRelay();
-  try {
+contractTest(
+  "a token in the message body is accepted and checked per message",
+  {},
+  async (t) => {
     await t.device("body-1");
     const connector = controllerConnector({
       address: t.relay.grpcAddress,
@@ -126,14 +130,13 @@ Deno.test("a token in the message body is accepted and checked per message", asy
     stream.end();
     assert.equal((await inbound.next()).done, true);
     connector.close();
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("a revoked controller token is closed on open streams and refused on new ones", async () => {
-  const t = await startTestRelay();
-  try {
+contractTest(
+  "a revoked controller token is closed on open streams and refused on new ones",
+  {},
+  async (t) => {
     await t.device("rev-1");
     const operator = await t.token("operator", { projects: ["default"] });
     const session = t.controller(operator).openSession("rev-1");
@@ -169,10 +172,8 @@ Deno.test("a revoked controller token is closed on open streams and refused on n
     );
     // Other controllers are unaffected.
     assert.equal((await t.controller().listDevices()).length, 1);
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
 Deno.test("revocation is persisted and survives a relay restart", async () => {
   const stateDir = await Deno.makeTempDir({ prefix: "relay-restart-" });
@@ -196,9 +197,10 @@ Deno.test("revocation is persisted and survives a relay restart", async () => {
   }
 });
 
-Deno.test("a device with a bad credential gets an explicit UNAUTHORIZED before the close", async () => {
-  const t = await startTestRelay();
-  try {
+contractTest(
+  "a device with a bad credential gets an explicit UNAUTHORIZED before the close",
+  {},
+  async (t) => {
     t.registerDevice("dev-auth");
     const wrong = await rawDevice(t, "dev-auth", "rdc_wrong");
     assert.equal(wrong.first.error?.code, "UNAUTHORIZED");
@@ -213,10 +215,7 @@ Deno.test("a device with a bad credential gets an explicit UNAUTHORIZED before t
     impostor.drop();
 
     const agent = new DeviceAgent({
-      connector: deviceConnector({
-        address: t.relay.grpcAddress,
-        caPem: t.relay.caPem,
-      }),
+      connector: deviceConnector(t.clientOptions),
       deviceId: "dev-auth",
       token: "rdc_wrong",
       backoff: { initialMs: 10, maxMs: 50 },
@@ -230,20 +229,16 @@ Deno.test("a device with a bad credential gets an explicit UNAUTHORIZED before t
     // The relay's reason, distinguishable from a network error.
     assert.equal(state.error?.code, "UNAUTHORIZED");
     await agent.close();
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("a device stream that never registers is closed after the handshake timeout", async () => {
-  const t = await startTestRelay({
+contractTest(
+  "a device stream that never registers is closed after the handshake timeout",
+  {
     config: { "relay.session.handshake_timeout_seconds": 0.1 },
-  });
-  try {
-    const connector = deviceConnector({
-      address: t.relay.grpcAddress,
-      caPem: t.relay.caPem,
-    });
+  },
+  async (t) => {
+    const connector = deviceConnector(t.clientOptions);
     const stream = connector.connect();
     const started = Date.now();
     const first = await stream.messages[Symbol.asyncIterator]().next();
@@ -251,32 +246,25 @@ Deno.test("a device stream that never registers is closed after the handshake ti
     assert.match(first.value?.error?.message ?? "", /handshake timeout/);
     assert.ok(Date.now() - started < 2000);
     connector.close();
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("a stream is closed when its controller token expires", async () => {
-  const t = await startTestRelay({
-    config: { "relay.auth.jwt.clock_skew_seconds": 0 },
-  });
-  try {
-    const agent = await t.device("exp-1");
-    agent.handle("hang", hangUntilAborted);
-    const shortLived = await t.token("admin", { ttlSeconds: 1 });
-    const session = t.controller(shortLived).openSession("exp-1");
-    assert.equal(
-      new TextDecoder().decode(await session.call("echo", encode("ok"))),
-      "ok",
-    );
-    const started = Date.now();
-    await assert.rejects(
-      session.call("hang", encode("x"), { timeoutMs: 5000 }),
-      (error: RelayError) =>
-        error.code === "UNAUTHORIZED" && /expired/.test(error.message),
-    );
-    assert.ok(Date.now() - started < 2500);
-  } finally {
-    await t.close();
-  }
+contractTest("a stream is closed when its controller token expires", {
+  config: { "relay.auth.jwt.clock_skew_seconds": 0 },
+}, async (t) => {
+  const agent = await t.device("exp-1");
+  agent.handle("hang", hangUntilAborted);
+  const shortLived = await t.token("admin", { ttlSeconds: 1 });
+  const session = t.controller(shortLived).openSession("exp-1");
+  assert.equal(
+    new TextDecoder().decode(await session.call("echo", encode("ok"))),
+    "ok",
+  );
+  const started = Date.now();
+  await assert.rejects(
+    session.call("hang", encode("x"), { timeoutMs: 5000 }),
+    (error: RelayError) =>
+      error.code === "UNAUTHORIZED" && /expired/.test(error.message),
+  );
+  assert.ok(Date.now() - started < 2500);
 });

@@ -19,8 +19,15 @@ import {
   type RunningRelay,
   startRelay,
 } from "../src/main.ts";
+import type { ClientTransportOptions } from "../src/cli/wiring.ts";
+
+/** Every transport the contract suite runs over. */
+export const TRANSPORTS = ["h2", "quic"] as const;
+export type TestTransport = typeof TRANSPORTS[number];
 
 export interface TestRelayOptions {
+  /** Transport of the devices and controllers the harness creates (default h2). */
+  transport?: TestTransport;
   /** Dotted config keys, e.g. { "relay.presence.suspect_after_seconds": 0.05 }. */
   config?: Record<string, unknown>;
   /** Reuse a state directory (restart tests). */
@@ -29,6 +36,9 @@ export interface TestRelayOptions {
 
 export interface TestRelay {
   relay: RunningRelay;
+  transport: TestTransport;
+  /** Connection settings for clients of this relay over the chosen transport. */
+  clientOptions: ClientTransportOptions;
   stateDir: string;
   logLines: string[];
   presence: PresenceEvent[];
@@ -72,7 +82,13 @@ export async function startTestRelay(
   });
   const agents: DeviceAgent[] = [];
   const clients: ControllerClient[] = [];
-  const transport = { address: relay.grpcAddress, caPem: relay.caPem };
+  const transport = options.transport ?? "h2";
+  const clientOptions: ClientTransportOptions = {
+    address: relay.grpcAddress,
+    quicAddress: relay.quicAddress,
+    caPem: relay.caPem,
+    transport,
+  };
 
   const registerDevice = (deviceId: string, project = "default") => {
     const store = new RelayStore(relay.paths.database);
@@ -85,6 +101,8 @@ export async function startTestRelay(
 
   return {
     relay,
+    transport,
+    clientOptions,
     stateDir,
     logLines,
     presence,
@@ -110,7 +128,7 @@ export async function startTestRelay(
     async device(deviceId, agentOptions = {}) {
       const { echo = true, ...rest } = agentOptions;
       const agent = new DeviceAgent({
-        connector: deviceConnector(transport),
+        connector: deviceConnector(clientOptions),
         deviceId,
         token: rest.token ?? registerDevice(deviceId),
         backoff: { initialMs: 20, maxMs: 200 },
@@ -128,7 +146,7 @@ export async function startTestRelay(
     },
     controller(token = relay.adminToken) {
       const client = new ControllerClient({
-        connector: controllerConnector(transport),
+        connector: controllerConnector(clientOptions),
         token,
       });
       clients.push(client);
@@ -171,3 +189,24 @@ export const hangUntilAborted: DeviceHandler = (request) =>
       () => reject(request.signal.reason),
     );
   });
+
+/**
+ * A contract test: the same body runs against a fresh relay once per
+ * transport, as "name [h2]" and "name [quic]".
+ */
+export function contractTest(
+  name: string,
+  options: Omit<TestRelayOptions, "transport">,
+  body: (t: TestRelay) => Promise<void>,
+): void {
+  for (const transport of TRANSPORTS) {
+    Deno.test(`${name} [${transport}]`, async () => {
+      const t = await startTestRelay({ ...options, transport });
+      try {
+        await body(t);
+      } finally {
+        await t.close();
+      }
+    });
+  }
+}

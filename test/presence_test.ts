@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { eventually, startTestRelay } from "./harness.ts";
+import { contractTest, eventually } from "./harness.ts";
 import { rawDevice, readUntilClosed } from "./raw_device.ts";
 import { RelayError } from "../src/errors/relay_error.ts";
 
@@ -9,35 +9,31 @@ const FAST_PRESENCE = {
   "relay.presence.offline_after_seconds": 0.3,
 };
 
-Deno.test("heartbeats keep a device online and advance last_seen", async () => {
-  // 20 ms heartbeats against a 300 ms suspect timeout: margin for a loaded CI machine.
-  const t = await startTestRelay({
-    config: {
-      ...FAST_PRESENCE,
-      "relay.presence.suspect_after_seconds": 0.3,
-      "relay.presence.offline_after_seconds": 1,
-    },
-  });
-  try {
-    const agent = await t.device("hb-1");
-    const controller = t.controller();
-    const [before] = await controller.listDevices();
-    // The relay announced its 20 ms interval; well past the suspect timeout
-    // the device must still be online with a fresher last_seen.
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    const [after] = await controller.listDevices();
-    assert.equal(after!.state, "ONLINE");
-    assert.ok(after!.last_seen > before!.last_seen, "last_seen advanced");
-    assert.equal(after!.connection_id, agent.state.connectionId);
-    assert.ok(!t.presence.some((event) => event.type === "offline"));
-  } finally {
-    await t.close();
-  }
+// 20 ms heartbeats against a 300 ms suspect timeout: margin for a loaded CI machine.
+contractTest("heartbeats keep a device online and advance last_seen", {
+  config: {
+    ...FAST_PRESENCE,
+    "relay.presence.suspect_after_seconds": 0.3,
+    "relay.presence.offline_after_seconds": 1,
+  },
+}, async (t) => {
+  const agent = await t.device("hb-1");
+  const controller = t.controller();
+  const [before] = await controller.listDevices();
+  // The relay announced its 20 ms interval; well past the suspect timeout
+  // the device must still be online with a fresher last_seen.
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  const [after] = await controller.listDevices();
+  assert.equal(after!.state, "ONLINE");
+  assert.ok(after!.last_seen > before!.last_seen, "last_seen advanced");
+  assert.equal(after!.connection_id, agent.state.connectionId);
+  assert.ok(!t.presence.some((event) => event.type === "offline"));
 });
 
-Deno.test("a silent device goes suspect, then offline with its stream closed", async () => {
-  const t = await startTestRelay({ config: FAST_PRESENCE });
-  try {
+contractTest(
+  "a silent device goes suspect, then offline with its stream closed",
+  { config: FAST_PRESENCE },
+  async (t) => {
     const device = await rawDevice(t, "silent-1", t.registerDevice("silent-1"));
     assert.equal(device.first.register_response?.heartbeat_interval_ms, 20);
     const controller = t.controller();
@@ -56,32 +52,24 @@ Deno.test("a silent device goes suspect, then offline with its stream closed", a
     // The relay closed the device stream with DEVICE_OFFLINE.
     await assert.rejects(
       readUntilClosed(device),
-      (error: RelayError) =>
-        error.code === "UNAVAILABLE" || error.code === "DEVICE_OFFLINE",
+      (error: RelayError) => error.code === "DEVICE_OFFLINE",
     );
     device.drop();
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("traffic from a suspect device makes it online again", async () => {
-  // A long offline timeout leaves time to observe SUSPECT and answer it.
-  const t = await startTestRelay({
-    config: { ...FAST_PRESENCE, "relay.presence.offline_after_seconds": 5 },
-  });
-  try {
-    const device = await rawDevice(t, "flaky-1", t.registerDevice("flaky-1"));
-    const controller = t.controller();
-    await eventually(async () =>
-      (await controller.listDevices())[0]?.state === "SUSPECT"
-    );
-    await device.heartbeat();
-    await eventually(async () =>
-      (await controller.listDevices())[0]?.state === "ONLINE"
-    );
-    device.drop();
-  } finally {
-    await t.close();
-  }
+// A long offline timeout leaves time to observe SUSPECT and answer it.
+contractTest("traffic from a suspect device makes it online again", {
+  config: { ...FAST_PRESENCE, "relay.presence.offline_after_seconds": 5 },
+}, async (t) => {
+  const device = await rawDevice(t, "flaky-1", t.registerDevice("flaky-1"));
+  const controller = t.controller();
+  await eventually(async () =>
+    (await controller.listDevices())[0]?.state === "SUSPECT"
+  );
+  await device.heartbeat();
+  await eventually(async () =>
+    (await controller.listDevices())[0]?.state === "ONLINE"
+  );
+  device.drop();
 });

@@ -7,6 +7,7 @@ import type {
 } from "../src/sdk/connector.ts";
 import { deviceConnector } from "../src/main.ts";
 import type { TestRelay } from "./harness.ts";
+import { type ErrorCode, RelayError } from "../src/errors/relay_error.ts";
 
 export interface RawDevice {
   stream: ClientStream<DeviceMessage, RelayMessage>;
@@ -31,10 +32,7 @@ export async function rawDevice(
   credential: string,
   previousConnectionId = "",
 ): Promise<RawDevice> {
-  const connector = deviceConnector({
-    address: t.relay.grpcAddress,
-    caPem: t.relay.caPem,
-  });
+  const connector = deviceConnector(t.clientOptions);
   const stream = connector.connect();
   const inbound = stream.messages[Symbol.asyncIterator]();
   await stream.send({
@@ -86,9 +84,15 @@ export async function nextDataRequest(device: RawDevice) {
   }
 }
 
-/** Reads until the relay ends the stream; rejects with the stream's error. */
+/**
+ * Reads until the relay ends the stream; rejects with the error it closed
+ * the stream with (a gRPC status, or an in-band RelayMessage.error on QUIC).
+ */
 export async function readUntilClosed(device: RawDevice): Promise<void> {
-  while (!(await device.next()).done) {
-    // Messages before the close are not what these tests look at.
+  for (;;) {
+    const message = await device.next();
+    if (message.done) return;
+    const error = message.value.error;
+    if (error) throw new RelayError(error.code as ErrorCode, error.message);
   }
 }

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import * as tls from "node:tls";
 import { RelayError } from "../src/errors/relay_error.ts";
-import { decode, encode, startTestRelay } from "./harness.ts";
+import { contractTest, decode, encode, startTestRelay } from "./harness.ts";
 
-Deno.test("device registers over TLS and echoes a controller request", async () => {
-  const t = await startTestRelay();
-  try {
+contractTest(
+  "device registers over TLS and echoes a controller request",
+  {},
+  async (t) => {
     const agent = await t.device("dev-1", { metadata: { region: "eu" } });
     assert.match(agent.state.connectionId, /^conn_/);
     const controller = t.controller();
@@ -13,17 +14,15 @@ Deno.test("device registers over TLS and echoes a controller request", async () 
     assert.equal(devices.length, 1);
     assert.equal(devices[0]!.device_id, "dev-1");
     assert.equal(devices[0]!.state, "ONLINE");
-    assert.equal(devices[0]!.transport, "h2");
+    assert.equal(devices[0]!.transport, t.transport);
     const reply = await controller.call("dev-1", "echo", encode("hello"));
     assert.equal(decode(reply), "hello");
     await assert.rejects(
       controller.call("nope", "echo", encode("x")),
       (error: RelayError) => error.code === "DEVICE_NOT_FOUND",
     );
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
 Deno.test("the gRPC listener speaks TLS 1.3 only", async () => {
   const t = await startTestRelay();

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { RelayError } from "../src/errors/relay_error.ts";
 import type { DeviceHandler } from "../src/sdk/device_agent.ts";
-import { decode, encode, hangUntilAborted, startTestRelay } from "./harness.ts";
+import { contractTest, decode, encode, hangUntilAborted } from "./harness.ts";
 
-Deno.test("100 pipelined requests on one stream are each answered once, by sequence number", async () => {
-  const t = await startTestRelay();
-  try {
+contractTest(
+  "100 pipelined requests on one stream are each answered once, by sequence number",
+  {},
+  async (t) => {
     const agent = await t.device("pipe-1", { echo: false });
     const seen: string[] = [];
     agent.handle("reverse", async (request) => {
@@ -33,14 +34,13 @@ Deno.test("100 pipelined requests on one stream are each answered once, by seque
       "method_name delivered",
     );
     await session.close();
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("the device sees method, controller id and the controller's sequence number", async () => {
-  const t = await startTestRelay();
-  try {
+contractTest(
+  "the device sees method, controller id and the controller's sequence number",
+  {},
+  async (t) => {
     const agent = await t.device("meta-1", { echo: false });
     let seen:
       | { method: string; controllerId: string; sequenceNumber: number }
@@ -60,14 +60,13 @@ Deno.test("the device sees method, controller id and the controller's sequence n
       controllerId: "admin",
       sequenceNumber: 777,
     });
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("an idempotent replay returns the cached response without a second delivery", async () => {
-  const t = await startTestRelay();
-  try {
+contractTest(
+  "an idempotent replay returns the cached response without a second delivery",
+  {},
+  async (t) => {
     const agent = await t.device("idem-1", { echo: false });
     let deliveries = 0;
     agent.handle("count", () => encode(`delivery ${++deliveries}`));
@@ -101,14 +100,13 @@ Deno.test("an idempotent replay returns the cached response without a second del
     );
     assert.equal(decode(otherReply), "delivery 3");
     assert.equal(deliveries, 3);
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("a duplicate arriving while the first is in flight joins it", async () => {
-  const t = await startTestRelay();
-  try {
+contractTest(
+  "a duplicate arriving while the first is in flight joins it",
+  {},
+  async (t) => {
     const agent = await t.device("join-1", { echo: false });
     let deliveries = 0;
     agent.handle("slow", async () => {
@@ -124,14 +122,13 @@ Deno.test("a duplicate arriving while the first is in flight joins it", async ()
     assert.equal(decode(a), "done");
     assert.equal(decode(b), "done");
     assert.equal(deliveries, 1);
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("failed responses are not cached: a retry reaches the device again", async () => {
-  const t = await startTestRelay();
-  try {
+contractTest(
+  "failed responses are not cached: a retry reaches the device again",
+  {},
+  async (t) => {
     const agent = await t.device("retry-1", { echo: false });
     let attempts = 0;
     const flaky: DeviceHandler = () => {
@@ -153,94 +150,88 @@ Deno.test("failed responses are not cached: a retry reaches the device again", a
     });
     assert.equal(decode(retried), "ok on retry");
     assert.equal(attempts, 2);
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("every request gets exactly one answer with its code", async () => {
-  const t = await startTestRelay({
-    config: { "relay.request.max_payload_bytes": 1024 },
+contractTest("every request gets exactly one answer with its code", {
+  config: { "relay.request.max_payload_bytes": 1024 },
+}, async (t) => {
+  const agent = await t.device("codes-1", { echo: false });
+  agent.handle("echo", (request) => request.payload);
+  agent.handle("crash", () => {
+    throw new Error("boom");
   });
-  try {
-    const agent = await t.device("codes-1", { echo: false });
-    agent.handle("echo", (request) => request.payload);
-    agent.handle("crash", () => {
-      throw new Error("boom");
-    });
-    agent.handle("busy", () => {
-      throw new RelayError("RATE_LIMITED", "device is busy");
-    });
-    agent.handle("hang", hangUntilAborted);
-    t.registerDevice("offline-1");
-    const session = t.controller().openSession("codes-1");
-    const code = async (
-      method: string,
-      payload = encode("x"),
-      timeoutMs?: number,
-    ) => {
-      const response = await session.request(
-        method,
-        payload,
-        timeoutMs ? { timeoutMs } : {},
-      );
-      return response.error;
-    };
-    assert.equal(await code("echo"), "OK");
-    assert.equal(await code("crash"), "INTERNAL_ERROR");
-    assert.equal(await code("busy"), "RATE_LIMITED");
-    assert.equal(await code("unknown-method"), "METHOD_NOT_FOUND");
-    assert.equal(await code("hang", encode("x"), 50), "DEADLINE_EXCEEDED");
-    assert.equal(await code("echo", new Uint8Array(2048)), "INVALID_REQUEST");
-    assert.equal(await code(""), "INVALID_REQUEST");
+  agent.handle("busy", () => {
+    throw new RelayError("RATE_LIMITED", "device is busy");
+  });
+  agent.handle("hang", hangUntilAborted);
+  t.registerDevice("offline-1");
+  const session = t.controller().openSession("codes-1");
+  const code = async (
+    method: string,
+    payload = encode("x"),
+    timeoutMs?: number,
+  ) => {
+    const response = await session.request(
+      method,
+      payload,
+      timeoutMs ? { timeoutMs } : {},
+    );
+    return response.error;
+  };
+  assert.equal(await code("echo"), "OK");
+  assert.equal(await code("crash"), "INTERNAL_ERROR");
+  assert.equal(await code("busy"), "RATE_LIMITED");
+  assert.equal(await code("unknown-method"), "METHOD_NOT_FOUND");
+  assert.equal(await code("hang", encode("x"), 50), "DEADLINE_EXCEEDED");
+  assert.equal(await code("echo", new Uint8Array(2048)), "INVALID_REQUEST");
+  assert.equal(await code(""), "INVALID_REQUEST");
 
-    const admin = t.controller();
-    const offline = await admin.openSession("offline-1").request(
-      "echo",
-      encode("x"),
-    );
-    assert.equal(offline.error, "DEVICE_OFFLINE");
-    const missing = await admin.openSession("no-such-device").request(
-      "echo",
-      encode("x"),
-    );
-    assert.equal(missing.error, "DEVICE_NOT_FOUND");
-    assert.equal(missing.device_id, "no-such-device");
+  const admin = t.controller();
+  const offline = await admin.openSession("offline-1").request(
+    "echo",
+    encode("x"),
+  );
+  assert.equal(offline.error, "DEVICE_OFFLINE");
+  const missing = await admin.openSession("no-such-device").request(
+    "echo",
+    encode("x"),
+  );
+  assert.equal(missing.error, "DEVICE_NOT_FOUND");
+  assert.equal(missing.device_id, "no-such-device");
 
-    const outsider = await t.token("operator", { projects: ["elsewhere"] });
-    const denied = await t.controller(outsider).openSession("codes-1").request(
-      "echo",
-      encode("x"),
-    );
-    assert.equal(denied.error, "UNAUTHORIZED");
-    // The same answer for an unknown device: nothing leaks about what exists.
-    const deniedMissing = await t.controller(outsider).openSession(
-      "no-such-device",
-    )
-      .request("echo", encode("x"));
-    assert.equal(deniedMissing.error, "UNAUTHORIZED");
-    assert.equal(deniedMissing.error_message, denied.error_message);
+  const outsider = await t.token("operator", { projects: ["elsewhere"] });
+  const denied = await t.controller(outsider).openSession("codes-1").request(
+    "echo",
+    encode("x"),
+  );
+  assert.equal(denied.error, "UNAUTHORIZED");
+  // The same answer for an unknown device: nothing leaks about what exists.
+  const deniedMissing = await t.controller(outsider).openSession(
+    "no-such-device",
+  )
+    .request("echo", encode("x"));
+  assert.equal(deniedMissing.error, "UNAUTHORIZED");
+  assert.equal(deniedMissing.error_message, denied.error_message);
 
-    const viewer = await t.token("viewer", { projects: ["default"] });
-    const readOnly = await t.controller(viewer).openSession("codes-1").request(
-      "echo",
-      encode("x"),
-    );
-    assert.equal(readOnly.error, "PERMISSION_DENIED");
+  const viewer = await t.token("viewer", { projects: ["default"] });
+  const readOnly = await t.controller(viewer).openSession("codes-1").request(
+    "echo",
+    encode("x"),
+  );
+  assert.equal(readOnly.error, "PERMISSION_DENIED");
 
-    // The stream survived every failure above.
-    assert.equal(
-      decode(await session.call("echo", encode("still fine"))),
-      "still fine",
-    );
-  } finally {
-    await t.close();
-  }
+  // The stream survived every failure above.
+  assert.equal(
+    decode(await session.call("echo", encode("still fine"))),
+    "still fine",
+  );
 });
 
-Deno.test("cancelling a call rejects it locally with CANCELLED", async () => {
-  const t = await startTestRelay();
-  try {
+contractTest(
+  "cancelling a call rejects it locally with CANCELLED",
+  {},
+  async (t) => {
     const agent = await t.device("cancel-1", { echo: false });
     agent.handle("hang", hangUntilAborted);
     const aborter = new AbortController();
@@ -253,14 +244,13 @@ Deno.test("cancelling a call rejects it locally with CANCELLED", async () => {
       call,
       (error: RelayError) => error.code === "CANCELLED",
     );
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("sequence number 0 is never deduplicated and a reused number needs the same request", async () => {
-  const t = await startTestRelay();
-  try {
+contractTest(
+  "sequence number 0 is never deduplicated and a reused number needs the same request",
+  {},
+  async (t) => {
     await t.device("seq-1");
     const session = t.controller().openSession("seq-1");
     assert.equal(
@@ -281,7 +271,5 @@ Deno.test("sequence number 0 is never deduplicated and a reused number needs the
     });
     assert.equal(reused.error, "INVALID_REQUEST");
     assert.match(reused.error_message, /already used for a different request/);
-  } finally {
-    await t.close();
-  }
-});
+  },
+);

@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { RelayError } from "../src/errors/relay_error.ts";
-import { decode, encode, eventually, startTestRelay } from "./harness.ts";
+import { contractTest, decode, encode, eventually } from "./harness.ts";
 import { nextDataRequest, rawDevice, readUntilClosed } from "./raw_device.ts";
 
-Deno.test("after a transport drop a request waits and is delivered on resume", async () => {
-  const t = await startTestRelay({
+contractTest(
+  "after a transport drop a request waits and is delivered on resume",
+  {
     config: { "relay.session.resume_window_seconds": 5 },
-  });
-  try {
+  },
+  async (t) => {
     const credential = t.registerDevice("resume-1");
     const first = await rawDevice(t, "resume-1", credential);
     first.drop();
@@ -46,16 +47,15 @@ Deno.test("after a transport drop a request waits and is delivered on resume", a
       "no offline event",
     );
     second.drop();
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("when the resume window expires waiting requests fail with DEVICE_OFFLINE", async () => {
-  const t = await startTestRelay({
+contractTest(
+  "when the resume window expires waiting requests fail with DEVICE_OFFLINE",
+  {
     config: { "relay.session.resume_window_seconds": 0.15 },
-  });
-  try {
+  },
+  async (t) => {
     const device = await rawDevice(t, "gone-1", t.registerDevice("gone-1"));
     device.drop();
     const controller = t.controller();
@@ -77,16 +77,15 @@ Deno.test("when the resume window expires waiting requests fail with DEVICE_OFFL
       "resume_window_expired",
     );
     assert.deepEqual(await controller.listDevices(), []);
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("a request for a disconnected device fails with DEVICE_OFFLINE at its deadline", async () => {
-  const t = await startTestRelay({
+contractTest(
+  "a request for a disconnected device fails with DEVICE_OFFLINE at its deadline",
+  {
     config: { "relay.session.resume_window_seconds": 5 },
-  });
-  try {
+  },
+  async (t) => {
     const device = await rawDevice(t, "late-1", t.registerDevice("late-1"));
     device.drop();
     const controller = t.controller();
@@ -97,14 +96,13 @@ Deno.test("a request for a disconnected device fails with DEVICE_OFFLINE at its 
       controller.call("late-1", "echo", encode("x"), { timeoutMs: 100 }),
       (error: RelayError) => error.code === "DEVICE_OFFLINE",
     );
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("a second connection of a device replaces the first, fenced by generation", async () => {
-  const t = await startTestRelay();
-  try {
+contractTest(
+  "a second connection of a device replaces the first, fenced by generation",
+  {},
+  async (t) => {
     const credential = t.registerDevice("twin-1");
     const older = await rawDevice(t, "twin-1", credential);
     const newer = await rawDevice(t, "twin-1", credential);
@@ -132,16 +130,15 @@ Deno.test("a second connection of a device replaces the first, fenced by generat
       "replaced",
     ]);
     newer.drop();
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("the device agent reconnects and resumes after the relay drops it", async () => {
-  const t = await startTestRelay({
+contractTest(
+  "the device agent reconnects and resumes after the relay drops it",
+  {
     config: { "relay.session.resume_window_seconds": 5 },
-  });
-  try {
+  },
+  async (t) => {
     const agent = await t.device("agent-1");
     const firstConnection = agent.state.connectionId;
     // Drop the device's transport from the relay side (as a network failure would).
@@ -158,42 +155,35 @@ Deno.test("the device agent reconnects and resumes after the relay drops it", as
       encode("still here"),
     );
     assert.equal(decode(reply), "still here");
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("requests waiting for a device are bounded per device", async () => {
-  const t = await startTestRelay({
-    config: {
-      "relay.session.resume_window_seconds": 5,
-      "relay.session.max_pending_requests_per_device": 2,
-    },
+contractTest("requests waiting for a device are bounded per device", {
+  config: {
+    "relay.session.resume_window_seconds": 5,
+    "relay.session.max_pending_requests_per_device": 2,
+  },
+}, async (t) => {
+  const device = await rawDevice(
+    t,
+    "bounded-1",
+    t.registerDevice("bounded-1"),
+  );
+  device.drop();
+  const controller = t.controller();
+  await eventually(async () =>
+    (await controller.listDevices())[0]?.state === "DISCONNECTED"
+  );
+  const session = controller.openSession("bounded-1");
+  const waiting = [1, 2].map(() =>
+    session.request("m", encode("x"), { timeoutMs: 300 })
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const overflow = await session.request("m", encode("x"), {
+    timeoutMs: 300,
   });
-  try {
-    const device = await rawDevice(
-      t,
-      "bounded-1",
-      t.registerDevice("bounded-1"),
-    );
-    device.drop();
-    const controller = t.controller();
-    await eventually(async () =>
-      (await controller.listDevices())[0]?.state === "DISCONNECTED"
-    );
-    const session = controller.openSession("bounded-1");
-    const waiting = [1, 2].map(() =>
-      session.request("m", encode("x"), { timeoutMs: 300 })
-    );
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const overflow = await session.request("m", encode("x"), {
-      timeoutMs: 300,
-    });
-    assert.equal(overflow.error, "RATE_LIMITED");
-    for (const response of await Promise.all(waiting)) {
-      assert.equal(response.error, "DEVICE_OFFLINE");
-    }
-  } finally {
-    await t.close();
+  assert.equal(overflow.error, "RATE_LIMITED");
+  for (const response of await Promise.all(waiting)) {
+    assert.equal(response.error, "DEVICE_OFFLINE");
   }
 });

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { RelayError } from "../src/errors/relay_error.ts";
-import { decode, encode, hangUntilAborted, startTestRelay } from "./harness.ts";
+import { contractTest, decode, encode, hangUntilAborted } from "./harness.ts";
 
-Deno.test("graceful shutdown answers in-flight requests, refuses new ones and closes devices", async () => {
-  const t = await startTestRelay({
+contractTest(
+  "graceful shutdown answers in-flight requests, refuses new ones and closes devices",
+  {
     config: { "relay.shutdown_grace_seconds": 2 },
-  });
-  try {
+  },
+  async (t) => {
     const agent = await t.device("shut-1", { echo: false });
     let release!: () => void;
     const released = new Promise<void>((resolve) => release = resolve);
@@ -34,16 +35,15 @@ Deno.test("graceful shutdown answers in-flight requests, refuses new ones and cl
       offline?.type === "offline" && offline.reason,
       "relay_shutdown",
     );
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("requests still waiting when the grace period ends fail with UNAVAILABLE", async () => {
-  const t = await startTestRelay({
+contractTest(
+  "requests still waiting when the grace period ends fail with UNAVAILABLE",
+  {
     config: { "relay.shutdown_grace_seconds": 0.1 },
-  });
-  try {
+  },
+  async (t) => {
     const agent = await t.device("shut-2", { echo: false });
     agent.handle("hang", hangUntilAborted);
     const outcome = t.controller().call("shut-2", "hang", encode("x"), {
@@ -53,7 +53,5 @@ Deno.test("requests still waiting when the grace period ends fail with UNAVAILAB
     await new Promise((resolve) => setTimeout(resolve, 50));
     await t.relay.shutdown();
     assert.equal((await outcome)?.code, "UNAVAILABLE");
-  } finally {
-    await t.close();
-  }
-});
+  },
+);

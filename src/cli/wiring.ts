@@ -24,8 +24,16 @@ export interface RunningRelay {
   shutdown(): Promise<void>;
 }
 
+/** "auto": QUIC first with HTTP/2 fallback (devices only). */
+export type TransportChoice = "auto" | "quic" | "h2";
+
 export interface ClientTransportOptions {
+  /** host:port of the relay's gRPC listener. */
   address: string;
+  /** host:port of the relay's QUIC listener (default: the gRPC host, port 50052). */
+  quicAddress?: string;
+  /** Default "h2" for controllers, "auto" for devices. */
+  transport?: TransportChoice;
   caPem?: string;
   insecure?: boolean;
   /** TLS server name when it differs from the host in `address`. */

@@ -21,6 +21,8 @@ export interface ControllerStreamDeps {
   /** Registers the stream under a token hash so revocation can close it. */
   track: (tokenHash: string, link: ControllerLink) => void;
   untrack: (link: ControllerLink) => void;
+  /** Told about every answer in progress (routing and writing it), for shutdown. */
+  trackAnswer: (answer: Promise<void>) => void;
 }
 
 export async function serveControllerLink(
@@ -45,6 +47,7 @@ export async function serveControllerLink(
     for await (const message of link.messages) {
       while (inFlight.size >= deps.maxInFlight) await Promise.race(inFlight);
       const task = answer(link, message, streamPrincipal, deps);
+      deps.trackAnswer(task);
       inFlight.add(task);
       task.finally(() => inFlight.delete(task));
     }

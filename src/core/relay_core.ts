@@ -28,6 +28,8 @@ import { RequestRouter } from "./request_router.ts";
 /** Whole tokens are at least this long; anything shorter is a refused prefix. */
 const MIN_TOKEN_LENGTH = 32;
 const MAX_METADATA_ENTRIES = 64;
+/** How long answers to requests failed at shutdown get to be written. */
+const ANSWER_FLUSH_MS = 500;
 
 export interface RelayCoreOptions {
   config: RelayConfig;
@@ -48,6 +50,8 @@ export class RelayCore {
   readonly #logger: Logger;
   readonly #streamsByToken = new Map<string, Set<ControllerLink>>();
   readonly #tokensByStream = new Map<ControllerLink, Set<string>>();
+  /** Answers being routed or written, so shutdown can let them finish. */
+  readonly #answers = new Set<Promise<void>>();
   #advertisedAddress: string;
   #draining = false;
 
@@ -135,6 +139,10 @@ export class RelayCore {
       maxInFlight: this.#config.relay.request.max_in_flight_per_stream,
       track: (hash, tracked) => this.#track(hash, tracked),
       untrack: (tracked) => this.#untrack(tracked),
+      trackAnswer: (answer) => {
+        this.#answers.add(answer);
+        answer.finally(() => this.#answers.delete(answer));
+      },
     });
   }
 
@@ -229,18 +237,31 @@ export class RelayCore {
     if (this.#draining) return;
     this.#draining = true;
     this.router.drain();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.router.idle(),
-      new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs)),
-    ]);
-    clearTimeout(timer);
+    const deadline = Date.now() + graceMs;
+    await this.#answersSettled(deadline);
     const closing = new RelayError("UNAVAILABLE", "relay is shutting down");
     for (const session of this.registry.list()) {
       this.registry.evict(session.deviceId, "relay_shutdown", closing, closing);
     }
+    // The failed requests' answers go out before their streams close.
+    await this.#answersSettled(Date.now() + ANSWER_FLUSH_MS);
     for (const link of [...this.#tokensByStream.keys()]) link.close(closing);
     this.registry.close();
+  }
+
+  /** Waits until no answer is in progress, or until `deadline`. */
+  async #answersSettled(deadline: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+    });
+    try {
+      while (this.#answers.size > 0 && Date.now() < deadline) {
+        await Promise.race([Promise.all([...this.#answers]), expired]);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async #principal(

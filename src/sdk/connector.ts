@@ -35,9 +35,16 @@ export interface ClientStream<Out, In> {
 }
 
 export interface DeviceConnector {
-  /** Short transport name ("h2", "quic"). */
+  /** Short transport name ("h2", "quic", or "auto" for a racing connector). */
   readonly transport: string;
   connect(): ClientStream<DeviceMessage, RelayMessage__Output>;
+  /**
+   * For connectors with a preferred transport: resolves when a stream on
+   * `current` should move because the preferred transport works (again).
+   */
+  preferredAvailable?(current: string, signal: AbortSignal): Promise<void>;
+  /** Checks that the transport can connect now (handshake, then close). */
+  probe?(): Promise<void>;
   close(): void;
 }
 

@@ -2,6 +2,7 @@
 // (exponential backoff with full jitter, resume with previous_connection_id),
 // answers heartbeats, and runs the application's handler per method name.
 import { type ErrorCode, RelayError } from "../errors/relay_error.ts";
+import { AgentConnection } from "./agent_connection.ts";
 import { backoffDelay, type BackoffOptions, sleep } from "./backoff.ts";
 import type {
   ClientStream,
@@ -62,7 +63,7 @@ export class DeviceAgent {
     transport: "",
   };
   #running: Promise<void> | undefined;
-  #stream: ClientStream<DeviceMessage, RelayMessage> | undefined;
+  #connection: AgentConnection | undefined;
   #activeHandlers = 0;
   #handlerSlots: (() => void)[] = [];
 
@@ -117,7 +118,7 @@ export class DeviceAgent {
   /** Ends the session gracefully (the relay reports it offline at once). */
   async close(): Promise<void> {
     this.#closing.abort();
-    this.#stream?.end();
+    this.#connection?.end();
     await this.#running;
     this.#options.connector.close();
     this.#setState({ ...this.#state, state: "closed" });
@@ -133,11 +134,25 @@ export class DeviceAgent {
         resumed: false,
         transport: this.#options.connector.transport,
       });
-      const outcome = await this.#session(previousConnectionId);
-      if (outcome.connectionId !== "") {
-        previousConnectionId = outcome.connectionId;
-        attempt = 0;
+      let connection: AgentConnection;
+      try {
+        connection = await this.#open(previousConnectionId);
+      } catch (error) {
+        if (this.#closing.signal.aborted) break;
+        this.#setState({
+          ...this.#state,
+          state: "disconnected",
+          error: RelayError.from(error),
+        });
+        await sleep(
+          backoffDelay(attempt++, this.#backoff),
+          this.#closing.signal,
+        );
+        continue;
       }
+      attempt = 0;
+      const outcome = await this.#serve(connection);
+      previousConnectionId = outcome.connectionId;
       if (this.#closing.signal.aborted) break;
       this.#setState({
         ...this.#state,
@@ -148,97 +163,87 @@ export class DeviceAgent {
     }
   }
 
-  /** One connection, from register to its end. */
-  async #session(
-    previousConnectionId: string,
+  #open(previousConnectionId: string): Promise<AgentConnection> {
+    return AgentConnection.open(this.#options.connector, {
+      deviceId: this.#options.deviceId,
+      token: this.#options.token,
+      metadata: this.#options.metadata ?? {},
+    }, {
+      previousConnectionId,
+      registerTimeoutMs: this.#options.registerTimeoutMs ?? 10_000,
+      heartbeatIntervalMs: this.#options.heartbeatIntervalMs ?? 30_000,
+      signal: this.#closing.signal,
+    });
+  }
+
+  /**
+   * Serves a registered connection until it ends. When the connector says
+   * the preferred transport works again, the session moves there (resume
+   * with the same connection id) and serving continues on the new stream.
+   */
+  async #serve(
+    first: AgentConnection,
   ): Promise<{ connectionId: string; error?: RelayError }> {
-    const stream = this.#options.connector.connect();
-    this.#stream = stream;
-    const inbound = stream.messages[Symbol.asyncIterator]();
-    let connectionId = "";
-    let heartbeat: ReturnType<typeof setInterval> | undefined;
-    const sessionAbort = new AbortController();
-    const onClose = () => sessionAbort.abort();
-    this.#closing.signal.addEventListener("abort", onClose, { once: true });
-    try {
-      await stream.send({
-        device_id: this.#options.deviceId,
-        token: this.#options.token,
-        register: {
-          device_id: this.#options.deviceId,
-          metadata: this.#options.metadata ?? {},
-          previous_connection_id: previousConnectionId,
-        },
-      });
-      const first = await this.#withTimeout(
-        inbound.next(),
-        this.#options.registerTimeoutMs ?? 10_000,
-      );
-      if (first.done) {
-        throw new RelayError(
-          "UNAVAILABLE",
-          "relay closed the stream during register",
-        );
-      }
-      const message = first.value;
-      if (message.error) {
-        throw new RelayError(
-          message.error.code as ErrorCode,
-          message.error.message,
-          { source: "upstream" },
-        );
-      }
-      const registered = message.register_response;
-      if (!registered) {
-        throw new RelayError("INTERNAL_ERROR", "relay did not answer register");
-      }
-      connectionId = registered.connection_id;
+    let connection = first;
+    for (;;) {
+      this.#connection = connection;
       this.#setState({
         state: "connected",
-        connectionId,
-        resumed: registered.session_resumed,
-        transport: this.#options.connector.transport,
+        connectionId: connection.connectionId,
+        resumed: connection.resumed,
+        transport: connection.transport,
       });
-      const intervalMs = registered.heartbeat_interval_ms ||
-        this.#options.heartbeatIntervalMs || 30_000;
-      heartbeat = setInterval(() => {
-        stream.send({
-          device_id: this.#options.deviceId,
-          heartbeat: { connection_id: connectionId, timestamp: Date.now() },
-        }).catch(() => {
-          // The stream is failing; the read loop below ends and reconnects.
-        });
-      }, intervalMs);
+      const result = await this.#pump(connection);
+      if (result === "upgrade") {
+        const moved = await this.#open(connection.connectionId).catch(() =>
+          undefined
+        );
+        if (moved === undefined || moved.transport === connection.transport) {
+          moved?.stop();
+          continue; // keep serving the current stream
+        }
+        connection.stop();
+        connection = moved;
+        continue;
+      }
+      if (this.#closing.signal.aborted) connection.end();
+      else connection.stop();
+      return {
+        connectionId: connection.connectionId,
+        ...(result ? { error: result } : {}),
+      };
+    }
+  }
 
+  /** Reads one connection; resolves with an error, undefined at a clean end, or "upgrade". */
+  async #pump(
+    connection: AgentConnection,
+  ): Promise<RelayError | undefined | "upgrade"> {
+    const handlers = new AbortController();
+    const onClose = () => handlers.abort();
+    this.#closing.signal.addEventListener("abort", onClose, { once: true });
+    const upgrade = this.#options.connector.preferredAvailable?.(
+      connection.transport,
+      handlers.signal,
+    )
+      .then(() => "upgrade" as const) ?? new Promise<never>(() => {});
+    try {
       for (;;) {
-        const next = await inbound.next();
-        if (next.done) return { connectionId };
-        const relayMessage = next.value;
-        if (relayMessage.data_request) {
+        const next = await Promise.race([connection.next(), upgrade]);
+        if (next === "upgrade") return "upgrade";
+        if (next.done) return undefined;
+        if (next.value.data_request) {
           this.#dispatch(
-            stream,
-            relayMessage.data_request,
-            sessionAbort.signal,
+            connection.stream,
+            next.value.data_request,
+            handlers.signal,
           );
-        } else if (relayMessage.error) {
-          return {
-            connectionId,
-            error: new RelayError(
-              relayMessage.error.code as ErrorCode,
-              relayMessage.error.message,
-              {
-                source: "upstream",
-              },
-            ),
-          };
         }
       }
     } catch (error) {
-      stream.abort();
-      return { connectionId, error: RelayError.from(error, "UNAVAILABLE") };
+      return RelayError.from(error, "UNAVAILABLE");
     } finally {
-      clearInterval(heartbeat);
-      sessionAbort.abort();
+      handlers.abort();
       this.#closing.signal.removeEventListener("abort", onClose);
     }
   }
@@ -325,20 +330,6 @@ export class DeviceAgent {
       this.#activeHandlers--;
       this.#handlerSlots.shift()?.();
     }
-  }
-
-  #withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    return Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(new RelayError("DEADLINE_EXCEEDED", "register timed out")),
-          ms,
-        );
-      }),
-    ]).finally(() => clearTimeout(timer));
   }
 
   #setState(detail: AgentStateDetail): void {

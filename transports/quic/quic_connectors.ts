@@ -47,8 +47,14 @@ const codecs = {
 
 const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
 
-/** Opens a QUIC connection on its own UDP endpoint, bounded by a timeout. */
-async function connectQuic(options: QuicClientOptions): Promise<Deno.QuicConn> {
+/**
+ * Opens a QUIC connection on its own UDP endpoint, bounded by a timeout and
+ * cancelled by `signal` (closing the endpoint ends the attempt at once).
+ */
+async function connectQuic(
+  options: QuicClientOptions,
+  signal?: AbortSignal,
+): Promise<Deno.QuicConn> {
   const match = /^\[?([^\]]*)\]?:(\d+)$/.exec(options.address);
   if (!match) {
     throw new RelayError(
@@ -62,6 +68,7 @@ async function connectQuic(options: QuicClientOptions): Promise<Deno.QuicConn> {
   });
   const timeoutMs = options.connectTimeoutMs ?? 5000;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
   try {
     return await Promise.race([
       Deno.connectQuic({
@@ -85,6 +92,12 @@ async function connectQuic(options: QuicClientOptions): Promise<Deno.QuicConn> {
             ),
           timeoutMs,
         );
+        onAbort = () =>
+          reject(
+            new RelayError("CANCELLED", "QUIC connection attempt cancelled"),
+          );
+        if (signal?.aborted) onAbort();
+        else signal?.addEventListener("abort", onAbort, { once: true });
       }),
     ]);
   } catch (error) {
@@ -98,6 +111,7 @@ async function connectQuic(options: QuicClientOptions): Promise<Deno.QuicConn> {
     );
   } finally {
     clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
   }
 }
 
@@ -200,14 +214,15 @@ function controllerFrames<T>(
 
 export function quicDeviceConnector(
   options: QuicClientOptions,
-): DeviceConnector {
+): DeviceConnector & { probe(): Promise<void> } {
   let current: Deno.QuicConn | undefined;
   return {
     transport: "quic",
     connect() {
       // A fresh connection per attempt: a reconnect never reuses a dead path.
       current?.close({ closeCode: 0, reason: "reconnecting" });
-      const conn = connectQuic(options).then((connection) =>
+      const attempt = new AbortController();
+      const conn = connectQuic(options, attempt.signal).then((connection) =>
         current = connection
       );
       const stream = conn.then((connection) =>
@@ -220,11 +235,17 @@ export function quicDeviceConnector(
         (frame) => codecs.relayMessage.decode(frame),
         {
           ...options,
-          onAbort: () =>
+          onAbort: () => {
+            attempt.abort();
             conn.then((c) => c.close({ closeCode: 0, reason: "aborted" }))
-              .catch(() => undefined),
+              .catch(() => undefined);
+          },
         },
       );
+    },
+    async probe() {
+      const conn = await connectQuic(options);
+      conn.close({ closeCode: 0, reason: "probe" });
     },
     close() {
       current?.close({ closeCode: 0, reason: "closed" });

@@ -55,6 +55,7 @@ export class QuicRelayServer {
   #endpoint: Deno.QuicEndpoint | undefined;
   #listener: Deno.QuicListener | undefined;
   readonly #connections = new Set<Deno.QuicConn>();
+  readonly #flushing = new Set<Promise<void>>();
   #accepting: Promise<void> | undefined;
 
   constructor(options: QuicRelayServerOptions) {
@@ -93,8 +94,27 @@ export class QuicRelayServer {
     this.#listener?.stop();
   }
 
-  async close(): Promise<void> {
+  /**
+   * Closes every connection once ended streams had time to deliver their
+   * last frames: a QUIC connection close discards unacknowledged data, so
+   * peers get `drainMs` to receive them (or to close first).
+   */
+  async close(drainMs = 250): Promise<void> {
     this.#listener?.stop();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const drained = new Promise((resolve) =>
+      timer = setTimeout(resolve, drainMs)
+    );
+    await Promise.race([
+      Promise.all([
+        ...this.#flushing,
+        ...[...this.#connections].map((conn) =>
+          conn.closed.catch(() => undefined)
+        ),
+      ]),
+      drained,
+    ]);
+    clearTimeout(timer);
     for (const conn of this.#connections) {
       conn.close({ closeCode: 0, reason: "relay shutting down" });
     }
@@ -176,7 +196,17 @@ export class QuicRelayServer {
       await stream.writable.abort(error).catch(() => undefined);
       throw error;
     }
-    const base = { stream, frames, remoteAddress, connectionSignal };
+    const trackClose = (flushed: Promise<void>) => {
+      this.#flushing.add(flushed);
+      flushed.finally(() => this.#flushing.delete(flushed));
+    };
+    const base = {
+      stream,
+      frames,
+      remoteAddress,
+      connectionSignal,
+      trackClose,
+    };
     const bearer = open.authorization.replace(/^Bearer\s+/i, "");
     const { core } = this.#options;
     switch (open.kind) {
@@ -186,7 +216,22 @@ export class QuicRelayServer {
           decode: codecs.deviceMessage,
           encode: codecs.relayMessage,
         });
-        const deviceLink: DeviceLink = { ...link, close: () => link.close() };
+        // The error travels in-band as RelayMessage.error (QUIC has no status
+        // trailer); the core may have sent it already before closing.
+        let errorSent = false;
+        const deviceLink: DeviceLink = {
+          ...link,
+          send: (message) => {
+            if (message.error) errorSent = true;
+            return link.send(message);
+          },
+          close: (error) =>
+            link.close(
+              error === undefined || errorSent
+                ? undefined
+                : { error: { code: error.code, message: error.message } },
+            ),
+        };
         return await core.acceptDevice(deviceLink);
       }
       case "CONNECT_TO_DEVICE": {

@@ -29,6 +29,8 @@ export interface QuicStreamLinkOptions<In, Out> {
   remoteAddress: string;
   /** Aborted when the whole connection goes away. */
   connectionSignal: AbortSignal;
+  /** Told about every stream end in progress, so shutdown can let it flush. */
+  trackClose?: (flushed: Promise<void>) => void;
 }
 
 export function quicStreamLink<In, Out>(
@@ -59,6 +61,11 @@ export function quicStreamLink<In, Out>(
     try {
       for (;;) {
         const frame = await options.frames.next();
+        // The peer's FIN is a clean end; our own close is not the peer's doing.
+        if (frame === undefined && closed) {
+          throw aborter.signal.reason ??
+            new RelayError("CANCELLED", "stream closed");
+        }
         if (frame === undefined) return;
         let message: In;
         try {
@@ -109,12 +116,13 @@ export function quicStreamLink<In, Out>(
       const last = finalFrame === undefined
         ? Promise.resolve()
         : writer.write(encodeFrame(options.encode.encode(finalFrame)));
-      last.then(() => writer.close()).catch(() => {
+      const flushed = last.then(() => writer.close()).catch(() => {
         // The peer is gone already; there is nobody to tell.
       }).finally(() => {
         options.frames.cancel();
         end(new RelayError("CANCELLED", "stream closed"));
       });
+      options.trackClose?.(flushed);
     },
   };
 }

@@ -1,0 +1,146 @@
+// One registered device stream: sends register, waits for the relay's
+// answer (or its explicit error), then heartbeats until stopped.
+import { type ErrorCode, RelayError } from "../errors/relay_error.ts";
+import type {
+  ClientStream,
+  DeviceConnector,
+  DeviceMessage,
+  RelayMessage,
+} from "./connector.ts";
+
+export interface DeviceIdentity {
+  deviceId: string;
+  token: string;
+  metadata: Record<string, string>;
+}
+
+export interface OpenOptions {
+  previousConnectionId: string;
+  registerTimeoutMs: number;
+  /** Used when the relay does not announce an interval. */
+  heartbeatIntervalMs: number;
+  /** Cancels the attempt (the agent is closing). */
+  signal: AbortSignal;
+}
+
+export class AgentConnection {
+  readonly stream: ClientStream<DeviceMessage, RelayMessage>;
+  readonly connectionId: string;
+  readonly resumed: boolean;
+  readonly #inbound: AsyncIterator<RelayMessage>;
+  readonly #heartbeat: ReturnType<typeof setInterval>;
+
+  private constructor(
+    stream: ClientStream<DeviceMessage, RelayMessage>,
+    inbound: AsyncIterator<RelayMessage>,
+    registered: NonNullable<RelayMessage["register_response"]>,
+    identity: DeviceIdentity,
+    fallbackIntervalMs: number,
+  ) {
+    this.stream = stream;
+    this.#inbound = inbound;
+    this.connectionId = registered.connection_id;
+    this.resumed = registered.session_resumed;
+    const intervalMs = registered.heartbeat_interval_ms || fallbackIntervalMs;
+    this.#heartbeat = setInterval(() => {
+      stream.send({
+        device_id: identity.deviceId,
+        heartbeat: { connection_id: this.connectionId, timestamp: Date.now() },
+      }).catch(() => {
+        // The stream is failing; the reader sees that and reconnects.
+      });
+    }, intervalMs);
+  }
+
+  get transport(): string {
+    return this.stream.transport;
+  }
+
+  /** Connects and registers; throws the relay's RelayError when refused. */
+  static async open(
+    connector: DeviceConnector,
+    identity: DeviceIdentity,
+    options: OpenOptions,
+  ): Promise<AgentConnection> {
+    const stream = connector.connect();
+    const inbound = stream.messages[Symbol.asyncIterator]();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const cancel = () => stream.abort();
+    options.signal.addEventListener("abort", cancel, { once: true });
+    try {
+      if (options.signal.aborted) {
+        throw new RelayError("CANCELLED", "agent is closing");
+      }
+      await stream.send({
+        device_id: identity.deviceId,
+        token: identity.token,
+        register: {
+          device_id: identity.deviceId,
+          metadata: identity.metadata,
+          previous_connection_id: options.previousConnectionId,
+        },
+      });
+      const first = await Promise.race([
+        inbound.next(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(new RelayError("DEADLINE_EXCEEDED", "register timed out")),
+            options.registerTimeoutMs,
+          );
+        }),
+      ]);
+      if (first.done) {
+        throw new RelayError(
+          "UNAVAILABLE",
+          "relay closed the stream during register",
+        );
+      }
+      const message = first.value;
+      if (message.error) throw relayError(message.error);
+      if (!message.register_response) {
+        throw new RelayError("INTERNAL_ERROR", "relay did not answer register");
+      }
+      return new AgentConnection(
+        stream,
+        inbound,
+        message.register_response,
+        identity,
+        options.heartbeatIntervalMs,
+      );
+    } catch (error) {
+      stream.abort();
+      throw RelayError.from(error, "UNAVAILABLE");
+    } finally {
+      clearTimeout(timer);
+      options.signal.removeEventListener("abort", cancel);
+    }
+  }
+
+  /** The next message; done at the relay's clean end; throws on failure. */
+  async next(): Promise<IteratorResult<RelayMessage>> {
+    const result = await this.#inbound.next();
+    if (!result.done && result.value.error) {
+      throw relayError(result.value.error);
+    }
+    return result;
+  }
+
+  /** Graceful end: the relay reports the device offline at once. */
+  end(): void {
+    clearInterval(this.#heartbeat);
+    this.stream.end();
+  }
+
+  /** Drops the stream (after a handover, or when it failed). */
+  stop(): void {
+    clearInterval(this.#heartbeat);
+    this.stream.abort();
+  }
+}
+
+function relayError(error: { code: string; message: string }): RelayError {
+  return new RelayError(error.code as ErrorCode, error.message, {
+    source: "upstream",
+  });
+}
