@@ -230,7 +230,14 @@ export function deviceConnector(
   if (transport === "h2") return grpcDeviceConnector(options);
   const quic = quicDeviceConnector(quicOptions(options));
   if (transport === "quic") return quic;
-  return happyEyeballsConnector(quic, grpcDeviceConnector(options));
+  return happyEyeballsConnector(quic, grpcDeviceConnector(options), {
+    ...(options.headStartMs !== undefined
+      ? { headStartMs: options.headStartMs }
+      : {}),
+    ...(options.probeIntervalMs !== undefined
+      ? { probeIntervalMs: options.probeIntervalMs }
+      : {}),
+  });
 }
 
 /** The controller side: HTTP/2 gRPC unless `transport` is "quic". */
@@ -247,6 +254,9 @@ function quicOptions(options: ClientTransportOptions) {
   return {
     ...options,
     address: options.quicAddress ?? `${host}:${DEFAULT_QUIC_PORT}`,
+    ...(options.quicConnectTimeoutMs !== undefined
+      ? { connectTimeoutMs: options.quicConnectTimeoutMs }
+      : {}),
   };
 }
 

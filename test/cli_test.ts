@@ -91,7 +91,17 @@ Deno.test("quickstart: serve, device --echo, ctl ls/call, token, graceful stop",
     const [, port] = await relayErr.waitFor(
       /listening on 127\.0\.0\.1:(\d+) \(TLS\)/,
     );
-    const common = ["--state-dir", stateDir, "--relay", `localhost:${port}`];
+    const [, quicPort] = await relayErr.waitFor(
+      /QUIC \(UDP\) on 127\.0\.0\.1:(\d+)/,
+    );
+    const common = [
+      "--state-dir",
+      stateDir,
+      "--relay",
+      `localhost:${port}`,
+      "--quic-relay",
+      `localhost:${quicPort}`,
+    ];
 
     const registered = await run([
       "token",
@@ -118,13 +128,13 @@ Deno.test("quickstart: serve, device --echo, ctl ls/call, token, graceful stop",
     ]);
     const deviceErr = watch(device.stderr);
     const deviceOut = watch(device.stdout);
-    await deviceErr.waitFor(/cli-dev: connected via h2/);
+    await deviceErr.waitFor(/cli-dev: connected via quic/); // QUIC first by default
 
     const ls = await run(["ctl", "ls", ...common]);
     assert.equal(ls.code, 0, ls.stderr);
     assert.match(
       ls.stdout,
-      /cli-dev\s+ONLINE\s+h2\s+conn_\S+\s+\S+\s+region=eu/,
+      /cli-dev\s+ONLINE\s+quic\s+conn_\S+\s+\S+\s+region=eu/,
     );
 
     const call = await run([

@@ -2,7 +2,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { join } from "node:path";
 import { RelayError } from "../errors/relay_error.ts";
-import type { ClientTransportOptions } from "./wiring.ts";
+import type { ClientTransportOptions, TransportChoice } from "./wiring.ts";
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -77,6 +77,8 @@ export const CLIENT_OPTIONS: Options = {
   "state-dir": { type: "string" },
   "insecure-plaintext": { type: "boolean" },
   "server-name": { type: "string" },
+  transport: { type: "string" },
+  "quic-relay": { type: "string" },
 };
 
 /** Help lines for CLIENT_OPTIONS, shared by the device and ctl usage texts. */
@@ -84,6 +86,9 @@ export const CLIENT_USAGE =
   `  --relay HOST:PORT      relay gRPC address (default localhost:50051)
   --ca FILE              CA of the relay certificate (default <state-dir>/ca.pem)
   --server-name NAME     TLS name to verify when it differs from the --relay host
+  --transport T          auto (QUIC first, HTTP/2 fallback; devices' default), quic, h2
+                         (controllers' default)
+  --quic-relay HOST:PORT relay QUIC address (default: the --relay host, port 50052)
   --state-dir DIR        where the default CA and admin token are read (default .relay,
                          env RELAY_STATE_DIR)
   --insecure-plaintext   connect without TLS`;
@@ -91,10 +96,28 @@ export const CLIENT_USAGE =
 export async function clientTransport(
   parsed: Parsed,
 ): Promise<ClientTransportOptions> {
-  const insecure = parsed.values["insecure-plaintext"] === true;
   const address = stringFlag(parsed, "relay") ?? "localhost:50051";
-  if (insecure) return { address, insecure };
+  const transport = stringFlag(parsed, "transport");
+  if (transport !== undefined && !["auto", "quic", "h2"].includes(transport)) {
+    throw new RelayError(
+      "INVALID_REQUEST",
+      `--transport must be auto, quic or h2, got "${transport}"`,
+    );
+  }
+  const quicAddress = stringFlag(parsed, "quic-relay");
   const serverName = stringFlag(parsed, "server-name");
+  const common: ClientTransportOptions = {
+    address,
+    ...(transport ? { transport: transport as TransportChoice } : {}),
+    ...(quicAddress ? { quicAddress } : {}),
+    ...(serverName ? { serverName } : {}),
+  };
+  if (parsed.values["insecure-plaintext"] === true) {
+    if (transport === "quic") {
+      throw new RelayError("INVALID_REQUEST", "QUIC always uses TLS");
+    }
+    return { ...common, insecure: true, transport: "h2" };
+  }
   const caPath = stringFlag(parsed, "ca") ??
     join(defaultStateDir(parsed), "ca.pem");
   let caPem: string;
@@ -106,7 +129,7 @@ export async function clientTransport(
       `cannot read CA file ${caPath} (pass --ca, or --insecure-plaintext for a plaintext relay)`,
     );
   }
-  return { address, caPem, ...(serverName ? { serverName } : {}) };
+  return { ...common, caPem };
 }
 
 export function parseDuration(value: string, flag: string): number {

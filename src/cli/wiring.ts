@@ -34,6 +34,12 @@ export interface ClientTransportOptions {
   quicAddress?: string;
   /** Default "h2" for controllers, "auto" for devices. */
   transport?: TransportChoice;
+  /** "auto": how long QUIC runs alone before HTTP/2 starts too (default 300 ms). */
+  headStartMs?: number;
+  /** "auto": how often a device on HTTP/2 probes QUIC to move back (default 30 s). */
+  probeIntervalMs?: number;
+  /** QUIC handshake timeout (default 5 s). */
+  quicConnectTimeoutMs?: number;
   caPem?: string;
   insecure?: boolean;
   /** TLS server name when it differs from the host in `address`. */

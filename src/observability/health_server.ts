@@ -16,6 +16,8 @@ export interface HealthServerOptions {
   healthPath: string;
   report: () => HealthReport;
   metrics: Registry;
+  /** More GET routes by exact path (the WebTransport demo page and its assets). */
+  routes?: Record<string, () => Response | Promise<Response>>;
 }
 
 export interface HealthServer {
@@ -46,6 +48,10 @@ export function startHealthServer(
           return new Response(await options.metrics.metrics(), {
             headers: { "content-type": options.metrics.contentType },
           });
+        }
+        const route = options.routes?.[path];
+        if (route !== undefined && request.method === "GET") {
+          return await route();
         }
         return new Response("not found\n", { status: 404 });
       });

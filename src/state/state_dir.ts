@@ -5,7 +5,14 @@ import { hostname } from "node:os";
 import type { RelayConfig } from "../config/config_schema.ts";
 import { RelayError } from "../errors/relay_error.ts";
 import { randomBase64Url } from "../store/relay_store.ts";
-import { generateDevPki } from "../tls/dev_pki.ts";
+import {
+  createDevCa,
+  expiresInMs,
+  issueServerCertificate,
+} from "../tls/dev_pki.ts";
+
+/** The short-lived dev server certificate is re-issued at start when this close to expiry. */
+const RENEW_BEFORE_MS = 4 * 24 * 60 * 60 * 1000;
 
 export interface StatePaths {
   dir: string;
@@ -57,17 +64,24 @@ export async function loadOrCreateTls(
       : await readConfigured(tls.ca_path, "relay.tls.ca_path");
     return { certPem, keyPem, caPem };
   }
+  if (!await exists(paths.caCert) || !await exists(paths.caKey)) {
+    const ca = await createDevCa();
+    await writeSecret(paths.caKey, ca.caKeyPem);
+    await Deno.writeTextFile(paths.caCert, ca.caCertPem);
+    await Deno.remove(paths.serverCert).catch(() => undefined); // issued by the old CA
+  }
   if (
     !await exists(paths.serverCert) || !await exists(paths.serverKey) ||
-    !await exists(paths.caCert)
+    expiresInMs(await Deno.readTextFile(paths.serverCert)) < RENEW_BEFORE_MS
   ) {
-    const pki = await generateDevPki({
+    const server = await issueServerCertificate({
+      caCertPem: await Deno.readTextFile(paths.caCert),
+      caKeyPem: await Deno.readTextFile(paths.caKey),
+    }, {
       hosts: devHosts([config.relay.address, config.relay.advertise_address]),
     });
-    await writeSecret(paths.caKey, pki.caKeyPem);
-    await Deno.writeTextFile(paths.caCert, pki.caCertPem);
-    await writeSecret(paths.serverKey, pki.serverKeyPem);
-    await Deno.writeTextFile(paths.serverCert, pki.serverCertPem);
+    await writeSecret(paths.serverKey, server.serverKeyPem);
+    await Deno.writeTextFile(paths.serverCert, server.serverCertPem);
   }
   return {
     certPem: await Deno.readTextFile(paths.serverCert),
