@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { RelayError } from "../src/errors/relay_error.ts";
-import { contractTest, decode, encode, eventually } from "./harness.ts";
+import {
+  contractTest,
+  decode,
+  encode,
+  eventually,
+  startTestRelay,
+} from "./harness.ts";
 import { nextDataRequest, rawDevice, readUntilClosed } from "./raw_device.ts";
 
 contractTest(
@@ -185,5 +191,39 @@ contractTest("requests waiting for a device are bounded per device", {
   assert.equal(overflow.error, "RATE_LIMITED");
   for (const response of await Promise.all(waiting)) {
     assert.equal(response.error, "DEVICE_OFFLINE");
+  }
+});
+
+Deno.test("a session resumed on another transport counts as a transport switch", async () => {
+  const t = await startTestRelay({
+    config: { "relay.session.resume_window_seconds": 5 },
+  });
+  try {
+    const credential = t.registerDevice("switch-1");
+    const overH2 = await rawDevice(t, "switch-1", credential);
+    const quic = {
+      ...t,
+      clientOptions: { ...t.clientOptions, transport: "quic" as const },
+    };
+    const overQuic = await rawDevice(
+      quic,
+      "switch-1",
+      credential,
+      overH2.connectionId,
+    );
+    assert.equal(overQuic.first.register_response?.session_resumed, true);
+    const [info] = await t.controller().listDevices();
+    assert.equal(info?.transport, "quic");
+    const metrics =
+      await (await fetch(`http://127.0.0.1:${t.relay.healthPort}/metrics`))
+        .text();
+    assert.match(
+      metrics,
+      /relay_transport_switches_total\{from="h2",to="quic"\} 1/,
+    );
+    overH2.drop();
+    overQuic.drop();
+  } finally {
+    await t.close();
   }
 });

@@ -15,7 +15,13 @@ export type OfflineReason =
   | "resume_window_expired";
 
 export type PresenceEvent =
-  | { type: "online"; session: DeviceSession; resumed: boolean }
+  | {
+    type: "online";
+    session: DeviceSession;
+    resumed: boolean;
+    /** On a resume, the transport the session used before. */
+    previousTransport?: string;
+  }
   | { type: "state"; session: DeviceSession; state: PresenceState }
   | { type: "offline"; session: DeviceSession; reason: OfflineReason };
 
@@ -81,8 +87,14 @@ export class DeviceRegistry {
       this.#cancelResumeTimer(existing);
       existing.link?.close(replacedError());
       existing.metadata = params.metadata;
+      const previousTransport = existing.transport;
       existing.attach(params.link, generation, now);
-      this.#emit({ type: "online", session: existing, resumed: true });
+      this.#emit({
+        type: "online",
+        session: existing,
+        resumed: true,
+        previousTransport,
+      });
       return { session: existing, resumed: true };
     }
 

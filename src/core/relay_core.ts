@@ -348,6 +348,20 @@ export class RelayCore {
         ...fields,
         state: event.state,
       });
+    } else if (
+      event.previousTransport !== undefined && event.previousTransport !== "" &&
+      event.previousTransport !== event.session.transport
+    ) {
+      // A resume on another transport: h2 -> quic is an upgrade, quic -> h2 a fallback.
+      this.metrics.transportSwitches.inc({
+        from: event.previousTransport,
+        to: event.session.transport,
+      });
+      this.#logger.info("device changed transport", {
+        ...fields,
+        from: event.previousTransport,
+        to: event.session.transport,
+      });
     }
   }
 }
