@@ -101,6 +101,7 @@ async function serve(
 
   let graceful = false;
   let violation: RelayError | undefined;
+  let failure: RelayError | undefined;
   try {
     for (;;) {
       const next = await inbound.next();
@@ -118,8 +119,9 @@ async function serve(
         break;
       }
     }
-  } catch {
-    // Transport failure: the session stays resumable.
+  } catch (error) {
+    // Transport failure (or a frame the transport refused): resumable.
+    failure = RelayError.from(error, "UNAVAILABLE");
   }
   if (violation !== undefined) {
     await reject(link, violation);
@@ -130,7 +132,8 @@ async function serve(
     return;
   }
   deps.registry.linkEnded(session, generation, graceful);
-  if (graceful) link.close();
+  // Either way this stream is done; a failed one is told why if it still can be.
+  link.close(failure);
 }
 
 function handleMessage(
