@@ -27,13 +27,19 @@ COPY src/ src/
 COPY transports/ transports/
 
 # --include: transports/grpc/relay_proto.ts reads proto/relay/v1/relay.proto
-#   at run time (import.meta.url), so the file must be embedded explicitly.
+#   at run time (import.meta.url), so the file must be embedded explicitly;
+#   so do the WebTransport demo routes (transports/quic/browser_routes.ts):
+#   the page and browser client in transports/quic/browser/, and the
+#   protobufjs browser build they serve.
 # --exclude: npm:bintrees (prom-client -> tdigest -> bintrees) ships a 2 MB
 #   test fixture that makes `deno compile` 2.9.6 overflow its stack.
 RUN if [ -n "${DENORT_BIN}" ]; then export DENORT_BIN; else unset DENORT_BIN; fi \
  && deno compile --allow-all --unstable-net \
       --include proto/relay/v1/relay.proto \
+      --include transports/quic/browser/ \
+      --include node_modules/.deno/protobufjs@7.6.6/node_modules/protobufjs/dist/protobuf.min.js \
       --exclude node_modules/.deno/bintrees@1.0.2/node_modules/bintrees/test \
+      --exclude node_modules/.deno/playwright-core@1.65.1 \
       --output dist/relay src/main.ts \
  && ./dist/relay ctl ls --insecure-plaintext --relay 127.0.0.1:1 --token smoke 2>&1 \
       | grep -q 'error: UNAVAILABLE'

@@ -26,6 +26,7 @@ import {
 import { RelayStore } from "./store/relay_store.ts";
 import { GrpcRelayServer } from "../transports/grpc/grpc_relay_server.ts";
 import { QuicRelayServer } from "../transports/quic/quic_relay_server.ts";
+import { browserRoutes } from "../transports/quic/browser_routes.ts";
 import {
   grpcControllerConnector,
   grpcDeviceConnector,
@@ -120,6 +121,15 @@ export async function startRelay(
       port: Number(health.address.match(/:(\d+)$/)?.[1]),
       healthPath: health.path,
       metrics: core.metrics.registry,
+      // The WebTransport demo page and browser client (when QUIC listens).
+      ...(quic.address && tls
+        ? {
+          routes: browserRoutes({
+            quicAddress: quic.address,
+            serverCertPem: tls.certPem,
+          }),
+        }
+        : {}),
       report: () =>
         healthReport({
           core,

@@ -119,7 +119,9 @@ export function expiresInMs(certPem: string): number {
 }
 
 /** SHA-256 of the certificate's DER bytes (what serverCertificateHashes pins). */
-export async function certificateSha256(certPem: string): Promise<Uint8Array> {
+export async function certificateSha256(
+  certPem: string,
+): Promise<Uint8Array<ArrayBuffer>> {
   return new Uint8Array(
     await crypto.subtle.digest("SHA-256", fromPem(certPem)),
   );

@@ -150,7 +150,7 @@ export class QuicRelayServer {
       connectionEnd.abort();
     });
     const streams = conn.protocol === WEBTRANSPORT_ALPN
-      ? await this.#webTransportStreams(conn)
+      ? await this.#webTransportStreams(conn, connectionEnd)
       : conn.incomingBidirectionalStreams;
     const remote = () => `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
     try {
@@ -171,8 +171,15 @@ export class QuicRelayServer {
 
   async #webTransportStreams(
     conn: Deno.QuicConn,
+    connectionEnd: AbortController,
   ): Promise<ReadableStream<BidirectionalStream>> {
     const transport = await Deno.upgradeWebTransport(conn);
+    // The session ends (browser gone, idle timeout) by rejecting `closed`:
+    // observe it, or the rejection would be unhandled and end the process.
+    transport.closed.catch(() => undefined).finally(() => {
+      connectionEnd.abort();
+      conn.close({ closeCode: 0, reason: "session closed" });
+    });
     await transport.ready;
     return transport.incomingBidirectionalStreams as ReadableStream<
       BidirectionalStream
