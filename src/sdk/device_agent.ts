@@ -49,6 +49,8 @@ export interface DeviceAgentOptions {
   backoff?: Partial<BackoffOptions>;
   /** Handlers running at once; further requests wait. */
   maxConcurrentHandlers?: number;
+  /** How long close() waits for the relay to see the graceful end (default 1 s). */
+  closeTimeoutMs?: number;
 }
 
 export class DeviceAgent {
@@ -119,6 +121,16 @@ export class DeviceAgent {
   async close(): Promise<void> {
     this.#closing.abort();
     this.#connection?.end();
+    // A relay that vanished never acknowledges the end: drop the stream then.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#running,
+      new Promise<void>((resolve) =>
+        timer = setTimeout(resolve, this.#options.closeTimeoutMs ?? 1000)
+      ),
+    ]);
+    clearTimeout(timer);
+    this.#connection?.stop();
     await this.#running;
     this.#options.connector.close();
     this.#setState({ ...this.#state, state: "closed" });
@@ -222,14 +234,22 @@ export class DeviceAgent {
     const handlers = new AbortController();
     const onClose = () => handlers.abort();
     this.#closing.signal.addEventListener("abort", onClose, { once: true });
-    const upgrade = this.#options.connector.preferredAvailable?.(
+    // One wake-up promise per read: racing every read against one long-lived
+    // promise would keep every message (and its payload) reachable.
+    let wake = Promise.withResolvers<"upgrade">();
+    let upgradeDue = false;
+    this.#options.connector.preferredAvailable?.(
       connection.transport,
       handlers.signal,
-    )
-      .then(() => "upgrade" as const) ?? new Promise<never>(() => {});
+    ).then(() => {
+      upgradeDue = true;
+      wake.resolve("upgrade");
+    });
     try {
       for (;;) {
-        const next = await Promise.race([connection.next(), upgrade]);
+        if (upgradeDue) return "upgrade";
+        wake = Promise.withResolvers<"upgrade">();
+        const next = await Promise.race([connection.next(), wake.promise]);
         if (next === "upgrade") return "upgrade";
         if (next.done) return undefined;
         if (next.value.data_request) {

@@ -2,6 +2,8 @@
 // controller SDK.
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
+import { isIP } from "node:net";
+import { checkServerIdentity } from "node:tls";
 import type { RelayServiceClient } from "../../src/gen/relay/v1/RelayService.ts";
 import type {
   ControllerConnector,
@@ -29,10 +31,21 @@ export interface GrpcClientOptions {
 }
 
 function createClient(options: GrpcClientOptions): RelayServiceClient {
+  const host = options.address.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  const ipTarget = isIP(host) !== 0 && options.serverName === undefined;
   const credentials = options.insecure
     ? grpc.credentials.createInsecure()
     : grpc.credentials.createSsl(
       options.caPem ? Buffer.from(options.caPem) : null,
+      null,
+      null,
+      // Deno's TLS refuses an IP address as server name (SNI), so an IP
+      // target gets a placeholder name and is verified against the IP.
+      ipTarget
+        ? {
+          checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert),
+        }
+        : {},
     );
   const channelOptions: grpc.ChannelOptions = {
     "grpc.max_receive_message_length": options.maxMessageBytes ??
@@ -42,22 +55,15 @@ function createClient(options: GrpcClientOptions): RelayServiceClient {
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_timeout_ms": 10_000,
   };
-  const serverName = options.serverName ?? defaultServerName(options.address);
+  const serverName = options.serverName ??
+    (ipTarget ? IP_PLACEHOLDER_NAME : undefined);
   if (serverName) channelOptions["grpc.ssl_target_name_override"] = serverName;
   const { RelayService } = relayProto().relay.v1;
   return new RelayService(options.address, credentials, channelOptions);
 }
 
-/**
- * Deno's TLS refuses an IP address as server name, which grpc-js would send
- * for an IP target: loopback IPs verify as "localhost" (in every dev
- * certificate); other IPs need an explicit serverName.
- */
-function defaultServerName(address: string): string | undefined {
-  const host = address.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
-  if (host === "::1" || host.startsWith("127.")) return "localhost";
-  return undefined;
-}
+/** SNI sent for IP targets; the certificate is checked against the IP itself. */
+const IP_PLACEHOLDER_NAME = "ip-address.invalid";
 
 /** Resolves when the channel is connected (TCP and TLS done). */
 function channelReady(
