@@ -3,7 +3,6 @@
 import { ControllerClient, controllerConnector } from "../src/main.ts";
 import type { DeviceCallSession } from "../src/sdk/controller_client.ts";
 import { type DirectTls, startDirectEchoServer } from "./direct_echo_server.ts";
-import { BENCH_DEVICE_ID } from "./relay_fixture.ts";
 
 export interface DirectFixture {
   session: DeviceCallSession;
@@ -23,7 +22,7 @@ export async function startDirectFixture(
     ),
     token: "",
   });
-  const session = client.openSession(BENCH_DEVICE_ID);
+  const session = client.openSession("bench-device");
   return {
     session,
     async close() {

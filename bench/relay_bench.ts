@@ -1,13 +1,17 @@
-// `deno task bench`: echo through an in-process relay (controller SDK ->
-// relay -> device agent, HTTP/2 gRPC over loopback TLS) against the same
-// controller SDK talking to a bare grpc-js echo server (no relay), in one
-// process, each scenario on one ConnectToDevice stream per target, so the
-// ratio relay/direct comes from the same run.
+// `deno task bench`: echo through an in-process relay over HTTP/2 gRPC (h2)
+// and over QUIC (device agent and controller on the same transport, TLS on
+// loopback), against the same controller SDK talking to a bare grpc-js echo
+// server (direct, no relay), all in one process and one run, each scenario
+// on one ConnectToDevice stream per target; then (d) the same echo with
+// packet loss on the device link (see loss_scenario.ts).
 import { loadavg } from "node:os";
 import { type BenchOptions, parseBenchArgs, USAGE } from "./bench_args.ts";
 import { type BenchReport, reportJson, reportTable } from "./bench_report.ts";
+import { CleanupStack, closeOnSignals } from "./cleanup_stack.ts";
 import { startDirectFixture } from "./direct_fixture.ts";
+import { BENCH_TRANSPORTS, openEchoPath } from "./echo_path.ts";
 import type { EchoCall } from "./load_patterns.ts";
+import { runLossScenarios } from "./loss_scenario.ts";
 import { startRelayFixture } from "./relay_fixture.ts";
 import {
   runScenario,
@@ -69,24 +73,49 @@ async function main(args: string[]): Promise<number> {
 
   const revision = await sourceRevision();
   const loadBefore = loadavg()[0]!;
+  const started = performance.now();
+  const cleanup = new CleanupStack();
+  const removeSignalHandlers = closeOnSignals(cleanup);
   const warnings = countWarnings();
-  const closers: (() => Promise<void> | void)[] = [() => warnings.stop()];
+  cleanup.defer(() => warnings.stop());
   try {
-    const relay = await startRelayFixture(options.relayConfig);
-    closers.push(() => relay.close());
+    const fixture = await startRelayFixture({ overrides: options.relayConfig });
+    cleanup.defer(() => fixture.close());
     const direct = await startDirectFixture(
-      options.directTls ? relay.tls : null,
+      options.directTls ? fixture.tls : null,
     );
-    closers.push(() => direct.close());
-    const calls: Record<Target, EchoCall> = {
+    cleanup.defer(() => direct.close());
+    const calls: Partial<Record<Target, EchoCall>> = {
       direct: (payload) => direct.session.call("echo", payload),
-      relay: (payload) => relay.session.call("echo", payload),
     };
+    for (const transport of BENCH_TRANSPORTS) {
+      const path = await openEchoPath(fixture, transport);
+      cleanup.defer(() => path.close());
+      calls[transport] = (payload) => path.session.call("echo", payload);
+    }
 
     const results: ScenarioResult[] = [];
     for (const scenario of scenarios(options)) {
       results.push(await runScenario(scenario, calls, options, progress));
     }
+    const loss = await runLossScenarios(
+      {
+        method: options.lossMethod,
+        percent: options.lossPercent,
+        payloadBytes: options.lossKiB * 1024,
+        window: options.lossWindow,
+        rounds: options.rounds,
+        count: 0,
+        warmup: 0,
+        durationMs: options.lossDurationMs,
+        warmupMs: options.warmupMs,
+        relayConfig: options.relayConfig,
+      },
+      fixture,
+      cleanup,
+      progress,
+    );
+    results.push(...loss.scenarios);
 
     const report: BenchReport = {
       environment: {
@@ -96,9 +125,10 @@ async function main(args: string[]): Promise<number> {
         cpus: navigator.hardwareConcurrency,
         loadavg_before: Number(loadBefore.toFixed(2)),
         loadavg_after: Number(loadavg()[0]!.toFixed(2)),
-        transport: "h2-grpc-loopback",
+        wall_s: Number(((performance.now() - started) / 1000).toFixed(1)),
         relay_tls: true,
         direct_tls: options.directTls,
+        loss_method: loss.method,
         relay_config: JSON.stringify(options.relayConfig),
       },
       options: {
@@ -110,6 +140,10 @@ async function main(args: string[]): Promise<number> {
         window: options.window,
         bulk_window: options.bulkWindow,
         bulk_kib: options.bulkKiB,
+        loss_percent: options.lossPercent,
+        loss_kib: options.lossKiB,
+        loss_window: options.lossWindow,
+        loss_duration_s: options.lossDurationMs / 1000,
       },
       scenarios: results,
       warnings: warnings.counts(),
@@ -117,7 +151,8 @@ async function main(args: string[]): Promise<number> {
     console.log(options.json ? reportJson(report) : reportTable(report));
     return 0;
   } finally {
-    for (const close of closers.reverse()) await close();
+    await cleanup.closeAll();
+    removeSignalHandlers();
   }
 }
 

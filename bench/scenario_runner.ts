@@ -1,7 +1,8 @@
-// Runs one scenario against both targets: a byte-exact check, a warm-up,
-// then `rounds` alternating rounds (direct/relay, then relay/direct, ...),
-// so that load from other processes and the JIT's warm-up hit both sides
-// alike and the relay/direct ratio stays meaningful on a shared machine.
+// Runs one scenario against every target it is given: a byte-exact check, a
+// warm-up, then `rounds` rounds in a rotating order (direct/h2/quic, then
+// h2/quic/direct, ...), so that load from other processes and the JIT's
+// warm-up hit every target alike and the ratios stay meaningful on a shared
+// machine.
 import {
   benchPayload,
   checkEcho,
@@ -13,8 +14,9 @@ import {
   measureWindowed,
 } from "./load_patterns.ts";
 
-export type Target = "direct" | "relay";
-export const TARGETS: readonly Target[] = ["direct", "relay"];
+/** direct: bare grpc-js echo, no relay; h2 / quic: through the relay. */
+export type Target = "direct" | "h2" | "quic";
+export const TARGETS: readonly Target[] = ["direct", "h2", "quic"];
 
 export interface Scenario {
   id: string;
@@ -38,64 +40,80 @@ export interface ScenarioPlan {
 }
 
 export interface ScenarioResult extends Scenario {
-  results: Record<Target, LoadResult>;
+  /** Only the targets the scenario ran against. */
+  results: Partial<Record<Target, LoadResult>>;
+  /** Why a target has no result (e.g. h2 under loss without a namespace). */
+  missing: Partial<Record<Target, string>>;
+  /** A remark for the report, e.g. the loss actually measured. */
+  note?: string;
   /** Process RSS after the scenario, in MiB. */
   rssMiBAfter: number;
 }
 
 export async function runScenario(
   scenario: Scenario,
-  calls: Record<Target, EchoCall>,
+  calls: Partial<Record<Target, EchoCall>>,
   plan: ScenarioPlan,
   progress: (text: string) => void = () => {},
 ): Promise<ScenarioResult> {
+  const targets = TARGETS.filter((target) => calls[target] !== undefined);
+  const call = (target: Target) => calls[target]!;
   const payload = benchPayload(scenario.payloadBytes);
   const measure = (target: Target, round: number) => {
     if (scenario.kind === "sequential") {
       return measureSequential(
-        calls[target],
+        call(target),
         payload,
         share(plan.count, plan.rounds, round),
       );
     }
     return measureWindowed(
-      calls[target],
+      call(target),
       payload,
       scenario.window,
       plan.durationMs / plan.rounds,
     );
   };
 
-  for (const target of TARGETS) {
+  for (const target of targets) {
     progress(`${scenario.id}: warm-up ${target}`);
-    checkEcho(payload, await calls[target](payload));
+    checkEcho(payload, await call(target)(payload));
     if (scenario.kind === "sequential") {
-      await measureSequential(calls[target], payload, plan.warmup);
+      await measureSequential(call(target), payload, plan.warmup);
     } else if (plan.warmupMs > 0) {
       await measureWindowed(
-        calls[target],
+        call(target),
         payload,
         scenario.window,
         plan.warmupMs,
       );
     }
   }
-  const rounds: Record<Target, Measurement[]> = { direct: [], relay: [] };
+  const rounds = new Map<Target, Measurement[]>(
+    targets.map((target) => [target, []]),
+  );
   for (let round = 0; round < plan.rounds; round++) {
-    const order = round % 2 === 0 ? TARGETS : [...TARGETS].reverse();
-    for (const target of order) {
+    for (const target of rotate(targets, round)) {
       progress(`${scenario.id}: round ${round + 1}/${plan.rounds} ${target}`);
-      rounds[target].push(await measure(target, round));
+      rounds.get(target)!.push(await measure(target, round));
     }
+  }
+  const results: Partial<Record<Target, LoadResult>> = {};
+  for (const [target, measured] of rounds) {
+    results[target] = combine(measured, scenario.payloadBytes);
   }
   return {
     ...scenario,
-    results: {
-      direct: combine(rounds.direct, scenario.payloadBytes),
-      relay: combine(rounds.relay, scenario.payloadBytes),
-    },
+    results,
+    missing: {},
     rssMiBAfter: Deno.memoryUsage().rss / 2 ** 20,
   };
+}
+
+/** `items` starting at position `by` (mod length), wrapping around. */
+function rotate<T>(items: readonly T[], by: number): T[] {
+  const start = items.length === 0 ? 0 : by % items.length;
+  return [...items.slice(start), ...items.slice(0, start)];
 }
 
 /** Round `round`'s part of `total` split over `rounds` (remainder first). */

@@ -58,7 +58,7 @@ export class AgentConnection {
 
   /** Connects and registers; throws the relay's RelayError when refused. */
   static async open(
-    connector: DeviceConnector,
+    connector: Pick<DeviceConnector, "connect">,
     identity: DeviceIdentity,
     options: OpenOptions,
   ): Promise<AgentConnection> {

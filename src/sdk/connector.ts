@@ -43,6 +43,8 @@ export interface DeviceConnector {
    * `current` should move because the preferred transport works (again).
    */
   preferredAvailable?(current: string, signal: AbortSignal): Promise<void>;
+  /** For connectors with a preferred transport: a stream over that one only. */
+  connectPreferred?(): ClientStream<DeviceMessage, RelayMessage__Output>;
   /** Checks that the transport can connect now (handshake, then close). */
   probe?(): Promise<void>;
   close(): void;

@@ -175,8 +175,16 @@ export class DeviceAgent {
     }
   }
 
-  #open(previousConnectionId: string): Promise<AgentConnection> {
-    return AgentConnection.open(this.#options.connector, {
+  /** Connects and registers; `preferredOnly` moves a session back to the preferred transport. */
+  #open(
+    previousConnectionId: string,
+    preferredOnly = false,
+  ): Promise<AgentConnection> {
+    const connector = this.#options.connector;
+    const connect = preferredOnly && connector.connectPreferred
+      ? { connect: () => connector.connectPreferred!() }
+      : connector;
+    return AgentConnection.open(connect, {
       deviceId: this.#options.deviceId,
       token: this.#options.token,
       metadata: this.#options.metadata ?? {},
@@ -207,13 +215,12 @@ export class DeviceAgent {
       });
       const result = await this.#pump(connection);
       if (result === "upgrade") {
-        const moved = await this.#open(connection.connectionId).catch(() =>
-          undefined
+        const moved = await this.#open(connection.connectionId, true).catch(
+          () => undefined,
         );
-        if (moved === undefined || moved.transport === connection.transport) {
-          moved?.stop();
-          continue; // keep serving the current stream
-        }
+        // Not reachable after all: keep serving the current stream.
+        if (moved === undefined) continue;
+        // Registered: the relay now serves the session on the new stream.
         connection.stop();
         connection = moved;
         continue;

@@ -32,6 +32,9 @@ export function happyEyeballsConnector(
     connect(): DeviceStream {
       return race(preferred, fallback, headStartMs);
     },
+    connectPreferred(): DeviceStream {
+      return preferred.connect();
+    },
     async preferredAvailable(
       current: string,
       signal: AbortSignal,

@@ -126,10 +126,10 @@ export class QuicRelayServer {
     try {
       for await (const incoming of listener) {
         this.#accept(incoming).catch((error) => {
+          // No incoming.remoteAddr here: once accept() consumed the incoming
+          // connection, reading it throws (and would end the process).
           this.#options.core.metrics.quicHandshakeFailures.inc();
           this.#options.logger.warn("QUIC handshake failed", {
-            remote:
-              `${incoming.remoteAddr.hostname}:${incoming.remoteAddr.port}`,
             reason: (error as Error).message,
           });
         });

@@ -38,17 +38,21 @@ export function quicStreamLink<In, Out>(
 ): QuicStreamLink<In, Out> {
   const writer = options.stream.writable.getWriter();
   const aborter = new AbortController();
+  // `closed`: no more writes (our close, or the connection is gone). A read
+  // failure only ends the signal, so the core can still send the error frame
+  // and close the stream properly.
   let closed = false;
   const end = (reason: RelayError) => {
-    closed = true;
     if (!aborter.signal.aborted) aborter.abort(reason);
   };
-  const onConnectionEnd = () =>
+  const onConnectionEnd = () => {
+    closed = true;
     end(
       new RelayError("UNAVAILABLE", "QUIC connection closed", {
         source: "downstream",
       }),
     );
+  };
   if (options.connectionSignal.aborted) onConnectionEnd();
   else {options.connectionSignal.addEventListener("abort", onConnectionEnd, {
       once: true,
@@ -100,6 +104,7 @@ export function quicStreamLink<In, Out>(
       try {
         await writer.write(encodeFrame(options.encode.encode(message)));
       } catch (error) {
+        closed = true; // the write side is broken for good
         end(
           new RelayError("UNAVAILABLE", "QUIC stream write failed", {
             cause: error,
