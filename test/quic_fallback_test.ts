@@ -14,6 +14,7 @@ import type { ClientTransportOptions } from "../src/cli/wiring.ts";
 import { CountingSession } from "./counting_session.ts";
 import { decode, encode, startTestRelay, type TestRelay } from "./harness.ts";
 import { UdpForwarder } from "./net/udp_forwarder.ts";
+import { withDeadline } from "./with_deadline.ts";
 
 /** A loopback UDP port with nothing behind it (bound, then released). */
 function unusedUdpPort(): number {
@@ -51,7 +52,12 @@ async function startAgent(
   agent.handle("*", echoHandler);
   const connected = agent.waitFor("connected");
   agent.start();
-  await connected;
+  try {
+    await withDeadline(connected, 5000, `${deviceId} to connect`);
+  } catch (error) {
+    await agent.close();
+    throw error;
+  }
   return { agent, states };
 }
 
@@ -265,7 +271,11 @@ Deno.test({
       agent = run.agent;
       assert.equal(agent.state.transport, "h2");
       const connectionId = agent.state.connectionId;
-      await agent.waitFor("connected", (state) => state.transport === "quic");
+      await withDeadline(
+        agent.waitFor("connected", (state) => state.transport === "quic"),
+        5000,
+        "the move to QUIC",
+      );
       // Several probe intervals later it is still there, never dropped.
       await new Promise((resolve) => setTimeout(resolve, 700));
       assert.deepEqual(

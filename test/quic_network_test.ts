@@ -17,6 +17,7 @@ import {
   type TestRelayOptions,
 } from "./harness.ts";
 import { UdpForwarder, type UdpForwarderOptions } from "./net/udp_forwarder.ts";
+import { withDeadline } from "./with_deadline.ts";
 
 interface Fixture {
   t: TestRelay;
@@ -214,9 +215,7 @@ Deno.test("200 pipelined requests over QUIC with 5% loss and 50 ms delay each wa
 // The agent starts reconnecting at once; its QUIC handshake keeps the
 // default 5 s timeout, so an attempt begun in the blackhole completes when
 // its Initial is retransmitted (one PTO, about 1 s, after it started) once
-// the blackhole is lifted, instead of being abandoned half-way. (A client
-// abandoning a handshake that reached the relay currently crashes the
-// relay: see the blocked test in quic_streams_test.ts.)
+// the blackhole is lifted.
 const BLACKHOLE_CONFIG = {
   "relay.quic.idle_timeout_seconds": 0.5,
   "relay.quic.keep_alive_seconds": 0.1,
@@ -253,7 +252,7 @@ Deno.test("a blackhole longer than the resume window ends in DEVICE_OFFLINE and 
     // Once the path is back the agent registers a new session.
     const back = agent.waitFor("connected");
     f.forwarder.blackhole = false;
-    const state = await back;
+    const state = await withDeadline(back, 5000, "a new session");
     assert.notEqual(state.connectionId, connectionId);
     assert.equal(state.resumed, false);
     assert.equal(
@@ -290,7 +289,7 @@ Deno.test("a blackhole shorter than the resume window resumes the session and de
     );
     f.forwarder.blackhole = false;
     assert.equal(decode(await reply), "waited");
-    const state = await resumed;
+    const state = await withDeadline(resumed, 5000, "the resume");
     assert.equal(state.connectionId, connectionId);
     const [info] = await controller.listDevices();
     assert.equal(info?.connection_id, connectionId);

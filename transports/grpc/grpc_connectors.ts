@@ -96,13 +96,14 @@ function bearer(token: string): grpc.Metadata {
 export function grpcDeviceConnector(
   options: GrpcClientOptions,
 ): DeviceConnector {
+  // One channel for every attempt: grpc-js reconnects it by itself, and not
+  // closing channels avoids GOAWAY frames, which can crash Deno's node:http2
+  // (denoland/deno#36788).
   let client: RelayServiceClient | undefined;
   return {
     transport: "h2",
     connect() {
-      // A fresh channel per attempt: a reconnect never reuses a dead socket.
-      client?.close();
-      client = createClient(options);
+      client ??= createClient(options);
       return clientStream(
         client.DeviceConnect(),
         channelReady(client, options),

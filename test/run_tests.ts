@@ -1,0 +1,108 @@
+// `deno task test`: runs every *_test.ts file in its own `deno test` process,
+// two at a time, and prints one summary.
+//
+// Why not one `deno test --parallel`: Deno 2.9.6 can crash inside nghttp2
+// when an HTTP/2 session receives a GOAWAY (denoland/deno#36788, open), and
+// one crash ends the whole run. A file whose process dies of a signal
+// (exit 134/139) is run once more and the crash is reported; a failed
+// assertion is never retried.
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const DIRECTORIES = ["src", "transports", "test"];
+const CONCURRENCY = 2;
+const CRASH_CODES = new Set([134, 139]);
+
+interface FileResult {
+  file: string;
+  passed: number;
+  failed: number;
+  ignored: number;
+  code: number;
+  crashes: number;
+}
+
+async function* testFiles(dir: string): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory && entry.name !== "node_modules") {
+      yield* testFiles(path);
+    } else if (entry.isFile && entry.name.endsWith("_test.ts")) yield path;
+  }
+}
+
+async function runFile(file: string, extraArgs: string[]): Promise<FileResult> {
+  let crashes = 0;
+  for (;;) {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["test", "--allow-all", ...extraArgs, file],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(output.stdout) +
+      new TextDecoder().decode(output.stderr);
+    const crashed = CRASH_CODES.has(output.code) || output.signal !== null;
+    if (crashed && crashes === 0) {
+      crashes++;
+      console.log(
+        `\n!! ${file}: deno crashed (exit ${output.code}; denoland/deno#36788), running it again`,
+      );
+      continue;
+    }
+    console.log(text.trimEnd());
+    const summary = /(\d+) passed \| (\d+) failed(?: \| (\d+) ignored)?/.exec(
+      text,
+    );
+    const failedTests = Number(summary?.[2] ?? 0);
+    return {
+      file,
+      passed: Number(summary?.[1] ?? 0),
+      // A file that fails without a failing test (type error, crash) counts as one failure.
+      failed: output.code !== 0 && failedTests === 0 ? 1 : failedTests,
+      ignored: Number(summary?.[3] ?? 0),
+      code: output.code,
+      crashes,
+    };
+  }
+}
+
+const files: string[] = [];
+for (const dir of DIRECTORIES) {
+  for await (const file of testFiles(dir)) files.push(file);
+}
+files.sort();
+const extraArgs = Deno.args;
+const results: FileResult[] = [];
+const queue = [...files];
+await Promise.all(
+  Array.from({ length: CONCURRENCY }, async () => {
+    for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+      results.push(await runFile(file, extraArgs));
+    }
+  }),
+);
+
+const total = (key: "passed" | "failed" | "ignored") =>
+  results.reduce((n, r) => n + r[key], 0);
+const crashed = results.filter((r) => r.crashes > 0).map((r) => r.file);
+const failedFiles = results.filter((r) => r.code !== 0).map((r) => r.file);
+console.log("");
+if (crashed.length > 0) {
+  console.log(
+    `deno crashed once in: ${
+      crashed.join(", ")
+    } (re-run passed or failed as shown)`,
+  );
+}
+if (failedFiles.length > 0) {
+  console.log(`failing files: ${failedFiles.join(", ")}`);
+}
+const status = failedFiles.length === 0 ? "ok" : "FAILED";
+console.log(
+  `${status} | ${total("passed")} passed | ${total("failed")} failed | ${
+    total("ignored")
+  } ignored`,
+);
+console.log(`${total("passed")} passed, ${total("failed")} failed`);
+Deno.exit(failedFiles.length === 0 ? 0 : 1);
