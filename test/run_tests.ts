@@ -4,14 +4,16 @@
 // Why not one `deno test --parallel`: Deno 2.9.6 can crash inside nghttp2
 // when an HTTP/2 session receives a GOAWAY (denoland/deno#36788, open), and
 // one crash ends the whole run. A file whose process dies of a signal
-// (exit 134/139) is run once more and the crash is reported; a failed
-// assertion is never retried.
+// (exit 134/139) is run again (up to three times) and the crash is reported;
+// a failed assertion is never retried.
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DIRECTORIES = ["src", "transports", "test"];
 const CONCURRENCY = 2;
 const CRASH_CODES = new Set([134, 139]);
+/** Re-runs of a file after a crash of Deno itself (never after a failed assertion). */
+const MAX_CRASH_RERUNS = 3;
 
 interface FileResult {
   file: string;
@@ -43,7 +45,7 @@ async function runFile(file: string, extraArgs: string[]): Promise<FileResult> {
     const text = new TextDecoder().decode(output.stdout) +
       new TextDecoder().decode(output.stderr);
     const crashed = CRASH_CODES.has(output.code) || output.signal !== null;
-    if (crashed && crashes === 0) {
+    if (crashed && crashes < MAX_CRASH_RERUNS) {
       crashes++;
       console.log(
         `\n!! ${file}: deno crashed (exit ${output.code}; denoland/deno#36788), running it again`,
