@@ -97,7 +97,7 @@ export async function startRelay(
   core.setAdvertisedAddress(`${wildcard ? hostname() : host}:${grpcPort}`);
   const grpcAddress = `${wildcard ? "localhost" : host}:${grpcPort}`;
 
-  const quic = await startQuic(config, core, tls, logger).catch(fail);
+  const quic = startQuic(config, core, tls, logger);
   if (quic.server) cleanups.push(() => quic.server!.close());
 
   const adminToken = await mintControllerToken({
@@ -136,7 +136,9 @@ export async function startRelay(
           config,
           startedAt,
           tls: tls !== null,
-          quic: quic.address ? { listening: quic.address } : { off: quic.off },
+          quic: quic.address
+            ? { listening: quic.address }
+            : { off: quic.off, failed: quic.failed },
           databasePath: paths.database,
         }),
     }).catch(fail)
@@ -190,24 +192,31 @@ interface QuicStart {
   address: string;
   /** Why QUIC is off. */
   off: string;
+  /** Off although configured on (it could not bind): /health says degraded. */
+  failed: boolean;
 }
 
-/** QUIC is optional: the relay runs on HTTP/2 when it cannot (no TLS, or the config says so). */
+/**
+ * QUIC is optional: without TLS, when disabled, or when its UDP port cannot
+ * be bound, the relay serves HTTP/2 only (devices fall back to it) and says
+ * so in the log and in /health.
+ */
 function startQuic(
   config: RelayConfig,
   core: RelayCore,
   tls: TlsFiles | null,
   logger: Logger,
-): Promise<QuicStart> {
+): QuicStart {
   if (!config.relay.quic.enabled) {
-    return Promise.resolve({
+    return {
       address: "",
       off: "disabled by relay.quic.enabled",
-    });
+      failed: false,
+    };
   }
   if (tls === null) {
     logger.warn("QUIC is off: it requires TLS (relay.tls.enabled is false)");
-    return Promise.resolve({ address: "", off: "requires TLS" });
+    return { address: "", off: "requires TLS", failed: false };
   }
   const quic = config.relay.quic;
   const server = new QuicRelayServer({
@@ -222,14 +231,24 @@ function startQuic(
     handshakeTimeoutMs: config.relay.session.handshake_timeout_seconds * 1000,
     logger,
   });
-  const port = server.listen();
+  let port: number;
+  try {
+    port = server.listen();
+  } catch (error) {
+    const reason = (error as Error).message;
+    logger.error("QUIC is off, serving HTTP/2 only", { reason });
+    core.metrics.quicListenerUp.set(0);
+    return { address: "", off: reason, failed: true };
+  }
+  core.metrics.quicListenerUp.set(1);
   const host = config.relay.quic_address.replace(/:\d+$/, "");
   const wildcard = host === "0.0.0.0" || host === "[::]";
-  return Promise.resolve({
+  return {
     server,
     address: `${wildcard ? "localhost" : host}:${port}`,
     off: "",
-  });
+    failed: false,
+  };
 }
 
 /** The device side: QUIC first with HTTP/2 fallback unless `transport` says otherwise. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { contractTest, encode } from "./harness.ts";
+import { contractTest, encode, startTestRelay } from "./harness.ts";
 
 contractTest(
   "/health reports components and /metrics real values",
@@ -50,4 +50,47 @@ contractTest("logs never contain payloads or credentials", {}, async (t) => {
     !logs.includes(t.relay.adminToken),
     "controller token leaked into logs",
   );
+});
+
+Deno.test("when QUIC cannot bind, the relay serves HTTP/2 and /health says degraded", async () => {
+  const taken = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+  const port = (taken.addr as Deno.NetAddr).port;
+  const t = await startTestRelay({
+    config: { "relay.quic_address": `127.0.0.1:${port}` },
+  });
+  try {
+    assert.equal(t.relay.quicAddress, "");
+    await t.device("h2-only"); // the harness default transport is h2
+    const reply = await t.controller().call(
+      "h2-only",
+      "echo",
+      encode("over h2"),
+    );
+    assert.equal(new TextDecoder().decode(reply), "over h2");
+    const health =
+      await (await fetch(`http://127.0.0.1:${t.relay.healthPort}/health`))
+        .json();
+    assert.equal(health.status, "degraded");
+    assert.equal(health.components.quic_listener.status, "degraded");
+    assert.match(
+      health.components.quic_listener.message,
+      /relay\.quic_address/,
+    );
+    const metrics =
+      await (await fetch(`http://127.0.0.1:${t.relay.healthPort}/metrics`))
+        .text();
+    assert.match(metrics, /relay_quic_listener_up 0/);
+    assert.ok(
+      t.logLines.some((line) =>
+        line.includes("QUIC is off, serving HTTP/2 only")
+      ),
+    );
+  } finally {
+    await t.close();
+    taken.close();
+  }
 });

@@ -11,7 +11,7 @@ export interface HealthReportInput {
   startedAt: number;
   tls: boolean;
   /** Bound QUIC address, or why QUIC is off (by configuration: not a fault). */
-  quic: { listening: string } | { off: string };
+  quic: { listening: string } | { off: string; failed: boolean };
   databasePath: string;
 }
 
@@ -27,10 +27,10 @@ export function healthReport(input: HealthReportInput): HealthReport {
     }
   }
   return {
+    // QUIC that should listen but cannot: HTTP/2 still serves everyone.
     status: draining
       ? "unhealthy"
-      : "quic" in input && "off" in input.quic && config.relay.quic.enabled &&
-          config.relay.tls.enabled
+      : "off" in input.quic && input.quic.failed
       ? "degraded"
       : "healthy",
     relay_id: config.relay.id,
@@ -52,7 +52,10 @@ export function healthReport(input: HealthReportInput): HealthReport {
             ? "draining"
             : `listening on ${input.quic.listening}`,
         }
-        : { status: serving, message: `off: ${input.quic.off}` },
+        : {
+          status: input.quic.failed ? "degraded" : serving,
+          message: `off: ${input.quic.off}`,
+        },
       store: { status: "healthy", message: input.databasePath },
       auth: { status: "healthy", message: "HS256 JWT" },
     },

@@ -19,6 +19,7 @@ export class RelayMetrics {
   readonly authFailures: Counter<"principal">;
   readonly idempotencyHits: Counter<"kind">;
   readonly quicHandshakeFailures: Counter;
+  readonly quicListenerUp: Gauge;
   readonly transportSwitches: Counter<"from" | "to">;
 
   /** `listDevices` is read at scrape time, so the device gauge is always current. */
@@ -102,6 +103,12 @@ export class RelayMetrics {
       help:
         "Requests answered from the idempotency cache or joined to an in-flight twin",
       labelNames: ["kind"],
+      registers,
+    });
+    this.quicListenerUp = new Gauge({
+      name: "relay_quic_listener_up",
+      help:
+        "1 while the QUIC listener serves, 0 when it is configured but could not bind",
       registers,
     });
     this.quicHandshakeFailures = new Counter({
