@@ -10,7 +10,7 @@ import {
   echoHandler,
   type RunningRelay,
 } from "../src/main.ts";
-import { withDeadline } from "./deadline.ts";
+import { withDeadline } from "../test/with_deadline.ts";
 import type { RelayFixture } from "./relay_fixture.ts";
 
 export type BenchTransport = "h2" | "quic";

@@ -3,7 +3,7 @@
 // the relay crosses the lossy veth link.
 import { fileURLToPath } from "node:url";
 import type { RunningRelay } from "../src/main.ts";
-import { withDeadline } from "./deadline.ts";
+import { withDeadline } from "../test/with_deadline.ts";
 import { BENCH_SERVER_NAME, type BenchTransport } from "./echo_path.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));

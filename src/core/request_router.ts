@@ -29,7 +29,6 @@ export class RequestRouter {
   readonly #options: RequestRouterOptions;
   #draining = false;
   #inFlight = 0;
-  #idle: PromiseWithResolvers<void> | undefined;
 
   constructor(options: RequestRouterOptions) {
     this.#options = options;
@@ -42,13 +41,6 @@ export class RequestRouter {
   /** Refuses new requests with UNAVAILABLE; in-flight ones continue. */
   drain(): void {
     this.#draining = true;
-  }
-
-  /** Resolves when no request is in flight. */
-  idle(): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve();
-    this.#idle ??= Promise.withResolvers<void>();
-    return this.#idle.promise;
   }
 
   async route(
@@ -67,10 +59,6 @@ export class RequestRouter {
     } finally {
       this.#inFlight--;
       this.#options.metrics.inFlightRequests.dec();
-      if (this.#inFlight === 0 && this.#idle !== undefined) {
-        this.#idle.resolve();
-        this.#idle = undefined;
-      }
     }
     const seconds = (performance.now() - started) / 1000;
     this.#options.metrics.requests.inc({ code: response.error });
