@@ -3,6 +3,8 @@
 // it to embed a relay, a device agent or a controller client.
 import { hostname } from "node:os";
 import { mintControllerToken } from "./auth/controller_auth.ts";
+import { loadJwtKeys } from "./auth/jwt_keys.ts";
+import { maxMessageBytes } from "./core/input_limits.ts";
 import { runCli } from "./cli/cli.ts";
 import type {
   ClientTransportOptions,
@@ -65,11 +67,12 @@ export async function startRelay(
     ? await loadOrCreateTls(config, paths)
     : null;
   const jwtSecret = await loadOrCreateJwtSecret(config, paths);
+  const jwtKeys = await loadJwtKeys(config.relay.auth.jwt, jwtSecret);
   const store = new RelayStore(paths.database);
   const core = new RelayCore({
     config,
     store,
-    jwtSecret,
+    jwtKeys,
     logger,
     ...(options.onPresence ? { onPresence: options.onPresence } : {}),
   });
@@ -87,7 +90,7 @@ export async function startRelay(
     core,
     address: config.relay.address,
     tls,
-    maxPayloadBytes: config.relay.request.max_payload_bytes,
+    maxMessageBytes: maxMessageBytes(config),
     logger,
   });
   const grpcPort = await grpc.listen().catch(fail);
@@ -224,7 +227,7 @@ function startQuic(
     address: config.relay.quic_address,
     certPem: tls.certPem,
     keyPem: tls.keyPem,
-    maxFrameBytes: quic.max_frame_bytes,
+    maxFrameBytes: maxMessageBytes(config),
     idleTimeoutMs: quic.idle_timeout_seconds * 1000,
     keepAliveMs: quic.keep_alive_seconds * 1000,
     maxStreams: quic.max_streams,

@@ -10,6 +10,7 @@ import type { StreamOpen } from "../src/gen/relay/v1/StreamOpen.ts";
 import type { ControllerStreamFrame__Output } from "../src/gen/relay/v1/ControllerStreamFrame.ts";
 import { encodeFrame, FrameReader } from "../transports/quic/frame_stream.ts";
 import { codecFor } from "../transports/quic/relay_codec.ts";
+import { MESSAGE_ENVELOPE_BYTES } from "../src/core/input_limits.ts";
 import { quicDeviceConnector } from "../transports/quic/quic_connectors.ts";
 import { UdpForwarder } from "./net/udp_forwarder.ts";
 import {
@@ -208,13 +209,15 @@ async function assertRelayServes(t: TestRelay, deviceId: string) {
   assert.equal(decode(reply), "alive");
 }
 
-const SMALL_FRAMES = { "relay.quic.max_frame_bytes": 1024 };
+// The frame limit is the payload limit plus the envelope allowance.
+const SMALL_FRAMES = { "relay.request.max_payload_bytes": 1024 };
+const OVERSIZED = 1024 + MESSAGE_ENVELOPE_BYTES + 1;
 
 Deno.test("a stream whose first frame is oversized or not a StreamOpen is closed; the relay keeps serving", async () => {
   await withQuicRelay(SMALL_FRAMES, async (t) => {
     const raw = await rawQuic(t);
     try {
-      for (const first of [frameHeader(1025), encodeFrame(GARBAGE)]) {
+      for (const first of [frameHeader(OVERSIZED), encodeFrame(GARBAGE)]) {
         const bad = await raw.stream(first);
         // The relay stops reading (STOP_SENDING) and ends its side.
         const outcome = await readToEnd(bad.frames);
@@ -252,9 +255,9 @@ Deno.test({
       const raw = await rawQuic(t);
       try {
         const cases = [
-          ["DEVICE_CONNECT", frameHeader(1025)],
+          ["DEVICE_CONNECT", frameHeader(OVERSIZED)],
           ["DEVICE_CONNECT", encodeFrame(GARBAGE)],
-          ["CONNECT_TO_DEVICE", frameHeader(1025)],
+          ["CONNECT_TO_DEVICE", frameHeader(OVERSIZED)],
           ["CONNECT_TO_DEVICE", encodeFrame(GARBAGE)],
         ] as const;
         for (const [kind, body] of cases) {

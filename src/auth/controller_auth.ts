@@ -1,18 +1,24 @@
-// Controller identity: HS256 JWTs verified with jose. Verified tokens are
-// cached (bounded) so that checking the credential on every message is cheap;
-// revocation is checked on every use.
+// Controller identity: JWTs verified with jose against pinned keys (HS256
+// secret, PEM public keys, JWKS). Verified tokens are cached (bounded) so
+// that checking the credential on every message is cheap; expiry and
+// revocation (by token hash or `jti`) are checked on every use.
 import { jwtVerify, SignJWT } from "jose";
 import { RelayError } from "../errors/relay_error.ts";
+import type { JwtKeys } from "./jwt_keys.ts";
 import { hashToken } from "./token_hash.ts";
 
 export type Role = "admin" | "operator" | "viewer";
 const ROLES: ReadonlySet<string> = new Set(["admin", "operator", "viewer"]);
+const CONTROLLER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@\/-]{0,127}$/;
+const MAX_TOKEN_LENGTH = 8 * 1024;
 
 export interface ControllerPrincipal {
   controllerId: string;
   role: Role;
   projects: readonly string[];
   tokenHash: string;
+  /** The token's `jti` claim, "" when it has none. */
+  jti: string;
   /** Unix milliseconds. */
   expiresAt: number;
 }
@@ -24,21 +30,23 @@ export interface JwtSettings {
   clockSkewSeconds: number;
 }
 
-export interface ControllerAuthOptions extends JwtSettings {
-  isRevoked: (tokenHash: string) => boolean;
+export interface ControllerAuthOptions {
+  keys: JwtKeys;
+  issuer: string;
+  audience: string;
+  clockSkewSeconds: number;
+  isRevoked: (principal: ControllerPrincipal) => boolean;
   now?: () => number;
   cacheSize?: number;
 }
 
 export class ControllerAuthenticator {
-  readonly #key: Uint8Array;
   readonly #options: ControllerAuthOptions;
   readonly #now: () => number;
   readonly #cache = new Map<string, ControllerPrincipal>();
   readonly #cacheSize: number;
 
   constructor(options: ControllerAuthOptions) {
-    this.#key = new TextEncoder().encode(options.secret);
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#cacheSize = options.cacheSize ?? 10_000;
@@ -46,6 +54,11 @@ export class ControllerAuthenticator {
 
   async verify(token: string): Promise<ControllerPrincipal> {
     if (token === "") throw unauthorized("missing controller token");
+    if (token.length > MAX_TOKEN_LENGTH) {
+      throw unauthorized(
+        `controller token longer than ${MAX_TOKEN_LENGTH} characters`,
+      );
+    }
     const cached = this.#cache.get(token);
     const principal = cached ?? await this.#verifyJwt(token);
     if (
@@ -54,7 +67,7 @@ export class ControllerAuthenticator {
       this.#cache.delete(token);
       throw unauthorized("controller token expired");
     }
-    if (this.#options.isRevoked(principal.tokenHash)) {
+    if (this.#options.isRevoked(principal)) {
       throw unauthorized("controller token revoked");
     }
     if (cached === undefined) this.#remember(token, principal);
@@ -64,12 +77,12 @@ export class ControllerAuthenticator {
   async #verifyJwt(token: string): Promise<ControllerPrincipal> {
     let payload;
     try {
-      ({ payload } = await jwtVerify(token, this.#key, {
-        algorithms: ["HS256"],
+      ({ payload } = await jwtVerify(token, this.#options.keys.resolve, {
+        algorithms: [...this.#options.keys.algorithms],
         issuer: this.#options.issuer,
         audience: this.#options.audience,
         clockTolerance: this.#options.clockSkewSeconds,
-        requiredClaims: ["sub", "exp"],
+        requiredClaims: ["sub", "exp", "iss", "aud", "role"],
         currentDate: new Date(this.#now()),
       }));
     } catch (error) {
@@ -81,23 +94,30 @@ export class ControllerAuthenticator {
     if (typeof role !== "string" || !ROLES.has(role)) {
       throw unauthorized("controller token has no valid role claim");
     }
-    const projects = payload.projects ?? payload.allowed_project_ids ?? [];
+    const projects = payload.projects ?? payload.allowed_project_ids;
     if (
       !Array.isArray(projects) || projects.some((p) => typeof p !== "string")
     ) {
       throw unauthorized(
-        "controller token projects claim must be a list of strings",
+        "controller token needs a projects claim: a list of project names",
+      );
+    }
+    const controllerId = payload.sub!;
+    if (!CONTROLLER_ID_PATTERN.test(controllerId)) {
+      throw unauthorized(
+        "controller token sub must be 1-128 letters, digits or . _ : @ / -",
       );
     }
     const claimedId = payload.controller_id;
-    if (claimedId !== undefined && claimedId !== payload.sub) {
+    if (claimedId !== undefined && claimedId !== controllerId) {
       throw unauthorized("controller token controller_id differs from sub");
     }
     return {
-      controllerId: payload.sub!,
+      controllerId,
       role: role as Role,
       projects,
       tokenHash: hashToken(token),
+      jti: typeof payload.jti === "string" ? payload.jti : "",
       expiresAt: payload.exp! * 1000,
     };
   }

@@ -3,6 +3,40 @@
 import { z } from "zod";
 
 const seconds = z.number().positive();
+
+/** A token bucket: sustained rate and burst; per_second 0 means unlimited. */
+const bucket = (perSecond: number, burst: number) =>
+  z.strictObject({
+    per_second: z.number().nonnegative().default(perSecond),
+    burst: z.number().positive().default(burst),
+  }).prefault({});
+
+/** Bucket sizes per device, per controller and for the whole relay. */
+const scopedBuckets = (
+  device: [number, number],
+  controller: [number, number],
+  global: [number, number],
+) =>
+  z.strictObject({
+    device: bucket(...device),
+    controller: bucket(...controller),
+    global: bucket(...global),
+  }).prefault({});
+
+const MIB = 1024 * 1024;
+
+const jwtAlgorithm = z.enum([
+  "ES256",
+  "ES384",
+  "ES512",
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "EdDSA",
+]);
 const address = z.string().regex(
   /^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/,
   "expected host:port",
@@ -20,6 +54,8 @@ export const configSchema = z.strictObject({
     advertise_address: z.string().default(""),
     /** Directory for the dev CA, certificates, admin token and the store. */
     state_dir: z.string().min(1).default(".relay"),
+    /** Development conveniences that are unsafe in production (weak JWT secrets). */
+    dev_mode: z.boolean().default(false),
     max_device_connections: z.number().int().positive().default(10000),
     heartbeat_interval_seconds: seconds.default(30),
     shutdown_grace_seconds: z.number().nonnegative().default(10),
@@ -30,10 +66,6 @@ export const configSchema = z.strictObject({
       keep_alive_seconds: seconds.default(10),
       /** Concurrent bidirectional streams a peer may open on one connection. */
       max_streams: z.number().int().positive().default(256),
-      /** Largest frame accepted on a QUIC stream (checked before allocation). */
-      max_frame_bytes: z.number().int().positive().default(
-        4 * 1024 * 1024 + 64 * 1024,
-      ),
     }).prefault({}),
     presence: z.strictObject({
       suspect_after_seconds: seconds.default(120),
@@ -44,13 +76,35 @@ export const configSchema = z.strictObject({
       max_pending_requests_per_device: z.number().int().positive().default(
         1024,
       ),
-      handshake_timeout_seconds: seconds.default(10),
+      handshake_timeout_seconds: seconds.default(5),
     }).prefault({}),
     request: z.strictObject({
       default_timeout_seconds: seconds.default(30),
       max_timeout_seconds: seconds.default(300),
       max_payload_bytes: z.number().int().positive().default(4 * 1024 * 1024),
       max_in_flight_per_stream: z.number().int().positive().default(1024),
+    }).prefault({}),
+    limits: z.strictObject({
+      max_metadata_entries: z.number().int().nonnegative().default(64),
+      max_metadata_key_bytes: z.number().int().positive().default(128),
+      max_metadata_value_bytes: z.number().int().positive().default(1024),
+      max_method_name_bytes: z.number().int().positive().default(256),
+    }).prefault({}),
+    rate_limits: z.strictObject({
+      enabled: z.boolean().default(true),
+      /** A caller's bucket is forgotten after this long without use (it is full again by then). */
+      idle_seconds: seconds.default(60),
+      /** Bound on buckets kept per kind; the least recently used go first. */
+      max_buckets: z.number().int().positive().default(100000),
+      requests: scopedBuckets([2000, 4000], [5000, 10000], [50000, 100000]),
+      /** New device registrations / controller streams. */
+      connections: scopedBuckets([2, 20], [100, 1000], [2000, 10000]),
+      /** Payload bytes: requests charge before sending, responses after. */
+      bytes: scopedBuckets(
+        [128 * MIB, 256 * MIB],
+        [128 * MIB, 256 * MIB],
+        [1024 * MIB, 2048 * MIB],
+      ),
     }).prefault({}),
     idempotency: z.strictObject({
       ttl_seconds: seconds.default(300),
@@ -72,7 +126,36 @@ export const configSchema = z.strictObject({
         issuer: z.string().min(1).default("grpc-relay"),
         audience: z.string().min(1).default("grpc-relay-controller"),
         clock_skew_seconds: z.number().nonnegative().default(30),
+        /** Asymmetric verification keys (PEM public key or certificate), algorithm pinned per key. */
+        public_keys: z.array(z.strictObject({
+          path: z.string().min(1),
+          alg: jwtAlgorithm,
+          /** Matches the token header's `kid` when set. */
+          kid: z.string().default(""),
+        })).default([]),
+        /** JWKS endpoint (https://...); keys must carry `alg`, or `jwks_algorithms` pins them. */
+        jwks_url: z.string().default(""),
+        jwks_algorithms: z.array(jwtAlgorithm).default([]),
+        jwks_cache_seconds: seconds.default(600),
       }).prefault({}),
+      /** Method-name glob patterns each sending role may call. */
+      roles: z.strictObject({
+        admin: z.strictObject({
+          allowed_methods: z.array(z.string().min(1)).default(["*"]),
+        }).prefault({}),
+        operator: z.strictObject({
+          allowed_methods: z.array(z.string().min(1)).default(["*"]),
+        }).prefault({}),
+      }).prefault({}),
+      /** Source addresses with this many failed authentications in the window are refused for block_seconds. */
+      max_failures_per_address: z.number().int().positive().default(20),
+      failure_window_seconds: seconds.default(60),
+      block_seconds: seconds.default(60),
+    }).prefault({}),
+    audit: z.strictObject({
+      enabled: z.boolean().default(true),
+      /** JSON lines file; empty: <state_dir>/audit.log; "-": standard output. */
+      path: z.string().default(""),
     }).prefault({}),
   }).prefault({}),
   observability: z.strictObject({
@@ -101,6 +184,19 @@ export const configSchema = z.strictObject({
       path: ["relay", "request", "max_timeout_seconds"],
       message: "must be at least relay.request.default_timeout_seconds",
     });
+  }
+  const bytes = config.relay.rate_limits.bytes;
+  for (const scope of ["device", "controller", "global"] as const) {
+    if (
+      bytes[scope].per_second > 0 &&
+      bytes[scope].burst < request.max_payload_bytes
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["relay", "rate_limits", "bytes", scope, "burst"],
+        message: "must be at least relay.request.max_payload_bytes",
+      });
+    }
   }
   const tls = config.relay.tls;
   if ((tls.cert_path === "") !== (tls.key_path === "")) {

@@ -18,8 +18,8 @@ export interface ControllerStreamDeps {
   metrics: RelayMetrics;
   logger: Logger;
   maxInFlight: number;
-  /** Registers the stream under a token hash so revocation can close it. */
-  track: (tokenHash: string, link: ControllerLink) => void;
+  /** Registers the stream under its principal so revocation can close it. */
+  track: (principal: ControllerPrincipal, link: ControllerLink) => void;
   untrack: (link: ControllerLink) => void;
   /** Told about every answer in progress (routing and writing it), for shutdown. */
   trackAnswer: (answer: Promise<void>) => void;
@@ -41,7 +41,7 @@ export async function serveControllerLink(
           throw error;
         },
       );
-      deps.track(streamPrincipal.tokenHash, link);
+      deps.track(streamPrincipal, link);
       expiry = closeAtExpiry(link, streamPrincipal);
     }
     for await (const message of link.messages) {
@@ -104,7 +104,7 @@ async function principalFor(
       deps.metrics.authFailures.inc({ principal: "controller" });
       throw error;
     }
-    deps.track(principal.tokenHash, link);
+    deps.track(principal, link);
   } else if (principal !== undefined) {
     principal = await deps.auth.verify(link.bearerToken); // revocation and expiry
   }

@@ -6,6 +6,7 @@ import type { RelayMetrics } from "../observability/relay_metrics.ts";
 import { type DeviceRecord, validateDeviceId } from "../store/relay_store.ts";
 import type { DeviceRegistry } from "./device_registry.ts";
 import type { DeviceSession } from "./device_session.ts";
+import type { InputLimits } from "./input_limits.ts";
 import type { DeviceLink } from "./links.ts";
 import type { DeviceMessage } from "./messages.ts";
 
@@ -19,7 +20,7 @@ export interface DeviceConnectionDeps {
   logger: Logger;
   heartbeatIntervalMs: number;
   handshakeTimeoutMs: number;
-  maxMetadataEntries: number;
+  inputLimits: InputLimits;
   isDraining: () => boolean;
 }
 
@@ -196,13 +197,10 @@ async function authenticate(
   } catch (error) {
     return await fail(link, deps, "INVALID_REQUEST", (error as Error).message);
   }
-  if (Object.keys(register.metadata).length > deps.maxMetadataEntries) {
-    return await fail(
-      link,
-      deps,
-      "INVALID_REQUEST",
-      "too many metadata entries",
-    );
+  try {
+    deps.inputLimits.checkMetadata(register.metadata, "register metadata");
+  } catch (error) {
+    return await fail(link, deps, "INVALID_REQUEST", (error as Error).message);
   }
   const record = deps.verifyCredential(deviceId, first.token);
   if (record === undefined) {

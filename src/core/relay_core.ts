@@ -1,10 +1,11 @@
 // The transport-agnostic relay: adapters hand it device and controller links
 // and unary calls; it owns the registry, routing, auth and shutdown.
-import { canRevoke, canSee } from "../auth/access_policy.ts";
+import { canRevoke, canSee, MethodPolicy } from "../auth/access_policy.ts";
 import {
   ControllerAuthenticator,
   type ControllerPrincipal,
 } from "../auth/controller_auth.ts";
+import type { JwtKeys } from "../auth/jwt_keys.ts";
 import { hashToken, isTokenHash } from "../auth/token_hash.ts";
 import type { RelayConfig } from "../config/config_schema.ts";
 import { RelayError } from "../errors/relay_error.ts";
@@ -16,6 +17,7 @@ import { serveDeviceLink } from "./device_connection.ts";
 import { DeviceRegistry, type PresenceEvent } from "./device_registry.ts";
 import type { DeviceSession } from "./device_session.ts";
 import { IdempotencyCache } from "./idempotency_cache.ts";
+import { InputLimits } from "./input_limits.ts";
 import type { ControllerLink, DeviceLink } from "./links.ts";
 import type {
   DeviceInfo,
@@ -27,14 +29,14 @@ import { RequestRouter } from "./request_router.ts";
 
 /** Whole tokens are at least this long; anything shorter is a refused prefix. */
 const MIN_TOKEN_LENGTH = 32;
-const MAX_METADATA_ENTRIES = 64;
+const JTI_PREFIX = "jti:";
 /** How long answers to requests failed at shutdown get to be written. */
 const ANSWER_FLUSH_MS = 500;
 
 export interface RelayCoreOptions {
   config: RelayConfig;
   store: RelayStore;
-  jwtSecret: string;
+  jwtKeys: JwtKeys;
   logger: Logger;
   now?: () => number;
   onPresence?: (event: PresenceEvent) => void;
@@ -48,6 +50,8 @@ export class RelayCore {
   readonly #config: RelayConfig;
   readonly #store: RelayStore;
   readonly #logger: Logger;
+  readonly #inputLimits: InputLimits;
+  /** Open controller streams by token hash and by "jti:<jti>", for revocation. */
   readonly #streamsByToken = new Map<string, Set<ControllerLink>>();
   readonly #tokensByStream = new Map<ControllerLink, Set<string>>();
   /** Answers being routed or written, so shutdown can let them finish. */
@@ -77,13 +81,16 @@ export class RelayCore {
       },
     });
     this.auth = new ControllerAuthenticator({
-      secret: options.jwtSecret,
+      keys: options.jwtKeys,
       issuer: relay.auth.jwt.issuer,
       audience: relay.auth.jwt.audience,
       clockSkewSeconds: relay.auth.jwt.clock_skew_seconds,
-      isRevoked: (hash) => this.#store.isTokenRevoked(hash),
+      isRevoked: (principal) =>
+        this.#store.isTokenRevoked(principal.tokenHash) ||
+        (principal.jti !== "" && this.#store.isJtiRevoked(principal.jti)),
       now,
     });
+    this.#inputLimits = new InputLimits(relay.limits);
     this.router = new RequestRouter({
       registry: this.registry,
       lookupDeviceProject: (id) => this.#store.getDevice(id)?.project,
@@ -97,6 +104,8 @@ export class RelayCore {
       defaultTimeoutMs: relay.request.default_timeout_seconds * 1000,
       maxTimeoutMs: relay.request.max_timeout_seconds * 1000,
       maxPayloadBytes: relay.request.max_payload_bytes,
+      methodPolicy: new MethodPolicy(relay.auth.roles),
+      inputLimits: this.#inputLimits,
     });
   }
 
@@ -121,7 +130,7 @@ export class RelayCore {
       heartbeatIntervalMs: this.#config.relay.heartbeat_interval_seconds * 1000,
       handshakeTimeoutMs: this.#config.relay.session.handshake_timeout_seconds *
         1000,
-      maxMetadataEntries: MAX_METADATA_ENTRIES,
+      inputLimits: this.#inputLimits,
       isDraining: () => this.#draining,
     });
   }
@@ -137,7 +146,12 @@ export class RelayCore {
       metrics: this.metrics,
       logger: this.#logger,
       maxInFlight: this.#config.relay.request.max_in_flight_per_stream,
-      track: (hash, tracked) => this.#track(hash, tracked),
+      track: (principal, tracked) => {
+        this.#track(principal.tokenHash, tracked);
+        if (principal.jti !== "") {
+          this.#track(JTI_PREFIX + principal.jti, tracked);
+        }
+      },
       untrack: (tracked) => this.#untrack(tracked),
       trackAnswer: (answer) => {
         this.#answers.add(answer);
@@ -154,6 +168,7 @@ export class RelayCore {
       bearerToken || request.token,
       request.controller_id,
     );
+    this.#inputLimits.checkMetadata(request.label_filter, "label_filter");
     const labels = Object.entries(request.label_filter);
     return this.registry.list()
       .filter((session) => canSee(principal, session.project))
@@ -179,21 +194,37 @@ export class RelayCore {
       throw new RelayError(
         "PERMISSION_DENIED",
         "only admins may revoke tokens",
-        {
-          source: "downstream",
-        },
+        { source: "downstream" },
       );
     }
     const target = request.target_token_hash_or_prefix;
+    const reason = request.reason || "revoked by admin";
+    const { revokedKey, closed } = target.startsWith(JTI_PREFIX)
+      ? this.#revokeJti(target.slice(JTI_PREFIX.length), reason, request)
+      : this.#revokeHash(target, reason, request);
+    this.#logger.info("token revoked", {
+      by: principal.controllerId,
+      target_type: String(request.target_type),
+      target: revokedKey,
+      closed_streams: closed,
+    });
+    return { revoked: true, closed_streams: closed };
+  }
+
+  /** Revokes a whole token or SHA-256 hex (device credential and/or controller token). */
+  #revokeHash(
+    target: string,
+    reason: string,
+    request: RevokeTokenRequest,
+  ): { revokedKey: string; closed: number } {
     if (!isTokenHash(target) && target.length < MIN_TOKEN_LENGTH) {
       throw new RelayError(
         "INVALID_REQUEST",
-        "pass the whole token or its SHA-256 hex; prefixes are not accepted",
+        "pass the whole token, its SHA-256 hex or jti:<id>; prefixes are not accepted",
         { source: "downstream" },
       );
     }
     const hash = isTokenHash(target) ? target : hashToken(target);
-    const reason = request.reason || "revoked by admin";
     let closed = 0;
     if (request.target_type !== "CONTROLLER") {
       const deviceId = this.#store.revokeDeviceCredential(hash);
@@ -208,9 +239,7 @@ export class RelayCore {
         throw new RelayError(
           "DEVICE_NOT_FOUND",
           "no active device credential matches",
-          {
-            source: "downstream",
-          },
+          { source: "downstream" },
         );
       }
     }
@@ -218,13 +247,32 @@ export class RelayCore {
       this.#store.revokeToken(hash, "controller", reason);
       closed += this.#closeStreamsOf(hash);
     }
-    this.#logger.info("token revoked", {
-      by: principal.controllerId,
-      target_type: String(request.target_type),
-      token_hash: hash.slice(0, 12),
-      closed_streams: closed,
-    });
-    return { revoked: true, closed_streams: closed };
+    // A hash prefix identifies the token in logs without being usable.
+    return { revokedKey: `sha256:${hash.slice(0, 12)}`, closed };
+  }
+
+  #revokeJti(
+    jti: string,
+    reason: string,
+    request: RevokeTokenRequest,
+  ): { revokedKey: string; closed: number } {
+    if (jti === "" || jti.length > 256) {
+      throw new RelayError("INVALID_REQUEST", "jti must be 1-256 characters", {
+        source: "downstream",
+      });
+    }
+    if (request.target_type === "DEVICE") {
+      throw new RelayError(
+        "INVALID_REQUEST",
+        "device credentials have no jti; revoke them by hash",
+        { source: "downstream" },
+      );
+    }
+    this.#store.revokeJti(jti, reason);
+    return {
+      revokedKey: JTI_PREFIX + jti,
+      closed: this.#closeStreamsOf(JTI_PREFIX + jti),
+    };
   }
 
   /**

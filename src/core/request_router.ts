@@ -2,12 +2,14 @@
 // DeviceResponse for it, whatever happens: authorization, idempotency,
 // waiting for a resuming device within the deadline, and device errors.
 import { createHash } from "node:crypto";
-import { canSee, canSend } from "../auth/access_policy.ts";
+import { canSee, canSend, type MethodPolicy } from "../auth/access_policy.ts";
 import type { ControllerPrincipal } from "../auth/controller_auth.ts";
 import { type ErrorCode, RelayError } from "../errors/relay_error.ts";
 import type { RelayMetrics } from "../observability/relay_metrics.ts";
+import { validateDeviceId } from "../store/relay_store.ts";
 import type { DeviceRegistry } from "./device_registry.ts";
 import { IdempotencyCache } from "./idempotency_cache.ts";
+import type { InputLimits } from "./input_limits.ts";
 import type {
   ControllerMessage,
   DataResponse,
@@ -23,6 +25,8 @@ export interface RequestRouterOptions {
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
   maxPayloadBytes: number;
+  methodPolicy: MethodPolicy;
+  inputLimits: InputLimits;
 }
 
 export class RequestRouter {
@@ -76,7 +80,8 @@ export class RequestRouter {
   ): Promise<DeviceResponse> {
     const deviceId = message.target_device_id;
     if (deviceId === "") throw invalid("target_device_id is required");
-    if (message.method_name === "") throw invalid("method_name is required");
+    validateDeviceId(deviceId);
+    this.#options.inputLimits.checkMethodName(message.method_name);
     if (message.encrypted_payload.byteLength > this.#options.maxPayloadBytes) {
       throw invalid(`payload exceeds ${this.#options.maxPayloadBytes} bytes`);
     }
@@ -105,9 +110,16 @@ export class RequestRouter {
       throw new RelayError(
         "PERMISSION_DENIED",
         `role ${principal.role} may not send requests`,
-        {
-          source: "downstream",
-        },
+        { source: "downstream" },
+      );
+    }
+    if (
+      !this.#options.methodPolicy.allows(principal.role, message.method_name)
+    ) {
+      throw new RelayError(
+        "PERMISSION_DENIED",
+        `role ${principal.role} may not call method ${message.method_name}`,
+        { source: "downstream" },
       );
     }
 

@@ -3,6 +3,7 @@
 import { join } from "node:path";
 import { hostname } from "node:os";
 import type { RelayConfig } from "../config/config_schema.ts";
+import { assertStrongSecret } from "../auth/secret_strength.ts";
 import { RelayError } from "../errors/relay_error.ts";
 import { randomBase64Url } from "../store/relay_store.ts";
 import {
@@ -96,9 +97,15 @@ export async function loadOrCreateJwtSecret(
   paths: StatePaths,
 ): Promise<string> {
   const configured = config.relay.auth.jwt.hs256_secret;
-  if (configured !== "") return configured;
+  const devMode = config.relay.dev_mode;
+  if (configured !== "") {
+    assertStrongSecret(configured, "relay.auth.jwt.hs256_secret", devMode);
+    return configured;
+  }
   if (await exists(paths.jwtSecret)) {
-    return (await Deno.readTextFile(paths.jwtSecret)).trim();
+    const stored = (await Deno.readTextFile(paths.jwtSecret)).trim();
+    assertStrongSecret(stored, paths.jwtSecret, devMode);
+    return stored;
   }
   const secret = randomBase64Url(32);
   await writeSecret(paths.jwtSecret, secret + "\n");

@@ -1,5 +1,5 @@
 // Embedded store (node:sqlite in the state directory): device credentials,
-// kept only as SHA-256 hashes, and revoked token hashes. The CLI and a
+// kept only as SHA-256 hashes, revoked token hashes and revoked JWT ids. The CLI and a
 // running relay may share the file: SQLite serialises their writes.
 import { DatabaseSync } from "node:sqlite";
 import { digestsEqual, hashToken } from "../auth/token_hash.ts";
@@ -30,6 +30,11 @@ const SCHEMA = `
     reason TEXT NOT NULL,
     revoked_at INTEGER NOT NULL
   );
+  CREATE TABLE IF NOT EXISTS revoked_jtis (
+    jti TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    revoked_at INTEGER NOT NULL
+  );
 `;
 
 const DEVICE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -47,6 +52,7 @@ export function validateDeviceId(deviceId: string): void {
 export class RelayStore {
   readonly #db: DatabaseSync;
   readonly #revoked = new Set<string>();
+  readonly #revokedJtis = new Set<string>();
 
   /** `path` is a file in the state directory, or ":memory:" for tests. */
   constructor(path: string) {
@@ -119,12 +125,29 @@ export class RelayStore {
     return this.#revoked.has(tokenHash);
   }
 
+  /** Revokes every controller token carrying this JWT id. */
+  revokeJti(jti: string, reason: string): void {
+    this.#db.prepare(
+      `INSERT INTO revoked_jtis (jti, reason, revoked_at) VALUES (?, ?, ?)
+       ON CONFLICT(jti) DO NOTHING`,
+    ).run(jti, reason, Date.now());
+    this.#revokedJtis.add(jti);
+  }
+
+  isJtiRevoked(jti: string): boolean {
+    return this.#revokedJtis.has(jti);
+  }
+
   #loadRevocations(): void {
     const rows = this.#db.prepare("SELECT token_hash FROM revoked_tokens")
       .all() as {
         token_hash: string;
       }[];
     for (const row of rows) this.#revoked.add(row.token_hash);
+    const jtis = this.#db.prepare("SELECT jti FROM revoked_jtis").all() as {
+      jti: string;
+    }[];
+    for (const row of jtis) this.#revokedJtis.add(row.jti);
   }
 }
 

@@ -26,12 +26,10 @@ export interface GrpcRelayServerOptions {
   address: string;
   /** null means plaintext (explicit opt-out). */
   tls: TlsMaterial | null;
-  maxPayloadBytes: number;
+  /** Largest gRPC message either way (payload plus envelope). */
+  maxMessageBytes: number;
   logger: Logger;
 }
-
-/** Room for the envelope fields around the largest payload. */
-const ENVELOPE_BYTES = 64 * 1024;
 
 export class GrpcRelayServer {
   readonly #options: GrpcRelayServerOptions;
@@ -40,7 +38,7 @@ export class GrpcRelayServer {
 
   constructor(options: GrpcRelayServerOptions) {
     this.#options = options;
-    const maxMessage = options.maxPayloadBytes + ENVELOPE_BYTES;
+    const maxMessage = options.maxMessageBytes;
     this.#server = new grpc.Server({
       "grpc.max_receive_message_length": maxMessage,
       "grpc.max_send_message_length": maxMessage,
