@@ -1,0 +1,204 @@
+// The relay's rate limits (config relay.rate_limits): for each of requests,
+// connections and bytes, a bucket per device, one per controller and one for
+// the whole relay. A check is all-or-nothing: when one bucket refuses, tokens
+// already taken from the others are given back, so a refused call costs the
+// caller's other quotas nothing.
+import type { RelayConfig } from "../config/config_schema.ts";
+import { RelayError } from "../errors/relay_error.ts";
+import { KeyedRateLimiter } from "./keyed_rate_limiter.ts";
+import { TokenBucket } from "./token_bucket.ts";
+
+export type RateLimitsConfig = RelayConfig["relay"]["rate_limits"];
+export type LimitKind = "requests" | "connections" | "bytes";
+export type LimitScope = "device" | "controller" | "global";
+/** Which bucket refused: "requests.device", "bytes.global", ... */
+export type LimitName = `${LimitKind}.${LimitScope}`;
+
+export interface RateLimitHit {
+  limit: LimitName;
+  /** Until the refusing bucket could admit the same call; Infinity if it never can. */
+  retryAfterMs: number;
+}
+
+export interface BucketCount {
+  kind: LimitKind;
+  scope: "device" | "controller";
+  count: number;
+}
+
+export interface RateLimitsOptions {
+  /** Milliseconds, monotonic by default. */
+  now?: () => number;
+}
+
+/** A global bucket and a keyed limiter seen the same way (the key is ignored for the former). */
+interface Gate {
+  tryTake(key: string, n: number): boolean;
+  give(key: string, n: number): void;
+  charge(key: string, n: number): void;
+  retryAfterMs(key: string, n: number): number;
+}
+
+interface Check {
+  limit: LimitName;
+  gate: Gate;
+  key: string;
+  n: number;
+}
+
+class ScopedLimits {
+  readonly device: KeyedRateLimiter;
+  readonly controller: KeyedRateLimiter;
+  readonly global: Gate;
+
+  constructor(
+    section: RateLimitsConfig[LimitKind],
+    config: RateLimitsConfig,
+    now: () => number,
+  ) {
+    const keyed = (bucket: { per_second: number; burst: number }) =>
+      new KeyedRateLimiter({
+        perSecond: bucket.per_second,
+        burst: bucket.burst,
+        idleMs: config.idle_seconds * 1000,
+        maxKeys: config.max_buckets,
+        now,
+      });
+    this.device = keyed(section.device);
+    this.controller = keyed(section.controller);
+    const global = new TokenBucket({
+      perSecond: section.global.per_second,
+      burst: section.global.burst,
+      now,
+    });
+    this.global = {
+      tryTake: (_key, n) => global.tryTake(n),
+      give: (_key, n) => global.give(n),
+      charge: (_key, n) => global.charge(n),
+      retryAfterMs: (_key, n) => global.retryAfterMs(n),
+    };
+  }
+}
+
+const KINDS: readonly LimitKind[] = ["requests", "connections", "bytes"];
+
+export class RateLimits {
+  readonly enabled: boolean;
+  readonly #limits: Record<LimitKind, ScopedLimits>;
+
+  constructor(config: RateLimitsConfig, options: RateLimitsOptions = {}) {
+    const now = options.now ?? (() => performance.now());
+    this.enabled = config.enabled;
+    this.#limits = {
+      requests: new ScopedLimits(config.requests, config, now),
+      connections: new ScopedLimits(config.connections, config, now),
+      bytes: new ScopedLimits(config.bytes, config, now),
+    };
+  }
+
+  /** One request of `payloadBytes` from a controller to a device. */
+  admitRequest(
+    controllerId: string,
+    deviceId: string,
+    payloadBytes: number,
+  ): RateLimitHit | undefined {
+    if (!this.enabled) return undefined;
+    // Bytes are checked even for an empty payload: a bucket in debt from
+    // earlier responses refuses everything until it has refilled.
+    return this.#admit([
+      ...this.#checks("requests", controllerId, deviceId, 1),
+      ...this.#checks("bytes", controllerId, deviceId, payloadBytes),
+    ]);
+  }
+
+  /** A device registration (new or resumed connection). */
+  admitDeviceConnection(deviceId: string): RateLimitHit | undefined {
+    if (!this.enabled) return undefined;
+    const connections = this.#limits.connections;
+    return this.#admit([
+      check("connections.device", connections.device, deviceId, 1),
+      check("connections.global", connections.global, "", 1),
+    ]);
+  }
+
+  /** A new controller stream (ConnectToDevice, WebTransport session). */
+  admitControllerStream(controllerId: string): RateLimitHit | undefined {
+    if (!this.enabled) return undefined;
+    const connections = this.#limits.connections;
+    return this.#admit([
+      check("connections.controller", connections.controller, controllerId, 1),
+      check("connections.global", connections.global, "", 1),
+    ]);
+  }
+
+  /** Response bytes already received: charged even into debt, paid by later requests. */
+  chargeResponseBytes(
+    controllerId: string,
+    deviceId: string,
+    bytes: number,
+  ): void {
+    if (!this.enabled || bytes <= 0) return;
+    const limits = this.#limits.bytes;
+    limits.controller.charge(controllerId, bytes);
+    limits.device.charge(deviceId, bytes);
+    limits.global.charge("", bytes);
+  }
+
+  /** Per-caller buckets held, for a gauge (labels from closed sets). */
+  bucketCounts(): BucketCount[] {
+    return KINDS.flatMap((kind) => [
+      { kind, scope: "device", count: this.#limits[kind].device.size },
+      { kind, scope: "controller", count: this.#limits[kind].controller.size },
+    ]);
+  }
+
+  #checks(
+    kind: LimitKind,
+    controllerId: string,
+    deviceId: string,
+    n: number,
+  ): Check[] {
+    const limits = this.#limits[kind];
+    return [
+      check(`${kind}.controller`, limits.controller, controllerId, n),
+      check(`${kind}.device`, limits.device, deviceId, n),
+      check(`${kind}.global`, limits.global, "", n),
+    ];
+  }
+
+  #admit(checks: Check[]): RateLimitHit | undefined {
+    for (let i = 0; i < checks.length; i++) {
+      const refused = checks[i]!;
+      if (refused.gate.tryTake(refused.key, refused.n)) continue;
+      for (const taken of checks.slice(0, i)) {
+        taken.gate.give(taken.key, taken.n);
+      }
+      return {
+        limit: refused.limit,
+        retryAfterMs: refused.gate.retryAfterMs(refused.key, refused.n),
+      };
+    }
+    return undefined;
+  }
+}
+
+function check(limit: LimitName, gate: Gate, key: string, n: number): Check {
+  return { limit, gate, key, n };
+}
+
+/** The error a transport sends for a refused call. */
+export function rateLimitedError(hit: RateLimitHit): RelayError {
+  if (hit.retryAfterMs === Infinity) {
+    return new RelayError(
+      "RATE_LIMITED",
+      `request is larger than the ${hit.limit} burst`,
+      { source: "downstream", retryable: false },
+    );
+  }
+  const seconds = Math.max(0.001, hit.retryAfterMs / 1000);
+  return new RelayError(
+    "RATE_LIMITED",
+    `rate limit ${hit.limit} exceeded; retry in ${seconds.toFixed(3)} s`,
+    { source: "downstream" },
+  );
+}
