@@ -4,7 +4,14 @@
 import { mintControllerToken, type Role } from "../src/auth/controller_auth.ts";
 import { buildConfig } from "../src/config/load_config.ts";
 import { Logger } from "../src/observability/logger.ts";
-import { ControllerClient } from "../src/sdk/controller_client.ts";
+import {
+  ControllerClient,
+  type ControllerClientOptions,
+} from "../src/sdk/controller_client.ts";
+import {
+  type DeviceKeyPair,
+  generateDeviceKey,
+} from "../src/e2e/device_key.ts";
 import {
   DeviceAgent,
   type DeviceAgentOptions,
@@ -48,12 +55,27 @@ export interface TestRelay {
     role: Role,
     options?: { id?: string; projects?: string[]; ttlSeconds?: number },
   ): Promise<string>;
-  /** Starts a device agent and waits until it is connected. */
+  /**
+   * Starts a device agent and waits until it is connected. Unlike the SDK's
+   * default, harness devices also accept plaintext requests (so relay tests
+   * can drive raw controller streams); pass `allowPlaintext: false` for the
+   * SDK default. A device id keeps its E2E key across agents of this relay
+   * (as a device keeps its key file) unless `e2eKey` says otherwise.
+   */
   device(
     deviceId: string,
     options?: Partial<DeviceAgentOptions> & { echo?: boolean },
   ): Promise<DeviceAgent>;
-  controller(token?: string): ControllerClient;
+  /** The E2E key pair harness devices with this id use. */
+  deviceKey(deviceId: string): Promise<DeviceKeyPair>;
+  /**
+   * A controller client (admin token by default). E2E is on as in the SDK;
+   * pass `{ e2e: false }` to talk to raw devices in plaintext.
+   */
+  controller(
+    token?: string,
+    options?: Pick<ControllerClientOptions, "e2e" | "defaultTimeoutMs">,
+  ): ControllerClient;
   close(): Promise<void>;
 }
 
@@ -81,6 +103,15 @@ export async function startTestRelay(
     onPresence: (event) => presence.push(event),
   });
   const agents: DeviceAgent[] = [];
+  const deviceKeys = new Map<string, Promise<DeviceKeyPair>>();
+  const deviceKey = (deviceId: string) => {
+    let key = deviceKeys.get(deviceId);
+    if (key === undefined) {
+      key = generateDeviceKey();
+      deviceKeys.set(deviceId, key);
+    }
+    return key;
+  };
   const clients: ControllerClient[] = [];
   const transport = options.transport ?? "h2";
   const clientOptions: ClientTransportOptions = {
@@ -107,6 +138,7 @@ export async function startTestRelay(
     logLines,
     presence,
     registerDevice,
+    deviceKey,
     async token(role, tokenOptions = {}) {
       const jwt = config.relay.auth.jwt;
       const secret = (await Deno.readTextFile(relay.paths.jwtSecret)).trim();
@@ -132,6 +164,8 @@ export async function startTestRelay(
         deviceId,
         token: rest.token ?? registerDevice(deviceId),
         backoff: { initialMs: 20, maxMs: 200 },
+        allowPlaintext: true,
+        e2eKey: rest.e2eKey ?? await deviceKey(deviceId),
         ...rest,
       });
       if (echo) agent.handle("*", echoHandler);
@@ -144,10 +178,11 @@ export async function startTestRelay(
       await connected;
       return agent;
     },
-    controller(token = relay.adminToken) {
+    controller(token = relay.adminToken, controllerOptions = {}) {
       const client = new ControllerClient({
         connector: controllerConnector(clientOptions),
         token,
+        ...controllerOptions,
       });
       clients.push(client);
       return client;

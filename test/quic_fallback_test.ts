@@ -46,6 +46,7 @@ async function startAgent(
     deviceId,
     token: t.registerDevice(deviceId),
     backoff: { initialMs: 20, maxMs: 200 },
+    allowPlaintext: true, // CountingSession sends plaintext
   });
   const states: AgentStateDetail[] = [];
   agent.onState((state) => states.push(state));

@@ -9,6 +9,9 @@ import {
 } from "./harness.ts";
 import { nextDataRequest, rawDevice, readUntilClosed } from "./raw_device.ts";
 
+/** Raw devices have no E2E key and answer by hand: talk to them in plaintext. */
+const PLAINTEXT = { e2e: false } as const;
+
 contractTest(
   "after a transport drop a request waits and is delivered on resume",
   {
@@ -18,7 +21,7 @@ contractTest(
     const credential = t.registerDevice("resume-1");
     const first = await rawDevice(t, "resume-1", credential);
     first.drop();
-    const controller = t.controller();
+    const controller = t.controller(undefined, PLAINTEXT);
     await eventually(async () =>
       (await controller.listDevices())[0]?.state === "DISCONNECTED"
     );
@@ -64,7 +67,7 @@ contractTest(
   async (t) => {
     const device = await rawDevice(t, "gone-1", t.registerDevice("gone-1"));
     device.drop();
-    const controller = t.controller();
+    const controller = t.controller(undefined, PLAINTEXT);
     await eventually(async () =>
       (await controller.listDevices())[0]?.state === "DISCONNECTED"
     );
@@ -94,7 +97,7 @@ contractTest(
   async (t) => {
     const device = await rawDevice(t, "late-1", t.registerDevice("late-1"));
     device.drop();
-    const controller = t.controller();
+    const controller = t.controller(undefined, PLAINTEXT);
     await eventually(async () =>
       (await controller.listDevices())[0]?.state === "DISCONNECTED"
     );
@@ -123,7 +126,7 @@ contractTest(
     // Cleanup of the old link must not touch the new session.
     older.drop();
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const controller = t.controller();
+    const controller = t.controller(undefined, PLAINTEXT);
     const [info] = await controller.listDevices();
     assert.equal(info?.connection_id, newer.connectionId);
     assert.equal(info?.state, "ONLINE");
@@ -176,7 +179,7 @@ contractTest("requests waiting for a device are bounded per device", {
     t.registerDevice("bounded-1"),
   );
   device.drop();
-  const controller = t.controller();
+  const controller = t.controller(undefined, PLAINTEXT);
   await eventually(async () =>
     (await controller.listDevices())[0]?.state === "DISCONNECTED"
   );

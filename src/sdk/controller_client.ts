@@ -1,6 +1,13 @@
 // Controller SDK: list devices, revoke tokens, and call devices through
 // pipelined sessions with automatic sequence numbers, per-request timeouts,
 // cancellation and typed errors (RelayError with the relay's code).
+// Payloads are end-to-end encrypted to the device's pinned key by default.
+import {
+  ControllerE2e,
+  type ControllerE2eOptions,
+  type PreparedRequest,
+  type SessionE2e,
+} from "../e2e/controller_e2e.ts";
 import { type ErrorCode, RelayError } from "../errors/relay_error.ts";
 import type {
   ClientStream,
@@ -15,6 +22,12 @@ export interface ControllerClientOptions {
   /** Controller JWT, sent as `authorization: Bearer` metadata. */
   token: string;
   defaultTimeoutMs?: number;
+  /**
+   * End-to-end encryption (default on): requests are sealed to the device's
+   * public key (pinned, or trusted on first use) and only its answers open.
+   * `false` sends payloads as they are, readable by the relay.
+   */
+  e2e?: ControllerE2eOptions | false;
 }
 
 export interface ListDevicesOptions {
@@ -39,9 +52,20 @@ export interface CallOptions {
 export class ControllerClient {
   readonly #options: ControllerClientOptions;
   readonly #sessions = new Map<string, DeviceCallSession>();
+  readonly #e2e: ControllerE2e | undefined;
 
   constructor(options: ControllerClientOptions) {
     this.#options = options;
+    this.#e2e = options.e2e === false ? undefined : new ControllerE2e(
+      options.e2e ?? {},
+      options.token,
+      () => this.listDevices(),
+    );
+  }
+
+  /** False when this client sends plaintext (`e2e: false`). */
+  get encrypted(): boolean {
+    return this.#e2e !== undefined;
   }
 
   listDevices(options: ListDevicesOptions = {}): Promise<DeviceInfo[]> {
@@ -71,6 +95,7 @@ export class ControllerClient {
       this.#options.connector.openStream(this.#options.token),
       deviceId,
       this.#options.defaultTimeoutMs ?? 30_000,
+      this.#e2e?.session(deviceId),
     );
   }
 
@@ -112,6 +137,8 @@ export class DeviceCallSession {
   readonly #defaultTimeoutMs: number;
   readonly #waiting = new Map<number, Waiter[]>();
   readonly #reader: Promise<void>;
+  readonly #e2e: SessionE2e | undefined;
+  #sendTurn: Promise<void> = Promise.resolve();
   #nextSequence = Math.floor(Math.random() * 2 ** 52);
   #failure: RelayError | undefined;
   #closed = false;
@@ -120,10 +147,12 @@ export class DeviceCallSession {
     stream: ClientStream<ControllerMessage, DeviceResponse>,
     deviceId: string,
     defaultTimeoutMs: number,
+    e2e?: SessionE2e,
   ) {
     this.#stream = stream;
     this.deviceId = deviceId;
     this.#defaultTimeoutMs = defaultTimeoutMs;
+    this.#e2e = e2e;
     this.#reader = this.#read();
   }
 
@@ -150,7 +179,10 @@ export class DeviceCallSession {
     return response.encrypted_payload;
   }
 
-  /** Like `call`, but returns the raw DeviceResponse, error code included. */
+  /**
+   * Like `call`, but returns the DeviceResponse, error code included (with
+   * E2E on, its payload is the opened plaintext).
+   */
   request(
     method: string,
     payload: Uint8Array,
@@ -166,6 +198,8 @@ export class DeviceCallSession {
       return Promise.reject(new RelayError("CANCELLED", "request cancelled"));
     }
     return new Promise<DeviceResponse>((resolve, reject) => {
+      let settled = false;
+      let opener: PreparedRequest | undefined;
       const timer = setTimeout(() => {
         this.#forget(sequenceNumber, waiter);
         waiter.reject(
@@ -177,13 +211,18 @@ export class DeviceCallSession {
         waiter.reject(new RelayError("CANCELLED", "request cancelled"));
       };
       const cleanup = () => {
+        settled = true;
         clearTimeout(timer);
         options.signal?.removeEventListener("abort", onAbort);
       };
       const waiter: Waiter = {
         resolve: (response) => {
           cleanup();
-          resolve(response);
+          if (opener === undefined) return resolve(response);
+          opener.open(response).then(
+            resolve,
+            (error) => reject(RelayError.from(error, "INTERNAL_ERROR")),
+          );
         },
         reject: (error) => {
           cleanup();
@@ -194,16 +233,39 @@ export class DeviceCallSession {
       const list = this.#waiting.get(sequenceNumber) ?? [];
       list.push(waiter);
       this.#waiting.set(sequenceNumber, list);
-      this.#stream.send({
-        target_device_id: this.deviceId,
-        method_name: method,
-        sequence_number: sequenceNumber,
-        encrypted_payload: payload,
-        timeout_ms: timeoutMs,
-      }).catch((error) => {
+      const send = (bytes: Uint8Array) =>
+        this.#stream.send({
+          target_device_id: this.deviceId,
+          method_name: method,
+          sequence_number: sequenceNumber,
+          encrypted_payload: bytes,
+          timeout_ms: timeoutMs,
+        }).catch((error) => {
+          this.#forget(sequenceNumber, waiter);
+          waiter.reject(RelayError.from(error, "UNAVAILABLE"));
+        });
+      if (this.#e2e === undefined) {
+        send(payload);
+        return;
+      }
+      // Sealing is asynchronous; requests still leave in call order.
+      const prepared = this.#e2e.prepare(
+        method,
+        payload,
+        options.sequenceNumber,
+      );
+      const previous = this.#sendTurn;
+      const turn = Promise.withResolvers<void>();
+      this.#sendTurn = turn.promise;
+      prepared.then(async (sealed) => {
+        await previous;
+        if (settled) return;
+        opener = sealed;
+        send(sealed.payload);
+      }, (error) => {
         this.#forget(sequenceNumber, waiter);
-        waiter.reject(RelayError.from(error, "UNAVAILABLE"));
-      });
+        waiter.reject(RelayError.from(error, "INTERNAL_ERROR"));
+      }).finally(() => turn.resolve());
     });
   }
 

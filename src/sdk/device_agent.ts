@@ -1,6 +1,15 @@
 // Device agent SDK: keeps one connection to the relay alive forever
 // (exponential backoff with full jitter, resume with previous_connection_id),
 // answers heartbeats, and runs the application's handler per method name.
+// Requests are end-to-end encrypted to the device's key (advertised in the
+// register metadata); plaintext requests are refused unless allowed.
+import { DeviceE2e } from "../e2e/device_e2e.ts";
+import {
+  type DeviceKeyPair,
+  generateDeviceKey,
+  loadOrCreateDeviceKeyFile,
+  publicKeyMetadata,
+} from "../e2e/device_key.ts";
 import { type ErrorCode, RelayError } from "../errors/relay_error.ts";
 import { AgentConnection } from "./agent_connection.ts";
 import { backoffDelay, type BackoffOptions, sleep } from "./backoff.ts";
@@ -17,6 +26,8 @@ export interface DeviceRequest {
   controllerId: string;
   /** The controller's sequence number for this request. */
   sequenceNumber: number;
+  /** True when the request came end-to-end encrypted (false only with allowPlaintext). */
+  encrypted: boolean;
   /** Aborted at the controller's deadline or when the agent closes. */
   signal: AbortSignal;
 }
@@ -51,6 +62,16 @@ export interface DeviceAgentOptions {
   maxConcurrentHandlers?: number;
   /** How long close() waits for the relay to see the graceful end (default 1 s). */
   closeTimeoutMs?: number;
+  /**
+   * The device's long-lived E2E key pair, or the path of its key file
+   * (created with mode 0600 when missing). Default: a new key pair per agent,
+   * which controllers that pinned the previous one will refuse.
+   */
+  e2eKey?: DeviceKeyPair | string;
+  /** Also accept requests that are not end-to-end encrypted (default false). */
+  allowPlaintext?: boolean;
+  /** How far a request's seal time may be from this device's clock (default 5 min). */
+  e2eWindowMs?: number;
 }
 
 export class DeviceAgent {
@@ -68,6 +89,7 @@ export class DeviceAgent {
   #connection: AgentConnection | undefined;
   #activeHandlers = 0;
   #handlerSlots: (() => void)[] = [];
+  #e2e: Promise<DeviceE2e> | undefined;
 
   readonly #listeners = new Set<(detail: AgentStateDetail) => void>();
 
@@ -92,6 +114,28 @@ export class DeviceAgent {
 
   start(): void {
     this.#running ??= this.#run();
+  }
+
+  /** The fingerprint ("SHA256:...") of the device's E2E public key. */
+  async e2eFingerprint(): Promise<string> {
+    return (await this.#encryption()).key.fingerprint;
+  }
+
+  #encryption(): Promise<DeviceE2e> {
+    this.#e2e ??= (async () => {
+      const option = this.#options.e2eKey;
+      const key = typeof option === "string"
+        ? (await loadOrCreateDeviceKeyFile(option)).key
+        : option ?? await generateDeviceKey();
+      return new DeviceE2e({
+        key,
+        allowPlaintext: this.#options.allowPlaintext ?? false,
+        ...(this.#options.e2eWindowMs === undefined
+          ? {}
+          : { windowMs: this.#options.e2eWindowMs }),
+      });
+    })();
+    return this.#e2e;
   }
 
   /** Connection-state events; returns a function that unsubscribes. */
@@ -137,6 +181,18 @@ export class DeviceAgent {
   }
 
   async #run(): Promise<void> {
+    let e2e: DeviceE2e;
+    try {
+      e2e = await this.#encryption();
+    } catch (error) {
+      // No key, no service: a device never answers without its key.
+      this.#setState({
+        ...this.#state,
+        state: "closed",
+        error: RelayError.from(error, "INVALID_REQUEST"),
+      });
+      return;
+    }
     let attempt = 0;
     let previousConnectionId = "";
     while (!this.#closing.signal.aborted) {
@@ -148,7 +204,7 @@ export class DeviceAgent {
       });
       let connection: AgentConnection;
       try {
-        connection = await this.#open(previousConnectionId);
+        connection = await this.#open(e2e, previousConnectionId);
       } catch (error) {
         if (this.#closing.signal.aborted) break;
         this.#setState({
@@ -163,7 +219,7 @@ export class DeviceAgent {
         continue;
       }
       attempt = 0;
-      const outcome = await this.#serve(connection);
+      const outcome = await this.#serve(e2e, connection);
       previousConnectionId = outcome.connectionId;
       if (this.#closing.signal.aborted) break;
       this.#setState({
@@ -177,6 +233,7 @@ export class DeviceAgent {
 
   /** Connects and registers; `preferredOnly` moves a session back to the preferred transport. */
   #open(
+    e2e: DeviceE2e,
     previousConnectionId: string,
     preferredOnly = false,
   ): Promise<AgentConnection> {
@@ -187,7 +244,7 @@ export class DeviceAgent {
     return AgentConnection.open(connect, {
       deviceId: this.#options.deviceId,
       token: this.#options.token,
-      metadata: this.#options.metadata ?? {},
+      metadata: { ...this.#options.metadata, ...publicKeyMetadata(e2e.key) },
     }, {
       previousConnectionId,
       registerTimeoutMs: this.#options.registerTimeoutMs ?? 10_000,
@@ -202,6 +259,7 @@ export class DeviceAgent {
    * with the same connection id) and serving continues on the new stream.
    */
   async #serve(
+    e2e: DeviceE2e,
     first: AgentConnection,
   ): Promise<{ connectionId: string; error?: RelayError }> {
     let connection = first;
@@ -213,11 +271,12 @@ export class DeviceAgent {
         resumed: connection.resumed,
         transport: connection.transport,
       });
-      const result = await this.#pump(connection);
+      const result = await this.#pump(e2e, connection);
       if (result === "upgrade") {
-        const moved = await this.#open(connection.connectionId, true).catch(
-          () => undefined,
-        );
+        const moved = await this.#open(e2e, connection.connectionId, true)
+          .catch(
+            () => undefined,
+          );
         // Not reachable after all: keep serving the current stream.
         if (moved === undefined) continue;
         // Registered: the relay now serves the session on the new stream.
@@ -236,6 +295,7 @@ export class DeviceAgent {
 
   /** Reads one connection; resolves with an error, undefined at a clean end, or "upgrade". */
   async #pump(
+    e2e: DeviceE2e,
     connection: AgentConnection,
   ): Promise<RelayError | undefined | "upgrade"> {
     const handlers = new AbortController();
@@ -261,6 +321,7 @@ export class DeviceAgent {
         if (next.done) return undefined;
         if (next.value.data_request) {
           this.#dispatch(
+            e2e,
             connection.stream,
             next.value.data_request,
             handlers.signal,
@@ -276,6 +337,7 @@ export class DeviceAgent {
   }
 
   #dispatch(
+    e2e: DeviceE2e,
     stream: ClientStream<DeviceMessage, RelayMessage>,
     request: NonNullable<RelayMessage["data_request"]>,
     sessionSignal: AbortSignal,
@@ -324,14 +386,23 @@ export class DeviceAgent {
     const signal = abort.signal;
     this.#runHandler(async () => {
       try {
-        const payload = await handler({
+        // Refusals (plaintext, tampered, replayed, stale) are answered with
+        // their INVALID_REQUEST before any handler sees the request.
+        const opened = await e2e.open({
+          deviceId: this.#options.deviceId,
+          controllerId: request.controller_id,
           method: request.method_name,
           payload: request.encrypted_payload,
+        });
+        const payload = await handler({
+          method: request.method_name,
+          payload: opened.payload,
           controllerId: request.controller_id,
           sequenceNumber: request.controller_sequence_number,
+          encrypted: opened.encrypted,
           signal,
         });
-        await reply(payload, "OK", "");
+        await reply(await opened.seal(payload), "OK", "");
       } catch (error) {
         const relayError = error instanceof RelayError ? error : new RelayError(
           "INTERNAL_ERROR",

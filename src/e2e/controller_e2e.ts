@@ -1,0 +1,245 @@
+// The controller SDK's side of end-to-end encryption: finds each device's
+// public key in ListOnlineDevices metadata, checks it against the pins or the
+// known keys, seals requests to it and opens the responses.
+import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
+import { decodeJwt } from "jose";
+import { RelayError } from "../errors/relay_error.ts";
+import type { DeviceInfo, DeviceResponse } from "../sdk/connector.ts";
+import { E2E_METADATA_KEY, publicKeyFromMetadata } from "./device_key.ts";
+import {
+  KEY_UNKNOWN_PROBE,
+  type SealedRequest,
+  sealRequest,
+} from "./envelope.ts";
+import { KeyPinning, type KeyPinningOptions } from "./key_pinning.ts";
+
+export interface ControllerE2eOptions extends KeyPinningOptions {
+  /** The controller id the relay stamps on requests (default: the token's `sub`). */
+  controllerId?: string;
+}
+
+/** Sealed requests kept per session for retries with an explicit sequence number. */
+const RETRY_ENTRIES = 1024;
+
+export class ControllerE2e {
+  readonly #pinning: KeyPinning;
+  readonly #listDevices: () => Promise<DeviceInfo[]>;
+  readonly #token: string;
+  readonly #keys = new Map<string, Promise<Uint8Array | undefined>>();
+  #controllerId: string | undefined;
+
+  constructor(
+    options: ControllerE2eOptions,
+    token: string,
+    listDevices: () => Promise<DeviceInfo[]>,
+  ) {
+    this.#pinning = new KeyPinning(options);
+    this.#token = token;
+    this.#listDevices = listDevices;
+    this.#controllerId = options.controllerId;
+  }
+
+  /**
+   * The device's trusted public key, or undefined when the relay does not
+   * list the device (offline, unknown or not accessible). Throws RelayError
+   * when the device advertises no key or one that is not trusted.
+   */
+  deviceKey(deviceId: string): Promise<Uint8Array | undefined> {
+    let pending = this.#keys.get(deviceId);
+    if (pending === undefined) {
+      pending = this.#resolve(deviceId);
+      this.#keys.set(deviceId, pending);
+      // Neither failures nor absence are remembered.
+      pending.then(
+        (key) => key === undefined && this.forget(deviceId, pending!),
+        () => this.forget(deviceId, pending!),
+      );
+    }
+    return pending;
+  }
+
+  /** Drops the remembered key, so the next request looks it up (and checks it) again. */
+  forget(deviceId: string, only?: Promise<Uint8Array | undefined>): void {
+    if (only === undefined || this.#keys.get(deviceId) === only) {
+      this.#keys.delete(deviceId);
+    }
+  }
+
+  controllerId(): string {
+    if (this.#controllerId !== undefined) return this.#controllerId;
+    let subject: unknown;
+    try {
+      subject = decodeJwt(this.#token).sub;
+    } catch {
+      subject = undefined;
+    }
+    if (typeof subject !== "string" || subject === "") {
+      throw new RelayError(
+        "INVALID_REQUEST",
+        "e2e: cannot tell this controller's id from its token (a JWT with sub); pass controllerId, or turn e2e off",
+      );
+    }
+    this.#controllerId = subject;
+    return subject;
+  }
+
+  /** Request sealing for one ConnectToDevice session. */
+  session(deviceId: string): SessionE2e {
+    return new SessionE2e(this, deviceId);
+  }
+
+  async #resolve(deviceId: string): Promise<Uint8Array | undefined> {
+    const device = (await this.#listDevices()).find((info) =>
+      info.device_id === deviceId
+    );
+    if (device === undefined) return undefined;
+    const key = publicKeyFromMetadata(device.metadata);
+    if (key === undefined) {
+      throw new RelayError(
+        "INVALID_REQUEST",
+        `e2e: device ${deviceId} advertises no encryption key (metadata ${E2E_METADATA_KEY}); ` +
+          "refusing to send it plaintext (turn e2e off for this controller, CLI --plaintext, to do that)",
+        { source: "upstream", retryable: false },
+      );
+    }
+    await this.#pinning.verify(deviceId, key);
+    return key;
+  }
+}
+
+/** What a session sends, and how it turns the answer back into plaintext. */
+export interface PreparedRequest {
+  payload: Uint8Array;
+  open(response: DeviceResponse): Promise<DeviceResponse>;
+}
+
+interface RetryEntry {
+  method: string;
+  digest: string;
+  /** Undefined when the device was not listed. */
+  sealed: Promise<SealedRequest | undefined>;
+}
+
+export class SessionE2e {
+  readonly #e2e: ControllerE2e;
+  readonly #deviceId: string;
+  readonly #retries = new Map<number, RetryEntry>();
+
+  constructor(e2e: ControllerE2e, deviceId: string) {
+    this.#e2e = e2e;
+    this.#deviceId = deviceId;
+  }
+
+  /**
+   * Seals one request. With an explicit sequence number, a retry of the same
+   * method and payload reuses the envelope, so the relay's idempotency cache
+   * recognises it and its cached answer still opens.
+   */
+  async prepare(
+    method: string,
+    payload: Uint8Array,
+    sequenceNumber?: number,
+  ): Promise<PreparedRequest> {
+    if (sequenceNumber === undefined) {
+      return this.#prepared(await this.#seal(method, payload), undefined);
+    }
+    // Looked up and stored synchronously: a duplicate sent right after the
+    // first (before it is sealed) must get the same envelope.
+    const digest = createHash("sha256").update(payload).digest("base64url");
+    const previous = this.#retries.get(sequenceNumber);
+    let entry: RetryEntry;
+    if (previous?.method === method && previous.digest === digest) {
+      entry = previous;
+    } else {
+      entry = { method, digest, sealed: this.#seal(method, payload) };
+      this.#retries.delete(sequenceNumber);
+      this.#retries.set(sequenceNumber, entry);
+      if (this.#retries.size > RETRY_ENTRIES) {
+        this.#retries.delete(this.#retries.keys().next().value!);
+      }
+    }
+    let sealed: SealedRequest | undefined;
+    try {
+      sealed = await entry.sealed;
+    } finally {
+      if (sealed === undefined) this.#drop(sequenceNumber, entry);
+    }
+    return this.#prepared(sealed, sequenceNumber);
+  }
+
+  /** Undefined when the device is not listed (no key to seal to). */
+  async #seal(
+    method: string,
+    payload: Uint8Array,
+  ): Promise<SealedRequest | undefined> {
+    const key = await this.#e2e.deviceKey(this.#deviceId);
+    if (key === undefined) return undefined;
+    return await sealRequest(key, {
+      deviceId: this.#deviceId,
+      controllerId: this.#e2e.controllerId(),
+      method,
+    }, payload);
+  }
+
+  #prepared(
+    sealed: SealedRequest | undefined,
+    sequenceNumber: number | undefined,
+  ): PreparedRequest {
+    if (sealed === undefined) return this.#probe();
+    return {
+      payload: sealed.envelope,
+      open: async (response) => {
+        if (response.error !== "OK") {
+          this.#failed(response, sequenceNumber);
+          return response;
+        }
+        const plaintext = await sealed.openResponse(response.encrypted_payload);
+        return {
+          ...response,
+          encrypted_payload: Buffer.from(
+            plaintext.buffer,
+            plaintext.byteOffset,
+            plaintext.byteLength,
+          ),
+        };
+      },
+    };
+  }
+
+  #drop(sequenceNumber: number, entry: RetryEntry): void {
+    if (this.#retries.get(sequenceNumber) === entry) {
+      this.#retries.delete(sequenceNumber);
+    }
+  }
+
+  /** The device is not listed: let the relay say why, without any payload. */
+  #probe(): PreparedRequest {
+    return {
+      payload: KEY_UNKNOWN_PROBE,
+      open: (response) => {
+        if (response.error !== "OK") return Promise.resolve(response);
+        return Promise.reject(
+          new RelayError(
+            "INVALID_REQUEST",
+            `e2e: device ${this.#deviceId} is not listed by the relay, so its encryption key is unknown`,
+            { source: "upstream", retryable: false },
+          ),
+        );
+      },
+    };
+  }
+
+  #failed(response: DeviceResponse, sequenceNumber: number | undefined): void {
+    // A failure is not cached by the relay: a retry must be a new request,
+    // or the device would refuse it as a replay.
+    if (sequenceNumber !== undefined) {
+      const entry = this.#retries.get(sequenceNumber);
+      if (entry !== undefined) this.#drop(sequenceNumber, entry);
+    }
+    // The device could not open it: its key may have changed; look again.
+    if (response.error_message.startsWith("e2e: request rejected")) {
+      this.#e2e.forget(this.#deviceId);
+    }
+  }
+}
