@@ -115,6 +115,10 @@ Deno.test("quickstart: serve, device --echo, ctl ls/call, token, graceful stop",
     const credential = registered.stdout.trim();
     assert.match(credential, /^rdc_/);
 
+    const keyFile = `${stateDir}/device/cli-dev.e2e.json`;
+    const knownDevices = `${stateDir}/ctl/known_devices`;
+    const ctl = (...args: string[]) =>
+      run(["ctl", ...args, ...common, "--known-devices", knownDevices]);
     device = spawn([
       "device",
       "--id",
@@ -124,30 +128,59 @@ Deno.test("quickstart: serve, device --echo, ctl ls/call, token, graceful stop",
       "--echo",
       "--metadata",
       "region=eu",
+      "--e2e-key",
+      keyFile,
       ...common,
     ]);
-    const deviceErr = watch(device.stderr);
-    const deviceOut = watch(device.stdout);
+    let deviceErr = watch(device.stderr);
+    let deviceOut = watch(device.stdout);
+    const [, fingerprint] = await deviceErr.waitFor(
+      /cli-dev: e2e key (SHA256:[\w-]{43}) \(created .*cli-dev\.e2e\.json\)/,
+    );
+    assert.equal((await Deno.stat(keyFile)).mode! & 0o777, 0o600);
+    assert.ok(
+      !deviceErr.text.includes(JSON.parse(await Deno.readTextFile(keyFile)).d),
+    );
     await deviceErr.waitFor(/cli-dev: connected via quic/); // QUIC first by default
 
-    const ls = await run(["ctl", "ls", ...common]);
+    const ls = await ctl("ls");
     assert.equal(ls.code, 0, ls.stderr);
     assert.match(
       ls.stdout,
-      /cli-dev\s+ONLINE\s+quic\s+conn_\S+\s+\S+\s+region=eu/,
+      /cli-dev\s+ONLINE\s+quic\s+conn_\S+\s+\S+\s+(SHA256:\S+)\s+region=eu$/m,
     );
+    assert.ok(ls.stdout.includes(fingerprint!), ls.stdout);
 
-    const call = await run([
-      "ctl",
-      "call",
-      "cli-dev",
-      "echo",
-      "--data",
-      "hello relay",
-      ...common,
-    ]);
+    // Encrypted by default; the first call trusts the key and says so.
+    const call = await ctl("call", "cli-dev", "echo", "--data", "hello relay");
     assert.equal(call.code, 0, call.stderr);
     assert.equal(call.stdout, "hello relay");
+    assert.match(
+      call.stderr,
+      new RegExp(`trusting device cli-dev on first use: key ${fingerprint}`),
+    );
+    assert.match(
+      await Deno.readTextFile(knownDevices),
+      new RegExp(`^cli-dev ${fingerprint}$`, "m"),
+    );
+    const again = await ctl("call", "cli-dev", "echo", "--data", "again");
+    assert.equal(again.stdout, "again");
+    assert.doesNotMatch(again.stderr, /trusting/);
+    const pinned = await ctl("call", "cli-dev", "echo", "--pin", fingerprint!);
+    assert.equal(pinned.code, 0, pinned.stderr);
+    const otherKey = `SHA256:${"A".repeat(43)}`;
+    const wrongPin = await ctl("call", "cli-dev", "echo", "--pin", otherKey);
+    assert.equal(wrongPin.code, 1);
+    assert.match(
+      wrongPin.stderr,
+      /error: UNAUTHORIZED: e2e: device cli-dev offers key \S+ but SHA256:A+ is pinned/,
+    );
+    const plaintext = await ctl("call", "cli-dev", "echo", "--plaintext");
+    assert.equal(plaintext.code, 1);
+    assert.match(
+      plaintext.stderr,
+      /error: INVALID_REQUEST: e2e: request rejected: not encrypted/,
+    );
 
     const viewer = await run([
       "token",
@@ -162,8 +195,7 @@ Deno.test("quickstart: serve, device --echo, ctl ls/call, token, graceful stop",
       stateDir,
     ]);
     assert.equal(viewer.code, 0, viewer.stderr);
-    const denied = await run([
-      "ctl",
+    const denied = await ctl(
       "call",
       "cli-dev",
       "echo",
@@ -171,17 +203,56 @@ Deno.test("quickstart: serve, device --echo, ctl ls/call, token, graceful stop",
       "x",
       "--token",
       viewer.stdout.trim(),
-      ...common,
-    ]);
+    );
     assert.equal(denied.code, 1);
     assert.match(
       denied.stderr,
       /error: PERMISSION_DENIED: role viewer may not send requests/,
     );
 
-    const missing = await run(["ctl", "call", "ghost", "echo", ...common]);
+    const missing = await ctl("call", "ghost", "echo");
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /error: DEVICE_NOT_FOUND/);
+
+    // The device comes back with another key: the known key no longer matches.
+    device.kill("SIGTERM");
+    assert.equal((await device.status).code, 0);
+    await Promise.all([deviceErr.done, deviceOut.done]);
+    device = spawn([
+      "device",
+      "--id",
+      "cli-dev",
+      "--token",
+      credential,
+      "--echo",
+      "--allow-plaintext",
+      "--e2e-key",
+      `${stateDir}/device/replaced.e2e.json`,
+      "--transport",
+      "h2",
+      ...common,
+    ]);
+    deviceErr = watch(device.stderr);
+    deviceOut = watch(device.stdout);
+    await deviceErr.waitFor(/plaintext requests accepted too/);
+    await deviceErr.waitFor(/cli-dev: connected via h2/);
+    const swapped = await ctl("call", "cli-dev", "echo", "--data", "x");
+    assert.equal(swapped.code, 1);
+    assert.match(
+      swapped.stderr,
+      new RegExp(
+        `error: UNAUTHORIZED: e2e: device cli-dev offers key \\S+ but ${fingerprint} was trusted on first use.*remove cli-dev from ${knownDevices}`,
+      ),
+    );
+    const opted = await ctl(
+      "call",
+      "cli-dev",
+      "echo",
+      "--data",
+      "open",
+      "--plaintext",
+    );
+    assert.equal(opted.stdout, "open", opted.stderr);
 
     device.kill("SIGTERM");
     assert.equal((await device.status).code, 0);

@@ -160,7 +160,7 @@ export async function startTestRelay(
     async device(deviceId, agentOptions = {}) {
       const { echo = true, ...rest } = agentOptions;
       const agent = new DeviceAgent({
-        connector: deviceConnector(clientOptions),
+        connector: rest.connector ?? deviceConnector(clientOptions),
         deviceId,
         token: rest.token ?? registerDevice(deviceId),
         backoff: { initialMs: 20, maxMs: 200 },

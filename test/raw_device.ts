@@ -26,12 +26,22 @@ export interface RawDevice {
   drop(): void;
 }
 
+export interface RawDeviceOptions {
+  previousConnectionId?: string;
+  /** Register metadata (e.g. an E2E key the raw device then ignores). */
+  metadata?: Record<string, string>;
+}
+
 export async function rawDevice(
   t: TestRelay,
   deviceId: string,
   credential: string,
-  previousConnectionId = "",
+  /** The previous connection id to resume, or options. */
+  resume: string | RawDeviceOptions = "",
 ): Promise<RawDevice> {
+  const options = typeof resume === "string"
+    ? { previousConnectionId: resume }
+    : resume;
   const connector = deviceConnector(t.clientOptions);
   const stream = connector.connect();
   const inbound = stream.messages[Symbol.asyncIterator]();
@@ -40,8 +50,8 @@ export async function rawDevice(
     token: credential,
     register: {
       device_id: deviceId,
-      metadata: {},
-      previous_connection_id: previousConnectionId,
+      metadata: options.metadata ?? {},
+      previous_connection_id: options.previousConnectionId ?? "",
     },
   });
   const first = await inbound.next();

@@ -1,5 +1,9 @@
 // `relay ctl`: the controller CLI (ls, call, revoke).
 import { join } from "node:path";
+import { E2E_METADATA_KEY, publicKeyFromMetadata } from "../e2e/device_key.ts";
+import { fingerprint } from "../e2e/hpke_suite.ts";
+import { KnownDevicesFile } from "../e2e/known_devices_file.ts";
+import type { ControllerE2eOptions } from "../e2e/controller_e2e.ts";
 import { RelayError } from "../errors/relay_error.ts";
 import { ControllerClient } from "../sdk/controller_client.ts";
 import type { DeviceInfo } from "../sdk/connector.ts";
@@ -16,10 +20,18 @@ import {
 } from "./cli_args.ts";
 import type { CliWiring } from "./wiring.ts";
 
+const DEFAULT_KNOWN_DEVICES = join(".relay-ctl", "known_devices");
+
 export const CTL_USAGE = `relay ctl <ls|call|revoke> [options]
   ls [--region R] [--label KEY=VALUE]... [--json]
   call DEVICE METHOD [--data TEXT | --data-file FILE] [--timeout 30s]
+       [--pin SHA256:...] [--known-devices FILE] [--no-tofu] [--plaintext]
   revoke --target TOKEN_OR_SHA256 [--device] [--reason TEXT]
+call, end-to-end encryption (on by default):
+  --pin FINGERPRINT      the device's key must have this fingerprint (see relay device / ctl ls)
+  --known-devices FILE   keys trusted so far, per device (default ${DEFAULT_KNOWN_DEVICES})
+  --no-tofu              refuse a device that is neither pinned nor in the known devices
+  --plaintext            send the payload unencrypted (readable by the relay)
 common:
   --token JWT            controller token (default: env RELAY_TOKEN, else <state-dir>/admin.token)
 ${CLIENT_USAGE}`;
@@ -41,10 +53,15 @@ export async function ctlCommand(
     target: { type: "string" },
     device: { type: "boolean" },
     reason: { type: "string" },
+    pin: { type: "string" },
+    "known-devices": { type: "string" },
+    "no-tofu": { type: "boolean" },
+    plaintext: { type: "boolean" },
   });
   const client = new ControllerClient({
     connector: wiring.controllerConnector(await clientTransport(parsed)),
     token: await controllerToken(parsed),
+    e2e: action === "call" ? e2eOptions(parsed) : false,
   });
   try {
     switch (action) {
@@ -63,6 +80,23 @@ export async function ctlCommand(
   } finally {
     await client.close();
   }
+}
+
+/** Pins and the known-devices file (TOFU, like SSH's known_hosts) for `call`. */
+function e2eOptions(parsed: Parsed): ControllerE2eOptions | false {
+  if (parsed.values.plaintext === true) return false;
+  const path = stringFlag(parsed, "known-devices") ?? DEFAULT_KNOWN_DEVICES;
+  const deviceId = parsed.positionals[0];
+  const pin = stringFlag(parsed, "pin");
+  return {
+    ...(pin && deviceId ? { pins: { [deviceId]: pin } } : {}),
+    knownKeys: new KnownDevicesFile(path),
+    trustOnFirstUse: parsed.values["no-tofu"] !== true,
+    onFirstUse: (id, key) =>
+      console.error(
+        `e2e: trusting device ${id} on first use: key ${key} (recorded in ${path}; compare it with what the device printed)`,
+      ),
+  };
 }
 
 async function controllerToken(parsed: Parsed): Promise<string> {
@@ -85,31 +119,50 @@ async function list(client: ControllerClient, parsed: Parsed): Promise<number> {
     ...(region ? { region } : {}),
     labels: keyValues(parsed, "label"),
   });
+  const fingerprints = await Promise.all(devices.map(keyFingerprint));
   if (parsed.values.json === true) {
-    console.log(JSON.stringify(devices, null, 2));
+    const withKeys = devices.map((device, index) => ({
+      ...device,
+      e2e_fingerprint: fingerprints[index],
+    }));
+    console.log(JSON.stringify(withKeys, null, 2));
     return 0;
   }
-  console.log(formatTable(devices));
+  console.log(formatTable(devices, fingerprints));
   return 0;
 }
 
-function formatTable(devices: DeviceInfo[]): string {
+/** The fingerprint of the device's advertised E2E key, "-" for none. */
+async function keyFingerprint(device: DeviceInfo): Promise<string> {
+  try {
+    const key = publicKeyFromMetadata(device.metadata);
+    return key === undefined ? "-" : await fingerprint(key);
+  } catch {
+    return "invalid";
+  }
+}
+
+function formatTable(devices: DeviceInfo[], fingerprints: string[]): string {
   const rows = [[
     "DEVICE",
     "STATE",
     "TRANSPORT",
     "CONNECTION",
     "LAST SEEN",
+    "E2E KEY",
     "METADATA",
   ]];
-  for (const device of devices) {
+  for (const [index, device] of devices.entries()) {
     rows.push([
       device.device_id,
       device.state,
       device.transport,
       device.connection_id,
       new Date(device.last_seen).toISOString(),
-      Object.entries(device.metadata).map(([k, v]) => `${k}=${v}`).join(","),
+      fingerprints[index]!,
+      Object.entries(device.metadata)
+        .filter(([key]) => key !== E2E_METADATA_KEY)
+        .map(([k, v]) => `${k}=${v}`).join(","),
     ]);
   }
   const widths = rows[0]!.map((_, column) =>

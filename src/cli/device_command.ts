@@ -1,5 +1,8 @@
 // `relay device`: the device agent as a command.
+import { join } from "node:path";
+import { loadOrCreateDeviceKeyFile } from "../e2e/device_key.ts";
 import { RelayError } from "../errors/relay_error.ts";
+import { validateDeviceId } from "../store/relay_store.ts";
 import { DeviceAgent, echoHandler } from "../sdk/device_agent.ts";
 import {
   CLIENT_OPTIONS,
@@ -17,8 +20,16 @@ export const DEVICE_USAGE =
   --token-file FILE      read the credential from a file (keeps it off the command line)
   --metadata KEY=VALUE   device metadata, repeatable (e.g. region=eu-west)
   --echo                 answer every method with the request payload
+  --e2e-key FILE         the device's end-to-end encryption key pair (JWK, mode 0600;
+                         created when missing; default .relay-device/<id>.e2e.json)
+  --allow-plaintext      also accept requests that are not end-to-end encrypted
 ${CLIENT_USAGE}
 Exits with status 1 when the relay refuses the credential before ever connecting.`;
+
+/** Where `relay device` keeps a device's key pair unless --e2e-key says otherwise. */
+export function defaultKeyPath(deviceId: string): string {
+  return join(".relay-device", `${deviceId}.e2e.json`);
+}
 
 export async function deviceCommand(
   args: string[],
@@ -31,17 +42,30 @@ export async function deviceCommand(
     "token-file": { type: "string" },
     metadata: { type: "string", multiple: true },
     echo: { type: "boolean" },
+    "e2e-key": { type: "string" },
+    "allow-plaintext": { type: "boolean" },
   });
   const deviceId = requireFlag(parsed, "id");
+  validateDeviceId(deviceId); // it names the default key file
   const tokenFile = stringFlag(parsed, "token-file");
   const token = tokenFile
     ? (await Deno.readTextFile(tokenFile)).trim()
     : requireFlag(parsed, "token");
+  const keyPath = stringFlag(parsed, "e2e-key") ?? defaultKeyPath(deviceId);
+  const { key, created } = await loadOrCreateDeviceKeyFile(keyPath);
+  const allowPlaintext = parsed.values["allow-plaintext"] === true;
+  console.error(
+    `device ${deviceId}: e2e key ${key.fingerprint} (${
+      created ? "created" : "from"
+    } ${keyPath})${allowPlaintext ? "; plaintext requests accepted too" : ""}`,
+  );
   const agent = new DeviceAgent({
     connector: wiring.deviceConnector(await clientTransport(parsed)),
     deviceId,
     token,
     metadata: keyValues(parsed, "metadata"),
+    e2eKey: key,
+    allowPlaintext,
   });
   if (parsed.values.echo === true) {
     agent.handle("*", echoHandler);
