@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { RelayError } from "../src/errors/relay_error.ts";
-import { contractTest, decode, encode, hangUntilAborted } from "./harness.ts";
+import {
+  contractTest,
+  decode,
+  encode,
+  eventually,
+  hangUntilAborted,
+} from "./harness.ts";
 
 contractTest(
   "graceful shutdown answers in-flight requests, refuses new ones and closes devices",
@@ -11,13 +17,16 @@ contractTest(
     const agent = await t.device("shut-1", { echo: false });
     let release!: () => void;
     const released = new Promise<void>((resolve) => release = resolve);
+    let started = false;
     agent.handle("slow", async () => {
+      started = true;
       await released;
       return encode("finished during shutdown");
     });
     const session = t.controller().openSession("shut-1");
     const inFlight = session.call("slow", encode("x"));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The first call also looks up the device's E2E key: wait for delivery.
+    await eventually(() => started, 5000, "the request to reach the device");
 
     const disconnected = agent.waitFor("disconnected");
     const stopping = t.relay.shutdown();
