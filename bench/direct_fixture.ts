@@ -21,6 +21,8 @@ export async function startDirectFixture(
         : { address: server.address, caPem: tls.caPem },
     ),
     token: "",
+    // A bare echo server, no relay: no device keys to encrypt to.
+    e2e: false,
   });
   const session = client.openSession("bench-device");
   return {
