@@ -210,29 +210,6 @@ contractTest(
     const answer = controller.received.find((m) => m.error === "OK");
     assert.equal(envelopeKind(answer!.encrypted_payload), "response");
 
-    const places: [string, string[]][] = [
-      ["what the relay forwarded to the device", texts(device.received)],
-      [
-        "what the relay forwarded to the controller",
-        texts(controller.received),
-      ],
-      ["what the device sent the relay", texts(device.sent)],
-      ["what the controller sent the relay", texts(controller.sent)],
-      ["relay log lines", t.logLines],
-    ];
-    const metrics = await fetch(
-      `http://127.0.0.1:${t.relay.healthPort}/metrics`,
-    );
-    places.push(["/metrics", [await metrics.text()]]);
-    // Audit log (<state-dir>/audit.log when enabled), store, everything else.
-    for (const [path, text] of await filesUnder(t.stateDir)) {
-      places.push([path, [text]]);
-    }
-    for (const [where, haystack] of places) {
-      assertAbsent(haystack, requestCanary, where);
-      assertAbsent(haystack, responseCanary, where);
-    }
-
     // Control: the same taps do see a payload sent in plaintext.
     const plainCanary = `canary-plain-${crypto.randomUUID()}`;
     const plain = newTap<DeviceMessage, RelayMessage>();
@@ -246,6 +223,31 @@ contractTest(
       encode(plainCanary),
     );
     assert.ok(texts(plain.received).some((text) => text.includes(plainCanary)));
+
+    const places: [string, string[]][] = [
+      ["what the relay forwarded to the device", texts(device.received)],
+      [
+        "what the relay forwarded to the controller",
+        texts(controller.received),
+      ],
+      ["what the device sent the relay", texts(device.sent)],
+      ["what the controller sent the relay", texts(controller.sent)],
+    ];
+    const metrics = await fetch(
+      `http://127.0.0.1:${t.relay.healthPort}/metrics`,
+    );
+    places.push(["/metrics", [await metrics.text()]]);
+    // Stopped, so the audit log and the store are flushed to disk.
+    await t.relay.shutdown();
+    places.push(["relay log lines", t.logLines]);
+    // The audit log (<state-dir>/audit.log by default), the store, anything else.
+    const files = await filesUnder(t.stateDir);
+    assert.ok(files.size > 0);
+    for (const [path, text] of files) places.push([path, [text]]);
+    for (const [where, haystack] of places) {
+      assertAbsent(haystack, requestCanary, where);
+      assertAbsent(haystack, responseCanary, where);
+    }
   },
 );
 
