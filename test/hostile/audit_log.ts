@@ -52,7 +52,8 @@ export async function expectAudit(
   const matches = (candidate: AuditEvent) =>
     candidate.event === event &&
     Object.entries(fields).every(([key, expected]) => {
-      const actual = candidate[key];
+      const raw = candidate[key];
+      const actual = typeof raw === "number" ? String(raw) : raw;
       return typeof expected === "string"
         ? actual === expected
         : typeof actual === "string" && expected.test(actual);
@@ -75,6 +76,15 @@ export async function expectAudit(
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * Matches the principal field for an id, bare or typed ("device:<id>",
+ * "controller:<sub>").
+ */
+export function principal(id: string): RegExp {
+  const escaped = id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`^((device|controller):)?${escaped}$`);
 }
 
 /** Every audit record carries the documented fields. */

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import type { RelayError } from "../../src/errors/relay_error.ts";
 import { encode } from "../harness.ts";
 import { rawDevice } from "../raw_device.ts";
-import { assertAuditClean, expectAudit } from "./audit_log.ts";
+import { assertAuditClean, expectAudit, principal } from "./audit_log.ts";
 import { claims, hs256 } from "./forged_tokens.ts";
 import { hostileTest, PLAINTEXT } from "./hostile_case.ts";
 import { rawController } from "./raw_controller.ts";
@@ -48,7 +48,7 @@ hostileTest(
       encode(payload),
     );
     await expectAudit(t, "auth_success", {
-      principal: "audit-op",
+      principal: principal("audit-op"),
       transport: t.transport,
       source: LOOPBACK,
     });
@@ -70,20 +70,26 @@ hostileTest(
     const wrong = `rdc_wrong_${crypto.randomUUID()}`;
     const refused = await rawDevice(t, "audit-dev", wrong);
     refused.drop();
-    await expectAudit(t, "auth_failure", {
-      principal: "audit-dev",
+    const failure = await expectAudit(t, "auth_failure", {
       code: "UNAUTHORIZED",
       transport: t.transport,
       source: LOOPBACK,
     });
+    assert.ok(
+      principal("audit-dev").test(failure.principal) ||
+        failure.device_id === "audit-dev",
+      `the failure names the device: ${JSON.stringify(failure)}`,
+    );
     const agent = await t.device("audit-dev", { token: credential });
     await expectAudit(t, "device_connected", {
-      principal: "audit-dev",
+      principal: principal("audit-dev"),
       transport: t.transport,
       source: LOOPBACK,
     });
     await agent.close();
-    await expectAudit(t, "device_disconnected", { principal: "audit-dev" });
+    await expectAudit(t, "device_disconnected", {
+      principal: principal("audit-dev"),
+    });
     await assertAuditClean(t, {
       credential,
       "wrong credential": wrong,
@@ -119,12 +125,12 @@ hostileTest(
       .request("echo", encode(payload));
     assert.equal(hidden.error, "UNAUTHORIZED");
     await expectAudit(t, "access_denied", {
-      principal: "audit-viewer",
+      principal: principal("audit-viewer"),
       code: "PERMISSION_DENIED",
       transport: t.transport,
     });
     await expectAudit(t, "access_denied", {
-      principal: "audit-outsider",
+      principal: principal("audit-outsider"),
       code: "UNAUTHORIZED",
       transport: t.transport,
     });
@@ -156,7 +162,7 @@ hostileTest(
       targetType: "DEVICE",
     });
     const revoked = await expectAudit(t, "token_revoked", {
-      principal: "admin",
+      principal: principal("admin"),
       transport: t.transport,
     });
     assert.ok(revoked.reason !== undefined, "the revocation carries a reason");
@@ -205,7 +211,7 @@ hostileTest(
       stream.close();
     }
     await expectAudit(t, "rate_limited", {
-      principal: "audit-flood",
+      principal: principal("audit-flood"),
       code: "RATE_LIMITED",
       transport: t.transport,
     });
@@ -231,10 +237,11 @@ hostileTest(
     for (let i = 0; i < 4; i++) {
       await assert.rejects(t.controller(forged).listDevices());
     }
+    await expectAudit(t, "auth_failure", { source: LOOPBACK });
     await expectAudit(t, "connection_refused", {
       source: LOOPBACK,
-      code: /^(RATE_LIMITED|UNAUTHORIZED)$/,
       transport: t.transport,
+      reason: /too many|block/i,
     });
     await assertAuditClean(t, tokenSecrets("forged token", forged));
     await new Promise((resolve) => setTimeout(resolve, 400));

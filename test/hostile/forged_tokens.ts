@@ -52,6 +52,13 @@ export async function publicJwk(key: SigningKey) {
   };
 }
 
+/**
+ * Config for cases that send many refused tokens from one address on
+ * purpose: blocking of the address (failure_blocking_test.ts) must not mask
+ * the refusal under test.
+ */
+export const TOLERANT = { "relay.auth.max_failures_per_address": 1000 };
+
 /** The relay's default issuer and audience (relay.auth.jwt.*). */
 export const ISSUER = "grpc-relay";
 export const AUDIENCE = "grpc-relay-controller";
