@@ -4,6 +4,7 @@
 import { hostname } from "node:os";
 import { mintControllerToken } from "./auth/controller_auth.ts";
 import { loadJwtKeys } from "./auth/jwt_keys.ts";
+import { openAuditLog } from "./observability/audit_log.ts";
 import { maxMessageBytes } from "./core/input_limits.ts";
 import { runCli } from "./cli/cli.ts";
 import type {
@@ -68,16 +69,22 @@ export async function startRelay(
     : null;
   const jwtSecret = await loadOrCreateJwtSecret(config, paths);
   const jwtKeys = await loadJwtKeys(config.relay.auth.jwt, jwtSecret);
+  const audit = await openAuditLog({
+    enabled: config.relay.audit.enabled,
+    path: config.relay.audit.path || paths.auditLog,
+  });
   const store = new RelayStore(paths.database);
   const core = new RelayCore({
     config,
     store,
     jwtKeys,
+    audit,
     logger,
     ...(options.onPresence ? { onPresence: options.onPresence } : {}),
   });
   // Undone in reverse order if a later step fails.
   const cleanups: (() => Promise<void> | void)[] = [
+    () => audit.close(),
     () => store.close(),
     () => core.registry.close(),
   ];
@@ -91,6 +98,7 @@ export async function startRelay(
     address: config.relay.address,
     tls,
     maxMessageBytes: maxMessageBytes(config),
+    handshakeTimeoutMs: config.relay.session.handshake_timeout_seconds * 1000,
     logger,
   });
   const grpcPort = await grpc.listen().catch(fail);

@@ -8,6 +8,7 @@ import type {
 import { RelayError } from "../errors/relay_error.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { RelayMetrics } from "../observability/relay_metrics.ts";
+import { controllerPrincipal, type Gatekeeper } from "./gatekeeper.ts";
 import type { ControllerLink } from "./links.ts";
 import type { ControllerMessage } from "./messages.ts";
 import { errorResponse, type RequestRouter } from "./request_router.ts";
@@ -17,6 +18,7 @@ export interface ControllerStreamDeps {
   router: RequestRouter;
   metrics: RelayMetrics;
   logger: Logger;
+  gate: Gatekeeper;
   maxInFlight: number;
   /** Registers the stream under its principal so revocation can close it. */
   track: (principal: ControllerPrincipal, link: ControllerLink) => void;
@@ -33,20 +35,25 @@ export async function serveControllerLink(
   const inFlight = new Set<Promise<void>>();
   let expiry: ReturnType<typeof setTimeout> | undefined;
   try {
+    deps.gate.checkNotBlocked(link);
     let streamPrincipal: ControllerPrincipal | undefined;
     if (link.bearerToken !== "") {
-      streamPrincipal = await deps.auth.verify(link.bearerToken).catch(
-        (error) => {
-          deps.metrics.authFailures.inc({ principal: "controller" });
-          throw error;
-        },
-      );
+      streamPrincipal = await verifyOrAudit(link.bearerToken, link, deps);
+      deps.gate.admitControllerStream(link, streamPrincipal);
       deps.track(streamPrincipal, link);
       expiry = closeAtExpiry(link, streamPrincipal);
     }
+    const state: StreamState = {
+      streamPrincipal,
+      admitted: streamPrincipal !== undefined,
+      authFailures: 0,
+      auditedTokens: new Set(
+        streamPrincipal ? [streamPrincipal.tokenHash] : [],
+      ),
+    };
     for await (const message of link.messages) {
       while (inFlight.size >= deps.maxInFlight) await Promise.race(inFlight);
-      const task = answer(link, message, streamPrincipal, deps);
+      const task = answer(link, message, state, deps);
       deps.trackAnswer(task);
       inFlight.add(task);
       task.finally(() => inFlight.delete(task));
@@ -68,16 +75,29 @@ export async function serveControllerLink(
   }
 }
 
+/** A stream whose messages keep failing authentication is closed after this many. */
+const MAX_AUTH_FAILURES_PER_STREAM = 3;
+
+interface StreamState {
+  /** From the stream's bearer token, if it had one. */
+  streamPrincipal: ControllerPrincipal | undefined;
+  /** Whether the stream passed the controller stream rate limit. */
+  admitted: boolean;
+  authFailures: number;
+  /** Token hashes whose successful use this stream has audited already. */
+  auditedTokens: Set<string>;
+}
+
 async function answer(
   link: ControllerLink,
   message: ControllerMessage,
-  streamPrincipal: ControllerPrincipal | undefined,
+  state: StreamState,
   deps: ControllerStreamDeps,
 ): Promise<void> {
   let response;
   try {
-    const principal = await principalFor(message, streamPrincipal, link, deps);
-    response = await deps.router.route(principal, message, link.signal);
+    const principal = await principalFor(message, state, link, deps);
+    response = await deps.router.route(principal, message, link.signal, link);
   } catch (error) {
     const relayError = RelayError.from(error);
     deps.metrics.requests.inc({ code: relayError.code });
@@ -92,37 +112,84 @@ async function answer(
 /** The credential is checked on every message that carries one. */
 async function principalFor(
   message: ControllerMessage,
-  streamPrincipal: ControllerPrincipal | undefined,
+  state: StreamState,
   link: ControllerLink,
   deps: ControllerStreamDeps,
 ): Promise<ControllerPrincipal> {
-  let principal = streamPrincipal;
-  if (message.token !== "" && message.token !== link.bearerToken) {
-    try {
-      principal = await deps.auth.verify(message.token);
-    } catch (error) {
-      deps.metrics.authFailures.inc({ principal: "controller" });
-      throw error;
+  let principal = state.streamPrincipal;
+  try {
+    if (message.token !== "" && message.token !== link.bearerToken) {
+      principal = await verifyOrAudit(message.token, link, deps, state);
+      deps.track(principal, link);
+    } else if (principal !== undefined) {
+      principal = await deps.auth.verify(link.bearerToken); // revocation and expiry
     }
-    deps.track(principal, link);
-  } else if (principal !== undefined) {
-    principal = await deps.auth.verify(link.bearerToken); // revocation and expiry
+  } catch (error) {
+    if (++state.authFailures >= MAX_AUTH_FAILURES_PER_STREAM) {
+      link.close(
+        new RelayError(
+          "UNAUTHORIZED",
+          "too many failed authentications on this stream",
+          { source: "downstream" },
+        ),
+      );
+    }
+    throw error;
   }
   if (principal === undefined) {
+    deps.gate.authFailed(link, "", "missing controller token", "controller");
     throw new RelayError("UNAUTHORIZED", "missing controller token", {
       source: "downstream",
     });
+  }
+  if (!state.admitted) {
+    // Streams authenticated per message pass the stream limit on their first one.
+    deps.gate.admitControllerStream(link, principal);
+    state.admitted = true;
   }
   if (
     message.controller_id !== "" &&
     message.controller_id !== principal.controllerId
   ) {
+    deps.gate.authFailed(
+      link,
+      controllerPrincipal(principal),
+      "controller_id does not match the token",
+    );
     throw new RelayError(
       "UNAUTHORIZED",
       "controller_id does not match the token",
-      {
-        source: "downstream",
-      },
+      { source: "downstream" },
+    );
+  }
+  return principal;
+}
+
+/** Verifies a token and audits the outcome (a success once per token and stream). */
+async function verifyOrAudit(
+  token: string,
+  link: ControllerLink,
+  deps: ControllerStreamDeps,
+  state?: StreamState,
+): Promise<ControllerPrincipal> {
+  let principal;
+  try {
+    principal = await deps.auth.verify(token);
+  } catch (error) {
+    deps.gate.authFailed(
+      link,
+      "",
+      RelayError.from(error).message,
+      "controller",
+    );
+    throw error;
+  }
+  if (!state?.auditedTokens.has(principal.tokenHash)) {
+    state?.auditedTokens.add(principal.tokenHash);
+    deps.gate.authSucceeded(
+      link,
+      controllerPrincipal(principal),
+      principal.role,
     );
   }
   return principal;

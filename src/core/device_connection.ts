@@ -5,6 +5,7 @@ import type { Logger } from "../observability/logger.ts";
 import type { RelayMetrics } from "../observability/relay_metrics.ts";
 import { type DeviceRecord, validateDeviceId } from "../store/relay_store.ts";
 import type { DeviceRegistry } from "./device_registry.ts";
+import type { Gatekeeper } from "./gatekeeper.ts";
 import type { DeviceSession } from "./device_session.ts";
 import type { InputLimits } from "./input_limits.ts";
 import type { DeviceLink } from "./links.ts";
@@ -18,6 +19,7 @@ export interface DeviceConnectionDeps {
   ) => DeviceRecord | undefined;
   metrics: RelayMetrics;
   logger: Logger;
+  gate: Gatekeeper;
   heartbeatIntervalMs: number;
   handshakeTimeoutMs: number;
   inputLimits: InputLimits;
@@ -48,8 +50,17 @@ async function serve(
   link: DeviceLink,
   deps: DeviceConnectionDeps,
 ): Promise<void> {
+  deps.gate.checkNotBlocked(link);
   const inbound = link.messages[Symbol.asyncIterator]();
-  const first = await firstMessage(inbound, deps.handshakeTimeoutMs);
+  let first;
+  try {
+    first = await firstMessage(inbound, deps.handshakeTimeoutMs);
+  } catch (error) {
+    if (error instanceof RelayError && error.code === "UNAUTHORIZED") {
+      deps.gate.handshakeTimedOut(link, "no register message");
+    }
+    throw error;
+  }
   if (first === undefined) return; // closed before saying anything
   const { deviceId, record, credential } = await authenticate(
     link,
@@ -60,6 +71,7 @@ async function serve(
 
   let registration;
   try {
+    deps.gate.admitDeviceConnection(link, deviceId);
     registration = deps.registry.register({
       deviceId,
       project: record.project,
@@ -74,6 +86,8 @@ async function serve(
   const { session, resumed } = registration;
   const generation = session.generation;
   deps.metrics.deviceRegistrations.inc({ result: resumed ? "resumed" : "new" });
+  deps.gate.authSucceeded(link, `device:${deviceId}`);
+  deps.gate.deviceConnected(link, deviceId, resumed);
   deps.logger.info("device registered", {
     device_id: deviceId,
     connection_id: session.connectionId,
@@ -112,7 +126,7 @@ async function serve(
       }
       if (!deps.registry.isCurrent(session, generation)) break; // replaced or evicted
       try {
-        checkIdentity(next.value, deviceId, credential, deps);
+        checkIdentity(next.value, deviceId, credential, deps, link);
         deps.registry.touch(session, generation);
         handleMessage(link, session, next.value);
       } catch (error) {
@@ -204,7 +218,11 @@ async function authenticate(
   }
   const record = deps.verifyCredential(deviceId, first.token);
   if (record === undefined) {
-    deps.metrics.authFailures.inc({ principal: "device" });
+    deps.gate.authFailed(
+      link,
+      `device:${deviceId}`,
+      "invalid or revoked device credential",
+    );
     deps.logger.warn("device authentication failed", {
       device_id: deviceId,
       remote: link.remoteAddress,
@@ -225,8 +243,14 @@ function checkIdentity(
   deviceId: string,
   credential: string,
   deps: DeviceConnectionDeps,
+  link: DeviceLink,
 ): void {
   if (message.device_id !== "" && message.device_id !== deviceId) {
+    deps.gate.authFailed(
+      link,
+      `device:${deviceId}`,
+      "message carries another device_id",
+    );
     throw new RelayError(
       "UNAUTHORIZED",
       "device_id differs from the registered device",
@@ -237,6 +261,11 @@ function checkIdentity(
   }
   if (message.token !== "" && message.token !== credential) {
     if (deps.verifyCredential(deviceId, message.token) === undefined) {
+      deps.gate.authFailed(
+        link,
+        `device:${deviceId}`,
+        "invalid or revoked device credential",
+      );
       throw new RelayError(
         "UNAUTHORIZED",
         "invalid or revoked device credential",

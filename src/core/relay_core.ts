@@ -9,12 +9,14 @@ import type { JwtKeys } from "../auth/jwt_keys.ts";
 import { hashToken, isTokenHash } from "../auth/token_hash.ts";
 import type { RelayConfig } from "../config/config_schema.ts";
 import { RelayError } from "../errors/relay_error.ts";
+import type { AuditLogger } from "../observability/audit_log.ts";
 import type { Logger } from "../observability/logger.ts";
 import { RelayMetrics } from "../observability/relay_metrics.ts";
 import type { RelayStore } from "../store/relay_store.ts";
 import { serveControllerLink } from "./controller_stream.ts";
 import { serveDeviceLink } from "./device_connection.ts";
 import { DeviceRegistry, type PresenceEvent } from "./device_registry.ts";
+import { controllerPrincipal, Gatekeeper, type Peer } from "./gatekeeper.ts";
 import type { DeviceSession } from "./device_session.ts";
 import { IdempotencyCache } from "./idempotency_cache.ts";
 import { InputLimits } from "./input_limits.ts";
@@ -38,6 +40,7 @@ export interface RelayCoreOptions {
   store: RelayStore;
   jwtKeys: JwtKeys;
   logger: Logger;
+  audit: AuditLogger;
   now?: () => number;
   onPresence?: (event: PresenceEvent) => void;
 }
@@ -47,6 +50,7 @@ export class RelayCore {
   readonly registry: DeviceRegistry;
   readonly router: RequestRouter;
   readonly auth: ControllerAuthenticator;
+  readonly gate: Gatekeeper;
   readonly #config: RelayConfig;
   readonly #store: RelayStore;
   readonly #logger: Logger;
@@ -68,6 +72,13 @@ export class RelayCore {
     this.#advertisedAddress = relay.advertise_address || relay.address;
     const now = options.now ?? Date.now;
     this.metrics = new RelayMetrics(() => this.registry.list());
+    this.gate = new Gatekeeper({
+      config,
+      audit: options.audit,
+      metrics: this.metrics,
+      logger,
+      now,
+    });
     this.registry = new DeviceRegistry({
       suspectAfterMs: relay.presence.suspect_after_seconds * 1000,
       offlineAfterMs: relay.presence.offline_after_seconds * 1000,
@@ -106,6 +117,7 @@ export class RelayCore {
       maxPayloadBytes: relay.request.max_payload_bytes,
       methodPolicy: new MethodPolicy(relay.auth.roles),
       inputLimits: this.#inputLimits,
+      gate: this.gate,
     });
   }
 
@@ -127,6 +139,7 @@ export class RelayCore {
         this.#store.verifyDeviceCredential(id, credential),
       metrics: this.metrics,
       logger: this.#logger,
+      gate: this.gate,
       heartbeatIntervalMs: this.#config.relay.heartbeat_interval_seconds * 1000,
       handshakeTimeoutMs: this.#config.relay.session.handshake_timeout_seconds *
         1000,
@@ -145,6 +158,7 @@ export class RelayCore {
       router: this.router,
       metrics: this.metrics,
       logger: this.#logger,
+      gate: this.gate,
       maxInFlight: this.#config.relay.request.max_in_flight_per_stream,
       track: (principal, tracked) => {
         this.#track(principal.tokenHash, tracked);
@@ -161,10 +175,12 @@ export class RelayCore {
   }
 
   async listDevices(
+    peer: Peer,
     bearerToken: string,
     request: ListOnlineDevicesRequest,
   ): Promise<DeviceInfo[]> {
     const principal = await this.#principal(
+      peer,
       bearerToken || request.token,
       request.controller_id,
     );
@@ -183,19 +199,23 @@ export class RelayCore {
   }
 
   async revokeToken(
+    peer: Peer,
     bearerToken: string,
     request: RevokeTokenRequest,
   ): Promise<RevokeTokenResponse> {
     const principal = await this.#principal(
+      peer,
       bearerToken || request.admin_token,
       request.controller_id,
     );
     if (!canRevoke(principal)) {
-      throw new RelayError(
+      const error = new RelayError(
         "PERMISSION_DENIED",
         "only admins may revoke tokens",
         { source: "downstream" },
       );
+      this.gate.denied(peer, principal, error);
+      throw error;
     }
     const target = request.target_token_hash_or_prefix;
     const reason = request.reason || "revoked by admin";
@@ -208,6 +228,7 @@ export class RelayCore {
       target: revokedKey,
       closed_streams: closed,
     });
+    this.gate.revoked(peer, principal, revokedKey, closed);
     return { revoked: true, closed_streams: closed };
   }
 
@@ -295,6 +316,7 @@ export class RelayCore {
     await this.#answersSettled(Date.now() + ANSWER_FLUSH_MS);
     for (const link of [...this.#tokensByStream.keys()]) link.close(closing);
     this.registry.close();
+    await this.gate.close();
   }
 
   /** Waits until no answer is in progress, or until `deadline`. */
@@ -313,16 +335,24 @@ export class RelayCore {
   }
 
   async #principal(
+    peer: Peer,
     token: string,
     claimedId: string,
   ): Promise<ControllerPrincipal> {
+    this.gate.checkNotBlocked(peer);
     let principal;
     try {
       principal = await this.auth.verify(token);
     } catch (error) {
-      this.metrics.authFailures.inc({ principal: "controller" });
+      const reason = RelayError.from(error).message;
+      this.gate.authFailed(peer, "", reason, "controller");
       throw error;
     }
+    this.gate.authSucceeded(
+      peer,
+      controllerPrincipal(principal),
+      principal.role,
+    );
     if (claimedId !== "" && claimedId !== principal.controllerId) {
       throw new RelayError(
         "UNAUTHORIZED",
@@ -390,6 +420,11 @@ export class RelayCore {
     };
     if (event.type === "offline") {
       this.metrics.deviceDisconnects.inc({ reason: event.reason });
+      this.gate.deviceDisconnected(
+        event.session,
+        event.session.deviceId,
+        event.reason,
+      );
       this.#logger.info("device offline", { ...fields, reason: event.reason });
     } else if (event.type === "state") {
       this.#logger.info("device presence changed", {

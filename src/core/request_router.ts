@@ -8,6 +8,7 @@ import { type ErrorCode, RelayError } from "../errors/relay_error.ts";
 import type { RelayMetrics } from "../observability/relay_metrics.ts";
 import { validateDeviceId } from "../store/relay_store.ts";
 import type { DeviceRegistry } from "./device_registry.ts";
+import type { Gatekeeper, Peer } from "./gatekeeper.ts";
 import { IdempotencyCache } from "./idempotency_cache.ts";
 import type { InputLimits } from "./input_limits.ts";
 import type {
@@ -27,6 +28,7 @@ export interface RequestRouterOptions {
   maxPayloadBytes: number;
   methodPolicy: MethodPolicy;
   inputLimits: InputLimits;
+  gate: Gatekeeper;
 }
 
 export class RequestRouter {
@@ -51,13 +53,14 @@ export class RequestRouter {
     principal: ControllerPrincipal,
     message: ControllerMessage,
     streamSignal: AbortSignal,
+    peer: Peer,
   ): Promise<DeviceResponse> {
     const started = performance.now();
     this.#inFlight++;
     this.#options.metrics.inFlightRequests.inc();
     let response: DeviceResponse;
     try {
-      response = await this.#route(principal, message, streamSignal);
+      response = await this.#route(principal, message, streamSignal, peer);
     } catch (error) {
       response = errorResponse(message, RelayError.from(error));
     } finally {
@@ -77,6 +80,7 @@ export class RequestRouter {
     principal: ControllerPrincipal,
     message: ControllerMessage,
     streamSignal: AbortSignal,
+    peer: Peer,
   ): Promise<DeviceResponse> {
     const deviceId = message.target_device_id;
     if (deviceId === "") throw invalid("target_device_id is required");
@@ -89,6 +93,39 @@ export class RequestRouter {
       throw new RelayError("UNAVAILABLE", "relay is shutting down");
     }
 
+    try {
+      this.#authorize(principal, deviceId, message.method_name);
+    } catch (error) {
+      this.#options.gate.denied(peer, principal, error as RelayError, deviceId);
+      throw error;
+    }
+
+    // Sequence number 0 is proto3's "unset": such requests are not deduplicated.
+    if (message.sequence_number === 0) {
+      return this.#deliver(principal, message, streamSignal, peer);
+    }
+    const key = IdempotencyCache.key(
+      principal.controllerId,
+      deviceId,
+      message.sequence_number,
+    );
+    const { response, outcome } = await this.#options.idempotency.run(
+      key,
+      requestFingerprint(message),
+      () => this.#deliver(principal, message, streamSignal, peer),
+    );
+    if (outcome !== "executed") {
+      this.#options.metrics.idempotencyHits.inc({ kind: outcome });
+    }
+    return response;
+  }
+
+  /** Throws UNAUTHORIZED / PERMISSION_DENIED unless the principal may call the method. */
+  #authorize(
+    principal: ControllerPrincipal,
+    deviceId: string,
+    method: string,
+  ): void {
     const project = this.#options.registry.get(deviceId)?.project ??
       this.#options.lookupDeviceProject(deviceId);
     if (project === undefined || !canSee(principal, project)) {
@@ -101,9 +138,7 @@ export class RequestRouter {
       throw new RelayError(
         "UNAUTHORIZED",
         "device not found or not accessible",
-        {
-          source: "downstream",
-        },
+        { source: "downstream" },
       );
     }
     if (!canSend(principal, project)) {
@@ -113,41 +148,27 @@ export class RequestRouter {
         { source: "downstream" },
       );
     }
-    if (
-      !this.#options.methodPolicy.allows(principal.role, message.method_name)
-    ) {
+    if (!this.#options.methodPolicy.allows(principal.role, method)) {
       throw new RelayError(
         "PERMISSION_DENIED",
-        `role ${principal.role} may not call method ${message.method_name}`,
+        `role ${principal.role} may not call method ${method}`,
         { source: "downstream" },
       );
     }
-
-    // Sequence number 0 is proto3's "unset": such requests are not deduplicated.
-    if (message.sequence_number === 0) {
-      return this.#deliver(principal, message, streamSignal);
-    }
-    const key = IdempotencyCache.key(
-      principal.controllerId,
-      deviceId,
-      message.sequence_number,
-    );
-    const { response, outcome } = await this.#options.idempotency.run(
-      key,
-      requestFingerprint(message),
-      () => this.#deliver(principal, message, streamSignal),
-    );
-    if (outcome !== "executed") {
-      this.#options.metrics.idempotencyHits.inc({ kind: outcome });
-    }
-    return response;
   }
 
   async #deliver(
     principal: ControllerPrincipal,
     message: ControllerMessage,
     streamSignal: AbortSignal,
+    peer: Peer,
   ): Promise<DeviceResponse> {
+    this.#options.gate.admitRequest(
+      peer,
+      principal,
+      message.target_device_id,
+      message.encrypted_payload.byteLength,
+    );
     const session = this.#options.registry.get(message.target_device_id);
     if (session === undefined) {
       return errorResponse(
@@ -184,6 +205,11 @@ export class RequestRouter {
         controllerSequenceNumber: message.sequence_number,
         deadline: Date.now() + timeoutMs,
       }, abort.signal);
+      this.#options.gate.chargeResponse(
+        principal,
+        message.target_device_id,
+        data.encrypted_payload.byteLength,
+      );
       return fromDataResponse(message, data);
     } catch (error) {
       return errorResponse(message, RelayError.from(error));

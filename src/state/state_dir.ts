@@ -24,6 +24,8 @@ export interface StatePaths {
   jwtSecret: string;
   adminToken: string;
   database: string;
+  /** Default audit log (relay.audit.path empty). */
+  auditLog: string;
 }
 
 export function statePaths(dir: string): StatePaths {
@@ -36,6 +38,7 @@ export function statePaths(dir: string): StatePaths {
     jwtSecret: join(dir, "jwt.secret"),
     adminToken: join(dir, "admin.token"),
     database: join(dir, "relay.db"),
+    auditLog: join(dir, "audit.log"),
   };
 }
 

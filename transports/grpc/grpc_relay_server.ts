@@ -2,6 +2,7 @@
 // hands every call to the transport-agnostic core.
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
+import type { Peer } from "../../src/core/gatekeeper.ts";
 import type { RelayCore } from "../../src/core/relay_core.ts";
 import type {
   ControllerMessage,
@@ -11,6 +12,7 @@ import { RelayError } from "../../src/errors/relay_error.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import type { RelayServiceHandlers } from "../../src/gen/relay/v1/RelayService.ts";
 import { relayProto } from "./relay_proto.ts";
+import { guardConnections } from "./connection_guard.ts";
 import { serverStreamLink } from "./server_stream_link.ts";
 import { toServiceError } from "./status_mapping.ts";
 
@@ -28,6 +30,8 @@ export interface GrpcRelayServerOptions {
   tls: TlsMaterial | null;
   /** Largest gRPC message either way (payload plus envelope). */
   maxMessageBytes: number;
+  /** Bound on the TLS handshake and on the wait for a connection's first stream. */
+  handshakeTimeoutMs: number;
   logger: Logger;
 }
 
@@ -58,10 +62,13 @@ export class GrpcRelayServer {
     const tls = this.#options.tls;
     const credentials = tls === null
       ? grpc.ServerCredentials.createInsecure()
-      : tls13Only(grpc.ServerCredentials.createSsl(Buffer.from(tls.caPem), [{
-        cert_chain: Buffer.from(tls.certPem),
-        private_key: Buffer.from(tls.keyPem),
-      }]));
+      : hardenTls(
+        grpc.ServerCredentials.createSsl(Buffer.from(tls.caPem), [{
+          cert_chain: Buffer.from(tls.certPem),
+          private_key: Buffer.from(tls.keyPem),
+        }]),
+        this.#options.handshakeTimeoutMs,
+      );
     this.#port = await new Promise<number>((resolve, reject) => {
       this.#server.bindAsync(
         this.#options.address,
@@ -77,6 +84,17 @@ export class GrpcRelayServer {
           } else resolve(port);
         },
       );
+    });
+    const { core, handshakeTimeoutMs } = this.#options;
+    guardConnections(this.#server, {
+      handshakeTimeoutMs,
+      admitConnection: (remoteAddress) =>
+        core.gate.admitConnection({ remoteAddress, transport: "h2" }),
+      onHandshakeTimeout: (remoteAddress) =>
+        core.gate.handshakeTimedOut(
+          { remoteAddress, transport: "h2" },
+          "no stream",
+        ),
     });
     return this.#port;
   }
@@ -124,12 +142,12 @@ export class GrpcRelayServer {
         );
       },
       ListOnlineDevices: (call, callback) => {
-        core.listDevices(bearerOf(call.metadata), call.request)
+        core.listDevices(peerOf(call), bearerOf(call.metadata), call.request)
           .then((devices) => callback(null, { devices }))
           .catch((error) => callback(toServiceError(RelayError.from(error))));
       },
       RevokeToken: (call, callback) => {
-        core.revokeToken(bearerOf(call.metadata), call.request)
+        core.revokeToken(peerOf(call), bearerOf(call.metadata), call.request)
           .then((response) => callback(null, response))
           .catch((error) => callback(toServiceError(RelayError.from(error))));
       },
@@ -138,11 +156,13 @@ export class GrpcRelayServer {
 }
 
 /**
- * grpc-js has no public option for the minimum TLS version; its secure
- * context options object is what it passes to http2.createSecureServer.
+ * grpc-js has no public option for the minimum TLS version or the handshake
+ * timeout; its secure context options object is what it passes to
+ * http2.createSecureServer.
  */
-function tls13Only(
+function hardenTls(
   credentials: grpc.ServerCredentials,
+  handshakeTimeoutMs: number,
 ): grpc.ServerCredentials {
   const internal = credentials as unknown as {
     _getSecureContextOptions?: () => Record<string, unknown> | null;
@@ -155,7 +175,12 @@ function tls13Only(
     );
   }
   options.minVersion = "TLSv1.3";
+  options.handshakeTimeout = handshakeTimeoutMs;
   return credentials;
+}
+
+function peerOf(call: { getPeer(): string }): Peer {
+  return { remoteAddress: call.getPeer(), transport: "h2" };
 }
 
 function bearerOf(metadata: grpc.Metadata): string {

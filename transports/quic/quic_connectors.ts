@@ -259,8 +259,16 @@ export function quicControllerConnector(
 ): ControllerConnector {
   let conn: Promise<Deno.QuicConn> | undefined;
   const connection = () => {
-    conn ??= connectQuic(options);
-    conn.catch(() => conn = undefined); // the next call tries again
+    if (conn === undefined) {
+      const attempt = connectQuic(options);
+      conn = attempt;
+      // A failed or closed connection is replaced on the next call.
+      const forget = () => {
+        if (conn === attempt) conn = undefined;
+      };
+      attempt.then((c) => c.closed.catch(() => undefined).finally(forget))
+        .catch(forget);
+    }
     return conn;
   };
   const stream = () => connection().then((c) => c.createBidirectionalStream());

@@ -35,7 +35,7 @@ export interface QuicRelayServerOptions {
   idleTimeoutMs: number;
   keepAliveMs: number;
   maxStreams: number;
-  /** Time a new stream has to send its StreamOpen frame. */
+  /** Time a new connection has to open a stream, and a stream to send StreamOpen. */
   handshakeTimeoutMs: number;
   logger: Logger;
 }
@@ -142,19 +142,44 @@ export class QuicRelayServer {
   }
 
   async #accept(incoming: Deno.QuicIncoming): Promise<void> {
+    const { core, handshakeTimeoutMs } = this.#options;
+    // Deno's QuicIncoming is single-use (reading remoteAddr consumes it), so
+    // a blocked address is refused right after the handshake.
     const conn = await incoming.accept();
+    const from = conn.remoteAddr;
+    const peer = {
+      remoteAddress: `${from.hostname}:${from.port}`,
+      transport: "quic",
+    };
+    if (!core.gate.admitConnection(peer)) {
+      conn.close({ closeCode: 1, reason: "too many failed authentications" });
+      return;
+    }
     this.#connections.add(conn);
     const connectionEnd = new AbortController();
+    // A connection that opens no stream in time is closed: it holds state
+    // without ever presenting a credential.
+    const firstStream = setTimeout(() => {
+      core.gate.handshakeTimedOut(peer, "no stream");
+      conn.close({
+        closeCode: 1,
+        reason: "no stream within the handshake timeout",
+      });
+    }, handshakeTimeoutMs);
     conn.closed.catch(() => undefined).finally(() => {
+      clearTimeout(firstStream);
       this.#connections.delete(conn);
       connectionEnd.abort();
     });
     const streams = conn.protocol === WEBTRANSPORT_ALPN
       ? await this.#webTransportStreams(conn, connectionEnd)
       : conn.incomingBidirectionalStreams;
+    // A WebTransport session is itself the first stream (the CONNECT request).
+    if (conn.protocol === WEBTRANSPORT_ALPN) clearTimeout(firstStream);
     const remote = () => `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
     try {
       for await (const stream of streams) {
+        clearTimeout(firstStream);
         this.#serveStream(stream, remote(), connectionEnd.signal).catch(
           (error) => {
             this.#options.logger.debug("QUIC stream failed", {
@@ -215,6 +240,7 @@ export class QuicRelayServer {
       trackClose,
     };
     const bearer = open.authorization.replace(/^Bearer\s+/i, "");
+    const peer = { remoteAddress, transport: "quic" };
     const { core } = this.#options;
     switch (open.kind) {
       case "DEVICE_CONNECT": {
@@ -260,14 +286,16 @@ export class QuicRelayServer {
       }
       case "LIST_ONLINE_DEVICES":
         return await this.#unary(base, codecs.listRequest, async (request) => ({
-          devices: { devices: await core.listDevices(bearer, request) },
+          devices: {
+            devices: await core.listDevices(peer, bearer, request),
+          },
         }));
       case "REVOKE_TOKEN":
         return await this.#unary(
           base,
           codecs.revokeRequest,
           async (request) => ({
-            revoked: await core.revokeToken(bearer, request),
+            revoked: await core.revokeToken(peer, bearer, request),
           }),
         );
       default: {
