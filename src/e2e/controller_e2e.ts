@@ -26,6 +26,7 @@ export class ControllerE2e {
   readonly #pinning: KeyPinning;
   readonly #listDevices: () => Promise<DeviceInfo[]>;
   readonly #token: string;
+  readonly #lookupTimeoutMs: number;
   readonly #keys = new Map<string, Promise<Uint8Array | undefined>>();
   #controllerId: string | undefined;
 
@@ -33,9 +34,11 @@ export class ControllerE2e {
     options: ControllerE2eOptions,
     token: string,
     listDevices: () => Promise<DeviceInfo[]>,
+    lookupTimeoutMs = 30_000,
   ) {
     this.#pinning = new KeyPinning(options);
     this.#token = token;
+    this.#lookupTimeoutMs = lookupTimeoutMs;
     this.#listDevices = listDevices;
     this.#controllerId = options.controllerId;
   }
@@ -90,9 +93,24 @@ export class ControllerE2e {
   }
 
   async #resolve(deviceId: string): Promise<Uint8Array | undefined> {
-    const device = (await this.#listDevices()).find((info) =>
-      info.device_id === deviceId
-    );
+    // Bounded: a lookup that never answers would hold every later call.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const devices = await Promise.race([
+      this.#listDevices(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new RelayError(
+                "DEADLINE_EXCEEDED",
+                `e2e: looking up the key of device ${deviceId} timed out`,
+              ),
+            ),
+          this.#lookupTimeoutMs,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+    const device = devices.find((info) => info.device_id === deviceId);
     if (device === undefined) return undefined;
     const key = publicKeyFromMetadata(device.metadata);
     if (key === undefined) {

@@ -60,6 +60,7 @@ export class ControllerClient {
       options.e2e ?? {},
       options.token,
       () => this.listDevices(),
+      options.defaultTimeoutMs,
     );
   }
 
