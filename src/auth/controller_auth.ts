@@ -52,6 +52,11 @@ export class ControllerAuthenticator {
     this.#cacheSize = options.cacheSize ?? 10_000;
   }
 
+  /** Unix milliseconds after which the principal's token is refused (expiry plus skew). */
+  validUntil(principal: ControllerPrincipal): number {
+    return principal.expiresAt + this.#options.clockSkewSeconds * 1000;
+  }
+
   async verify(token: string): Promise<ControllerPrincipal> {
     if (token === "") throw unauthorized("missing controller token");
     if (token.length > MAX_TOKEN_LENGTH) {
@@ -61,9 +66,7 @@ export class ControllerAuthenticator {
     }
     const cached = this.#cache.get(token);
     const principal = cached ?? await this.#verifyJwt(token);
-    if (
-      principal.expiresAt + this.#options.clockSkewSeconds * 1000 <= this.#now()
-    ) {
+    if (this.validUntil(principal) <= this.#now()) {
       this.#cache.delete(token);
       throw unauthorized("controller token expired");
     }

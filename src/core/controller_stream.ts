@@ -41,7 +41,7 @@ export async function serveControllerLink(
       streamPrincipal = await verifyOrAudit(link.bearerToken, link, deps);
       deps.gate.admitControllerStream(link, streamPrincipal);
       deps.track(streamPrincipal, link);
-      expiry = closeAtExpiry(link, streamPrincipal);
+      expiry = closeAtExpiry(link, deps.auth.validUntil(streamPrincipal));
     }
     const state: StreamState = {
       streamPrincipal,
@@ -201,9 +201,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** An expired principal's stream is closed, not just refused per request. */
 function closeAtExpiry(
   link: ControllerLink,
-  principal: ControllerPrincipal,
+  validUntil: number,
 ): ReturnType<typeof setTimeout> {
-  const remaining = principal.expiresAt - Date.now();
+  const remaining = validUntil - Date.now();
   return setTimeout(() => {
     if (remaining > MAX_TIMER_MS) return; // far future: the stream will have ended
     link.close(

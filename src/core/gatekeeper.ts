@@ -97,10 +97,10 @@ export class Gatekeeper {
     });
   }
 
-  /** false when the source address is blocked after repeated auth failures. */
-  admitConnection(peer: Peer): boolean {
+  /** Throws RATE_LIMITED when the source address is blocked after repeated auth failures. */
+  checkNotBlocked(peer: Peer): void {
     const host = hostOf(peer.remoteAddress);
-    if (!this.#failures.isBlocked(host)) return true;
+    if (!this.#failures.isBlocked(host)) return;
     this.#refused.inc({ reason: "blocked_address" });
     this.#record({
       event: "connection_refused",
@@ -108,25 +108,14 @@ export class Gatekeeper {
       principal: "",
       reason: "too many failed authentications",
     });
-    return false;
-  }
-
-  /** The error for a stream or call from a blocked address. */
-  blockedError(peer: Peer): RelayError {
-    const seconds = this.#failures.retryAfterMs(hostOf(peer.remoteAddress)) /
-      1000;
-    return new RelayError(
+    const seconds = this.#failures.retryAfterMs(host) / 1000;
+    throw new RelayError(
       "RATE_LIMITED",
       `too many failed authentications from this address; retry in ${
         seconds.toFixed(1)
       } s`,
       { source: "downstream" },
     );
-  }
-
-  /** Throws the blocked error when the address is blocked. */
-  checkNotBlocked(peer: Peer): void {
-    if (!this.admitConnection(peer)) throw this.blockedError(peer);
   }
 
   /** Handshake timeouts on a connection with no credentials yet. */

@@ -1,19 +1,17 @@
-// Connection-level defences grpc-js has no options for: refuse sockets from
-// blocked source addresses at once, and close connections that finish TLS
-// but open no stream within the handshake timeout (the TLS handshake itself
-// is bounded by the secure context's handshakeTimeout).
+// A connection-level defence grpc-js has no option for: connections that
+// finish TLS but open no stream within the handshake timeout are closed (the
+// TLS handshake itself is bounded by the secure context's handshakeTimeout).
+// Blocked source addresses still get their streams refused with a reason,
+// so a misconfigured client learns why.
 import type * as grpc from "@grpc/grpc-js";
 import type {
   Http2SecureServer,
   Http2Server,
   ServerHttp2Session,
 } from "node:http2";
-import type { Socket } from "node:net";
 
 export interface ConnectionGuardOptions {
   handshakeTimeoutMs: number;
-  /** false: the socket is destroyed before TLS. */
-  admitConnection: (remoteAddress: string) => boolean;
   onHandshakeTimeout: (remoteAddress: string) => void;
 }
 
@@ -30,11 +28,6 @@ export function guardConnections(
     throw new Error("grpc-js internals changed: no http2Servers to guard");
   }
   for (const http2Server of servers.keys()) {
-    http2Server.prependListener("connection", (socket: Socket) => {
-      if (!options.admitConnection(socket.remoteAddress ?? "")) {
-        socket.destroy();
-      }
-    });
     http2Server.on("session", (session: ServerHttp2Session) => {
       const timer = setTimeout(() => {
         options.onHandshakeTimeout(session.socket?.remoteAddress ?? "");

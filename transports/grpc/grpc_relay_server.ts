@@ -88,8 +88,6 @@ export class GrpcRelayServer {
     const { core, handshakeTimeoutMs } = this.#options;
     guardConnections(this.#server, {
       handshakeTimeoutMs,
-      admitConnection: (remoteAddress) =>
-        core.gate.admitConnection({ remoteAddress, transport: "h2" }),
       onHandshakeTimeout: (remoteAddress) =>
         core.gate.handshakeTimedOut(
           { remoteAddress, transport: "h2" },

@@ -143,18 +143,11 @@ export class QuicRelayServer {
 
   async #accept(incoming: Deno.QuicIncoming): Promise<void> {
     const { core, handshakeTimeoutMs } = this.#options;
-    // Deno's QuicIncoming is single-use (reading remoteAddr consumes it), so
-    // a blocked address is refused right after the handshake.
     const conn = await incoming.accept();
-    const from = conn.remoteAddr;
     const peer = {
-      remoteAddress: `${from.hostname}:${from.port}`,
+      remoteAddress: `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`,
       transport: "quic",
     };
-    if (!core.gate.admitConnection(peer)) {
-      conn.close({ closeCode: 1, reason: "too many failed authentications" });
-      return;
-    }
     this.#connections.add(conn);
     const connectionEnd = new AbortController();
     // A connection that opens no stream in time is closed: it holds state
