@@ -210,7 +210,8 @@ export class SessionE2e {
       open: async (response) => {
         if (response.error !== "OK") {
           this.#failed(response, sequenceNumber);
-          return response;
+          // Whatever bytes came with an error were not sealed by the device.
+          return { ...response, encrypted_payload: Buffer.alloc(0) };
         }
         const plaintext = await sealed.openResponse(response.encrypted_payload);
         return {
