@@ -1,5 +1,6 @@
 // `relay token`: mint controller JWTs and register devices (printing their
 // credential once; the store keeps only its hash).
+import { decodeJwt } from "jose";
 import { isRole, mintControllerToken } from "../auth/controller_auth.ts";
 import { loadConfig } from "../config/load_config.ts";
 import { RelayError } from "../errors/relay_error.ts";
@@ -61,6 +62,9 @@ export async function tokenCommand(args: string[]): Promise<number> {
       ),
     });
     console.log(token);
+    // stdout stays the bare token for scripts; how to revoke it goes to stderr.
+    const { jti } = decodeJwt(token);
+    console.error(`revoke with: relay ctl revoke --target jti:${jti}`);
     return 0;
   }
   if (kind === "device") {
