@@ -254,7 +254,9 @@ contractTest("a stream is closed when its controller token expires", {
 }, async (t) => {
   const agent = await t.device("exp-1");
   agent.handle("hang", hangUntilAborted);
-  const shortLived = await t.token("admin", { ttlSeconds: 1 });
+  // exp has whole seconds: 2 s leave at least 1 s for the first call (which
+  // also looks up the device's E2E key).
+  const shortLived = await t.token("admin", { ttlSeconds: 2 });
   const session = t.controller(shortLived).openSession("exp-1");
   assert.equal(
     new TextDecoder().decode(await session.call("echo", encode("ok"))),
