@@ -37,6 +37,10 @@ export async function startRelayFixture(
       "relay.state_dir": stateDir,
       "observability.health.address": "127.0.0.1:0",
       "relay.shutdown_grace_seconds": 1,
+      // One controller drives one device far past the default per-caller
+      // request limits; the global buckets (and their cost) stay on.
+      "relay.rate_limits.requests.device": { per_second: 0, burst: 1 },
+      "relay.rate_limits.requests.controller": { per_second: 0, burst: 1 },
       ...options.overrides,
     });
     relay = await startRelay(config, {
