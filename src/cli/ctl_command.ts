@@ -26,7 +26,7 @@ export const CTL_USAGE = `relay ctl <ls|call|revoke> [options]
   ls [--region R] [--label KEY=VALUE]... [--json]
   call DEVICE METHOD [--data TEXT | --data-file FILE] [--timeout 30s]
        [--pin SHA256:...] [--known-devices FILE] [--no-tofu] [--plaintext]
-  revoke --target TOKEN_OR_SHA256 [--device] [--reason TEXT]
+  revoke --target TOKEN|SHA256|jti:ID [--device] [--reason TEXT]
 call, end-to-end encryption (on by default):
   --pin FINGERPRINT      the device's key must have this fingerprint (see relay device / ctl ls)
   --known-devices FILE   keys trusted so far, per device (default ${DEFAULT_KNOWN_DEVICES})
