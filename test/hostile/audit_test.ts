@@ -9,7 +9,7 @@ import { encode } from "../harness.ts";
 import { rawDevice } from "../raw_device.ts";
 import { assertAuditClean, expectAudit, principal } from "./audit_log.ts";
 import { claims, hs256 } from "./forged_tokens.ts";
-import { hostileTest, PLAINTEXT } from "./hostile_case.ts";
+import { hostileTest, PLAINTEXT, sleep } from "./hostile_case.ts";
 import { rawController } from "./raw_controller.ts";
 import { assertStillServes } from "./still_serves.ts";
 
@@ -244,7 +244,7 @@ hostileTest(
       reason: /too many|block/i,
     });
     await assertAuditClean(t, tokenSecrets("forged token", forged));
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await sleep(400); // block_seconds
     await assertStillServes(t);
   },
 );
