@@ -152,6 +152,44 @@ export const configSchema = z.strictObject({
       failure_window_seconds: seconds.default(60),
       block_seconds: seconds.default(60),
     }).prefault({}),
+    mqtt: z.strictObject({
+      /** false: no broker, no presence events (devices and controllers unaffected). */
+      enabled: z.boolean().default(true),
+      /** mqtt://host:1883 or mqtts://host:8883; empty: the embedded aedes broker. */
+      broker_address: z.string().regex(
+        /^$|^mqtts?:\/\/[^\s/]+(:\d{1,5})?\/?$/,
+        "expected mqtt://host[:port] or mqtts://host[:port]",
+      ).default(""),
+      /** Listener of the embedded broker (only without broker_address). */
+      embedded_address: address.default("127.0.0.1:1883"),
+      username: z.string().default(""),
+      password: z.string().default(""),
+      /** Empty: "relay-<relay.id>". */
+      client_id: z.string().default(""),
+      tls: z.strictObject({
+        /** PEM CA for mqtts:// (empty: the system roots). */
+        ca_path: z.string().default(""),
+        /** Client certificate and key (optional, set together). */
+        cert_path: z.string().default(""),
+        key_path: z.string().default(""),
+      }).prefault({}),
+      keepalive_seconds: seconds.default(30),
+      reconnect_min_seconds: seconds.default(0.5),
+      reconnect_max_seconds: seconds.default(30),
+      /** Publications held while the broker is unreachable; beyond, the oldest are dropped and counted. */
+      max_queue: z.number().int().positive().default(10000),
+      /** Period of telemetry/relay/{relay_id}; 0 turns it off. */
+      telemetry_interval_seconds: z.number().nonnegative().default(30),
+      /** Topic ACL of device publications and MQTT tunnels; {device_id} is replaced. */
+      acl: z.strictObject({
+        publish: z.array(z.string().min(1)).default([
+          "device/{device_id}/#",
+          "telemetry/{device_id}",
+          "telemetry/{device_id}/#",
+        ]),
+        subscribe: z.array(z.string().min(1)).default(["cmd/{device_id}/#"]),
+      }).prefault({}),
+    }).prefault({}),
     audit: z.strictObject({
       enabled: z.boolean().default(true),
       /** JSON lines file; empty: <state_dir>/audit.log; "-": standard output. */

@@ -29,6 +29,10 @@ import type {
   DeviceMessage__Output as _relay_v1_DeviceMessage__Output,
 } from "./relay/v1/DeviceMessage.ts";
 import type {
+  DevicePublish as _relay_v1_DevicePublish,
+  DevicePublish__Output as _relay_v1_DevicePublish__Output,
+} from "./relay/v1/DevicePublish.ts";
+import type {
   DeviceResponse as _relay_v1_DeviceResponse,
   DeviceResponse__Output as _relay_v1_DeviceResponse__Output,
 } from "./relay/v1/DeviceResponse.ts";
@@ -50,6 +54,10 @@ import type {
   ListOnlineDevicesResponse__Output
     as _relay_v1_ListOnlineDevicesResponse__Output,
 } from "./relay/v1/ListOnlineDevicesResponse.ts";
+import type {
+  PublishAck as _relay_v1_PublishAck,
+  PublishAck__Output as _relay_v1_PublishAck__Output,
+} from "./relay/v1/PublishAck.ts";
 import type {
   RegisterRequest as _relay_v1_RegisterRequest,
   RegisterRequest__Output as _relay_v1_RegisterRequest__Output,
@@ -82,6 +90,14 @@ import type {
   StreamOpen as _relay_v1_StreamOpen,
   StreamOpen__Output as _relay_v1_StreamOpen__Output,
 } from "./relay/v1/StreamOpen.ts";
+import type {
+  TunnelFrame as _relay_v1_TunnelFrame,
+  TunnelFrame__Output as _relay_v1_TunnelFrame__Output,
+} from "./relay/v1/TunnelFrame.ts";
+import type {
+  TunnelOpen as _relay_v1_TunnelOpen,
+  TunnelOpen__Output as _relay_v1_TunnelOpen__Output,
+} from "./relay/v1/TunnelOpen.ts";
 
 type SubtypeConstructor<
   Constructor extends new (...args: any) => any,
@@ -117,6 +133,10 @@ export interface ProtoGrpcType {
         _relay_v1_DeviceMessage,
         _relay_v1_DeviceMessage__Output
       >;
+      DevicePublish: MessageTypeDefinition<
+        _relay_v1_DevicePublish,
+        _relay_v1_DevicePublish__Output
+      >;
       DeviceResponse: MessageTypeDefinition<
         _relay_v1_DeviceResponse,
         _relay_v1_DeviceResponse__Output
@@ -138,6 +158,10 @@ export interface ProtoGrpcType {
       ListOnlineDevicesResponse: MessageTypeDefinition<
         _relay_v1_ListOnlineDevicesResponse,
         _relay_v1_ListOnlineDevicesResponse__Output
+      >;
+      PublishAck: MessageTypeDefinition<
+        _relay_v1_PublishAck,
+        _relay_v1_PublishAck__Output
       >;
       RegisterRequest: MessageTypeDefinition<
         _relay_v1_RegisterRequest,
@@ -172,6 +196,15 @@ export interface ProtoGrpcType {
         _relay_v1_StreamOpen__Output
       >;
       TokenTargetType: EnumTypeDefinition;
+      TunnelFrame: MessageTypeDefinition<
+        _relay_v1_TunnelFrame,
+        _relay_v1_TunnelFrame__Output
+      >;
+      TunnelKind: EnumTypeDefinition;
+      TunnelOpen: MessageTypeDefinition<
+        _relay_v1_TunnelOpen,
+        _relay_v1_TunnelOpen__Output
+      >;
     };
   };
 }

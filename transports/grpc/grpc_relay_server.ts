@@ -139,6 +139,15 @@ export class GrpcRelayServer {
           logger.error("controller stream crashed", { error: String(error) })
         );
       },
+      OpenTunnel: (call) => {
+        // Replaced by the MQTT tunnel (issue 5, in progress).
+        call.emit(
+          "error",
+          toServiceError(
+            new RelayError("INVALID_REQUEST", "tunnels are not served yet"),
+          ),
+        );
+      },
       ListOnlineDevices: (call, callback) => {
         core.listDevices(peerOf(call), bearerOf(call.metadata), call.request)
           .then((devices) => callback(null, { devices }))

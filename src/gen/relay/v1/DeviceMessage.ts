@@ -12,6 +12,10 @@ import type {
   DataResponse as _relay_v1_DataResponse,
   DataResponse__Output as _relay_v1_DataResponse__Output,
 } from "../../relay/v1/DataResponse.ts";
+import type {
+  DevicePublish as _relay_v1_DevicePublish,
+  DevicePublish__Output as _relay_v1_DevicePublish__Output,
+} from "../../relay/v1/DevicePublish.ts";
 
 export interface DeviceMessage {
   "device_id"?: string;
@@ -19,7 +23,8 @@ export interface DeviceMessage {
   "register"?: _relay_v1_RegisterRequest | null;
   "heartbeat"?: _relay_v1_HeartbeatRequest | null;
   "data"?: _relay_v1_DataResponse | null;
-  "payload"?: "register" | "heartbeat" | "data";
+  "publish"?: _relay_v1_DevicePublish | null;
+  "payload"?: "register" | "heartbeat" | "data" | "publish";
 }
 
 export interface DeviceMessage__Output {
@@ -28,5 +33,6 @@ export interface DeviceMessage__Output {
   "register"?: _relay_v1_RegisterRequest__Output | null;
   "heartbeat"?: _relay_v1_HeartbeatRequest__Output | null;
   "data"?: _relay_v1_DataResponse__Output | null;
-  "payload"?: "register" | "heartbeat" | "data";
+  "publish"?: _relay_v1_DevicePublish__Output | null;
+  "payload"?: "register" | "heartbeat" | "data" | "publish";
 }

@@ -16,17 +16,23 @@ import type {
   RelayError as _relay_v1_RelayError,
   RelayError__Output as _relay_v1_RelayError__Output,
 } from "../../relay/v1/RelayError.ts";
+import type {
+  PublishAck as _relay_v1_PublishAck,
+  PublishAck__Output as _relay_v1_PublishAck__Output,
+} from "../../relay/v1/PublishAck.ts";
 
 export interface RelayMessage {
   "register_response"?: _relay_v1_RegisterResponse | null;
   "heartbeat_response"?: _relay_v1_HeartbeatResponse | null;
   "data_request"?: _relay_v1_DataRequest | null;
   "error"?: _relay_v1_RelayError | null;
+  "publish_ack"?: _relay_v1_PublishAck | null;
   "payload"?:
     | "register_response"
     | "heartbeat_response"
     | "data_request"
-    | "error";
+    | "error"
+    | "publish_ack";
 }
 
 export interface RelayMessage__Output {
@@ -34,9 +40,11 @@ export interface RelayMessage__Output {
   "heartbeat_response"?: _relay_v1_HeartbeatResponse__Output | null;
   "data_request"?: _relay_v1_DataRequest__Output | null;
   "error"?: _relay_v1_RelayError__Output | null;
+  "publish_ack"?: _relay_v1_PublishAck__Output | null;
   "payload"?:
     | "register_response"
     | "heartbeat_response"
     | "data_request"
-    | "error";
+    | "error"
+    | "publish_ack";
 }

@@ -36,6 +36,10 @@ import type {
   RevokeTokenResponse as _relay_v1_RevokeTokenResponse,
   RevokeTokenResponse__Output as _relay_v1_RevokeTokenResponse__Output,
 } from "../../relay/v1/RevokeTokenResponse.ts";
+import type {
+  TunnelFrame as _relay_v1_TunnelFrame,
+  TunnelFrame__Output as _relay_v1_TunnelFrame__Output,
+} from "../../relay/v1/TunnelFrame.ts";
 
 export interface RelayServiceClient extends grpc.Client {
   ConnectToDevice(
@@ -133,6 +137,33 @@ export interface RelayServiceClient extends grpc.Client {
     callback: grpc.requestCallback<_relay_v1_ListOnlineDevicesResponse__Output>,
   ): grpc.ClientUnaryCall;
 
+  OpenTunnel(
+    metadata: grpc.Metadata,
+    options?: grpc.CallOptions,
+  ): grpc.ClientDuplexStream<
+    _relay_v1_TunnelFrame,
+    _relay_v1_TunnelFrame__Output
+  >;
+  OpenTunnel(
+    options?: grpc.CallOptions,
+  ): grpc.ClientDuplexStream<
+    _relay_v1_TunnelFrame,
+    _relay_v1_TunnelFrame__Output
+  >;
+  openTunnel(
+    metadata: grpc.Metadata,
+    options?: grpc.CallOptions,
+  ): grpc.ClientDuplexStream<
+    _relay_v1_TunnelFrame,
+    _relay_v1_TunnelFrame__Output
+  >;
+  openTunnel(
+    options?: grpc.CallOptions,
+  ): grpc.ClientDuplexStream<
+    _relay_v1_TunnelFrame,
+    _relay_v1_TunnelFrame__Output
+  >;
+
   RevokeToken(
     argument: _relay_v1_RevokeTokenRequest,
     metadata: grpc.Metadata,
@@ -192,6 +223,11 @@ export interface RelayServiceHandlers
     _relay_v1_ListOnlineDevicesResponse
   >;
 
+  OpenTunnel: grpc.handleBidiStreamingCall<
+    _relay_v1_TunnelFrame__Output,
+    _relay_v1_TunnelFrame
+  >;
+
   RevokeToken: grpc.handleUnaryCall<
     _relay_v1_RevokeTokenRequest__Output,
     _relay_v1_RevokeTokenResponse
@@ -216,6 +252,12 @@ export interface RelayServiceDefinition extends grpc.ServiceDefinition {
     _relay_v1_ListOnlineDevicesResponse,
     _relay_v1_ListOnlineDevicesRequest__Output,
     _relay_v1_ListOnlineDevicesResponse__Output
+  >;
+  OpenTunnel: MethodDefinition<
+    _relay_v1_TunnelFrame,
+    _relay_v1_TunnelFrame,
+    _relay_v1_TunnelFrame__Output,
+    _relay_v1_TunnelFrame__Output
   >;
   RevokeToken: MethodDefinition<
     _relay_v1_RevokeTokenRequest,

@@ -6,6 +6,7 @@ export const StreamKind = {
   CONNECT_TO_DEVICE: "CONNECT_TO_DEVICE",
   LIST_ONLINE_DEVICES: "LIST_ONLINE_DEVICES",
   REVOKE_TOKEN: "REVOKE_TOKEN",
+  TUNNEL: "TUNNEL",
 } as const;
 
 export type StreamKind =
@@ -18,6 +19,8 @@ export type StreamKind =
   | "LIST_ONLINE_DEVICES"
   | 3
   | "REVOKE_TOKEN"
-  | 4;
+  | 4
+  | "TUNNEL"
+  | 5;
 
 export type StreamKind__Output = typeof StreamKind[keyof typeof StreamKind];
