@@ -14,7 +14,7 @@ export type OfflineReason =
   | "relay_shutdown"
   | "resume_window_expired";
 
-export type PresenceEvent =
+type PresenceChange =
   | {
     type: "online";
     session: DeviceSession;
@@ -24,6 +24,9 @@ export type PresenceEvent =
   }
   | { type: "state"; session: DeviceSession; state: PresenceState }
   | { type: "offline"; session: DeviceSession; reason: OfflineReason };
+
+/** A presence change; `at` is when it happened (Unix ms, the registry's clock). */
+export type PresenceEvent = PresenceChange & { at: number };
 
 export interface DeviceRegistryOptions {
   suspectAfterMs: number;
@@ -239,8 +242,8 @@ export class DeviceRegistry {
     this.#resumeTimers.delete(session);
   }
 
-  #emit(event: PresenceEvent): void {
-    this.#options.onEvent?.(event);
+  #emit(change: PresenceChange): void {
+    this.#options.onEvent?.({ ...change, at: this.#now() });
   }
 }
 
