@@ -89,6 +89,10 @@ export const configSchema = z.strictObject({
       max_metadata_key_bytes: z.number().int().positive().default(128),
       max_metadata_value_bytes: z.number().int().positive().default(1024),
       max_method_name_bytes: z.number().int().positive().default(256),
+      /** Payload of one device publication (status, telemetry) through the relay connection (capped by request.max_payload_bytes). */
+      max_publish_payload_bytes: z.number().int().positive().default(
+        256 * 1024,
+      ),
     }).prefault({}),
     rate_limits: z.strictObject({
       enabled: z.boolean().default(true),

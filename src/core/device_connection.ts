@@ -1,9 +1,10 @@
 // Drives one device link: authentication of the first `register` message,
-// registration, heartbeats and responses, until the link ends.
+// registration, heartbeats, responses and publications, until the link ends.
 import { RelayError } from "../errors/relay_error.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { RelayMetrics } from "../observability/relay_metrics.ts";
 import { type DeviceRecord, validateDeviceId } from "../store/relay_store.ts";
+import type { DevicePublications } from "./device_publish.ts";
 import type { DeviceRegistry } from "./device_registry.ts";
 import type { Gatekeeper } from "./gatekeeper.ts";
 import type { DeviceSession } from "./device_session.ts";
@@ -24,6 +25,7 @@ export interface DeviceConnectionDeps {
   handshakeTimeoutMs: number;
   inputLimits: InputLimits;
   isDraining: () => boolean;
+  publications: DevicePublications;
 }
 
 export async function serveDeviceLink(
@@ -128,7 +130,10 @@ async function serve(
       try {
         checkIdentity(next.value, deviceId, credential, deps, link);
         deps.registry.touch(session, generation);
-        handleMessage(link, session, next.value);
+        if (next.value.payload === "publish") {
+          // Awaited: a device that floods publications waits for its acks.
+          await publish(link, deviceId, next.value, deps);
+        } else handleMessage(link, session, next.value);
       } catch (error) {
         violation = RelayError.from(error);
         break;
@@ -173,6 +178,23 @@ function handleMessage(
           source: "downstream",
         },
       );
+  }
+}
+
+/** Forwards one publication and answers it; a refusal never ends the stream. */
+async function publish(
+  link: DeviceLink,
+  deviceId: string,
+  message: DeviceMessage,
+  deps: DeviceConnectionDeps,
+): Promise<void> {
+  if (message.publish == null) return;
+  const ack = deps.publications.handle(link, deviceId, message.publish);
+  if (ack === undefined) return;
+  try {
+    await link.send({ publish_ack: ack });
+  } catch {
+    // A failed write means the link is going away; the read loop sees that.
   }
 }
 

@@ -169,6 +169,18 @@ export class Gatekeeper {
     });
   }
 
+  /** A device publication refused by the topic ACL. */
+  publishDenied(peer: Peer, deviceId: string, error: RelayError): void {
+    this.#record({
+      event: "access_denied",
+      peer,
+      principal: `device:${deviceId}`,
+      device_id: deviceId,
+      reason: error.message,
+      code: error.code,
+    });
+  }
+
   revoked(
     peer: Peer,
     principal: ControllerPrincipal,
@@ -234,6 +246,16 @@ export class Gatekeeper {
       this.limits.admitRequest(principal.controllerId, deviceId, payloadBytes),
       peer,
       controllerPrincipal(principal),
+      deviceId,
+    );
+  }
+
+  /** Throws RATE_LIMITED when a device publishes too often or too much. */
+  admitDevicePublish(peer: Peer, deviceId: string, payloadBytes: number): void {
+    this.#throwIfHit(
+      this.limits.admitDevicePublish(deviceId, payloadBytes),
+      peer,
+      `device:${deviceId}`,
       deviceId,
     );
   }

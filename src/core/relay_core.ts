@@ -9,12 +9,15 @@ import type { JwtKeys } from "../auth/jwt_keys.ts";
 import { hashToken, isTokenHash } from "../auth/token_hash.ts";
 import type { RelayConfig } from "../config/config_schema.ts";
 import { RelayError } from "../errors/relay_error.ts";
+import type { MqttPublisher } from "../mqtt/mqtt_ports.ts";
+import { TopicAcl } from "../mqtt/topic_acl.ts";
 import type { AuditLogger } from "../observability/audit_log.ts";
 import type { Logger } from "../observability/logger.ts";
 import { RelayMetrics } from "../observability/relay_metrics.ts";
 import type { RelayStore } from "../store/relay_store.ts";
 import { serveControllerLink } from "./controller_stream.ts";
 import { serveDeviceLink } from "./device_connection.ts";
+import { DevicePublications } from "./device_publish.ts";
 import { DeviceRegistry, type PresenceEvent } from "./device_registry.ts";
 import { controllerPrincipal, Gatekeeper, type Peer } from "./gatekeeper.ts";
 import type { DeviceSession } from "./device_session.ts";
@@ -43,6 +46,8 @@ export interface RelayCoreOptions {
   audit: AuditLogger;
   now?: () => number;
   onPresence?: (event: PresenceEvent) => void;
+  /** Republishes device publications on MQTT; absent while MQTT is off. */
+  publisher?: MqttPublisher;
 }
 
 export class RelayCore {
@@ -55,6 +60,7 @@ export class RelayCore {
   readonly #store: RelayStore;
   readonly #logger: Logger;
   readonly #inputLimits: InputLimits;
+  readonly #publications: DevicePublications;
   /** Open controller streams by token hash and by "jti:<jti>", for revocation. */
   readonly #streamsByToken = new Map<string, Set<ControllerLink>>();
   readonly #tokensByStream = new Map<ControllerLink, Set<string>>();
@@ -102,6 +108,18 @@ export class RelayCore {
       now,
     });
     this.#inputLimits = new InputLimits(relay.limits);
+    this.#publications = new DevicePublications({
+      acl: new TopicAcl(relay.mqtt.acl),
+      publisher: options.publisher,
+      gate: this.gate,
+      logger,
+      // Larger messages never get past the transports anyway.
+      maxPayloadBytes: Math.min(
+        relay.limits.max_publish_payload_bytes,
+        relay.request.max_payload_bytes,
+      ),
+      registry: this.metrics.registry,
+    });
     this.router = new RequestRouter({
       registry: this.registry,
       lookupDeviceProject: (id) => this.#store.getDevice(id)?.project,
@@ -145,6 +163,7 @@ export class RelayCore {
         1000,
       inputLimits: this.#inputLimits,
       isDraining: () => this.#draining,
+      publications: this.#publications,
     });
   }
 

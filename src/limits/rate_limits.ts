@@ -111,6 +111,27 @@ export class RateLimits {
     ]);
   }
 
+  /**
+   * One publication of `payloadBytes` from a device through its relay
+   * connection: the requests and bytes limits, with device buckets of their
+   * own (a device's publications and the requests sent to it do not share a
+   * budget) and the global buckets shared with requests.
+   */
+  admitDevicePublish(
+    deviceId: string,
+    payloadBytes: number,
+  ): RateLimitHit | undefined {
+    if (!this.enabled) return undefined;
+    const key = `publish:${deviceId}`;
+    const { requests, bytes } = this.#limits;
+    return this.#admit([
+      check("requests.device", requests.device, key, 1),
+      check("requests.global", requests.global, "", 1),
+      check("bytes.device", bytes.device, key, payloadBytes),
+      check("bytes.global", bytes.global, "", payloadBytes),
+    ]);
+  }
+
   /** A device registration (new or resumed connection). */
   admitDeviceConnection(deviceId: string): RateLimitHit | undefined {
     if (!this.enabled) return undefined;
