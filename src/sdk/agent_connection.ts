@@ -29,6 +29,7 @@ export class AgentConnection {
   readonly resumed: boolean;
   readonly #inbound: AsyncIterator<RelayMessage>;
   readonly #heartbeat: ReturnType<typeof setInterval>;
+  readonly #deviceId: string;
 
   private constructor(
     stream: ClientStream<DeviceMessage, RelayMessage>,
@@ -39,6 +40,7 @@ export class AgentConnection {
   ) {
     this.stream = stream;
     this.#inbound = inbound;
+    this.#deviceId = identity.deviceId;
     this.connectionId = registered.connection_id;
     this.resumed = registered.session_resumed;
     const intervalMs = registered.heartbeat_interval_ms || fallbackIntervalMs;
@@ -124,6 +126,11 @@ export class AgentConnection {
       throw relayError(result.value.error);
     }
     return result;
+  }
+
+  /** Sends one publication; the relay answers with a PublishAck when its id is not 0. */
+  publish(publish: NonNullable<DeviceMessage["publish"]>): Promise<void> {
+    return this.stream.send({ device_id: this.#deviceId, publish });
   }
 
   /** Graceful end: the relay reports the device offline at once. */

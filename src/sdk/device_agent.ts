@@ -1,6 +1,7 @@
 // Device agent SDK: keeps one connection to the relay alive forever
 // (exponential backoff with full jitter, resume with previous_connection_id),
-// answers heartbeats, and runs the application's handler per method name.
+// answers heartbeats, runs the application's handler per method name, and
+// publishes the device's status and telemetry through the relay connection.
 // Requests are end-to-end encrypted to the device's key (advertised in the
 // register metadata); plaintext requests are refused unless allowed.
 import { DeviceE2e } from "../e2e/device_e2e.ts";
@@ -10,34 +11,45 @@ import {
   loadOrCreateDeviceKeyFile,
   publicKeyMetadata,
 } from "../e2e/device_key.ts";
-import { type ErrorCode, RelayError } from "../errors/relay_error.ts";
+import { RelayError } from "../errors/relay_error.ts";
 import { AgentConnection } from "./agent_connection.ts";
 import { backoffDelay, type BackoffOptions, sleep } from "./backoff.ts";
-import type {
-  ClientStream,
-  DeviceConnector,
-  DeviceMessage,
-  RelayMessage,
-} from "./connector.ts";
+import {
+  type PublishOptions,
+  PublishOutbox,
+  type SendPublish,
+} from "./publish_outbox.ts";
+import {
+  encodePublishPayload,
+  type PublishPayload,
+  STATUS_DEFAULTS,
+  statusTopic,
+  TELEMETRY_DEFAULTS,
+  telemetryTopic,
+} from "./device_topics.ts";
+import type { DeviceConnector } from "./connector.ts";
+import { type DeviceHandler, RequestDispatcher } from "./request_dispatcher.ts";
 
-export interface DeviceRequest {
-  method: string;
-  payload: Uint8Array;
-  controllerId: string;
-  /** The controller's sequence number for this request. */
-  sequenceNumber: number;
-  /** True when the request came end-to-end encrypted (false only with allowPlaintext). */
-  encrypted: boolean;
-  /** Aborted at the controller's deadline or when the agent closes. */
-  signal: AbortSignal;
-}
-
-/** Returns the response bytes, or throws a RelayError to answer with its code. */
-export type DeviceHandler = (
-  request: DeviceRequest,
-) => Uint8Array | Promise<Uint8Array>;
+export {
+  type DeviceHandler,
+  type DeviceRequest,
+  echoHandler,
+} from "./request_dispatcher.ts";
 
 export type AgentState = "connecting" | "connected" | "disconnected" | "closed";
+
+export type { PublishOptions, Qos } from "./publish_outbox.ts";
+export type { PublishPayload } from "./device_topics.ts";
+
+/** Counters since the agent was created. */
+export interface AgentStats {
+  /** Requests answered (successfully or with an error). */
+  requestsHandled: number;
+  /** Of those, answered with an error. */
+  requestsFailed: number;
+  /** Successful registrations (first connect, reconnects, transport moves). */
+  connects: number;
+}
 
 export interface AgentStateDetail {
   state: AgentState;
@@ -72,6 +84,10 @@ export interface DeviceAgentOptions {
   allowPlaintext?: boolean;
   /** How far a request's seal time may be from this device's clock (default 5 min). */
   e2eWindowMs?: number;
+  /** Publications sent and not yet acknowledged by the relay (default 32). */
+  maxUnackedPublishes?: number;
+  /** Publications waiting to be sent, also while disconnected (default 100). */
+  maxQueuedPublishes?: number;
 }
 
 export class DeviceAgent {
@@ -87,9 +103,14 @@ export class DeviceAgent {
   };
   #running: Promise<void> | undefined;
   #connection: AgentConnection | undefined;
-  #activeHandlers = 0;
-  #handlerSlots: (() => void)[] = [];
+  readonly #dispatcher: RequestDispatcher;
   #e2e: Promise<DeviceE2e> | undefined;
+  readonly #outbox: PublishOutbox;
+  readonly #stats: AgentStats = {
+    requestsHandled: 0,
+    requestsFailed: 0,
+    connects: 0,
+  };
 
   readonly #listeners = new Set<(detail: AgentStateDetail) => void>();
 
@@ -100,6 +121,63 @@ export class DeviceAgent {
       maxMs: options.backoff?.maxMs ?? 30_000,
       ...(options.backoff?.random ? { random: options.backoff.random } : {}),
     };
+    this.#dispatcher = new RequestDispatcher({
+      deviceId: options.deviceId,
+      handlers: this.#handlers,
+      maxConcurrent: options.maxConcurrentHandlers ?? 256,
+      stats: this.#stats,
+    });
+    this.#outbox = new PublishOutbox({
+      maxUnacked: options.maxUnackedPublishes ?? 32,
+      maxQueued: options.maxQueuedPublishes ?? 100,
+    });
+  }
+
+  get deviceId(): string {
+    return this.#options.deviceId;
+  }
+
+  get stats(): AgentStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Publishes on MQTT through the relay connection, as this device (only its
+   * own topics). Resolves on the relay's ack; rejects with its RelayError,
+   * with UNAVAILABLE when the connection drops first, or at once when the
+   * bounded queue is full. Queued while disconnected. See PublishOutbox and
+   * encodePublishPayload.
+   */
+  publish(
+    topic: string,
+    payload: PublishPayload,
+    options: PublishOptions = {},
+  ): Promise<void> {
+    if (this.#closing.signal.aborted) {
+      return Promise.reject(
+        new RelayError("CANCELLED", "device agent is closing"),
+      );
+    }
+    const bytes = encodePublishPayload(payload, this.#options.deviceId);
+    return this.#outbox.publish(topic, bytes, options);
+  }
+
+  /** The device's status on device/{id}/status (QoS 1, retained). */
+  publishStatus(
+    status: PublishPayload,
+    options: PublishOptions = {},
+  ): Promise<void> {
+    const topic = statusTopic(this.#options.deviceId);
+    return this.publish(topic, status, { ...STATUS_DEFAULTS, ...options });
+  }
+
+  /** One telemetry sample on telemetry/{id} (QoS 0, not retained). */
+  publishTelemetry(
+    data: PublishPayload,
+    options: PublishOptions = {},
+  ): Promise<void> {
+    const topic = telemetryTopic(this.#options.deviceId);
+    return this.publish(topic, data, { ...TELEMETRY_DEFAULTS, ...options });
   }
 
   get state(): AgentStateDetail {
@@ -176,6 +254,7 @@ export class DeviceAgent {
     clearTimeout(timer);
     this.#connection?.stop();
     await this.#running;
+    this.#outbox.close(new RelayError("CANCELLED", "device agent closed"));
     this.#options.connector.close();
     this.#setState({ ...this.#state, state: "closed" });
   }
@@ -186,6 +265,9 @@ export class DeviceAgent {
       e2e = await this.#encryption();
     } catch (error) {
       // No key, no service: a device never answers without its key.
+      this.#outbox.close(
+        new RelayError("UNAVAILABLE", "device agent stopped: no E2E key"),
+      );
       this.#setState({
         ...this.#state,
         state: "closed",
@@ -263,8 +345,15 @@ export class DeviceAgent {
     first: AgentConnection,
   ): Promise<{ connectionId: string; error?: RelayError }> {
     let connection = first;
+    let send: SendPublish | undefined;
     for (;;) {
       this.#connection = connection;
+      if (send === undefined) {
+        const current = connection;
+        send = (publish) => current.publish(publish);
+        this.#outbox.attach(send);
+        this.#stats.connects++;
+      }
       this.#setState({
         state: "connected",
         connectionId: connection.connectionId,
@@ -280,10 +369,13 @@ export class DeviceAgent {
         // Not reachable after all: keep serving the current stream.
         if (moved === undefined) continue;
         // Registered: the relay now serves the session on the new stream.
+        this.#outbox.detach(send);
+        send = undefined;
         connection.stop();
         connection = moved;
         continue;
       }
+      this.#outbox.detach(send, result);
       if (this.#closing.signal.aborted) connection.end();
       else connection.stop();
       return {
@@ -319,13 +411,14 @@ export class DeviceAgent {
         const next = await Promise.race([connection.next(), wake.promise]);
         if (next === "upgrade") return "upgrade";
         if (next.done) return undefined;
-        if (next.value.data_request) {
-          this.#dispatch(
+        if (next.value.publish_ack) {
+          this.#outbox.acknowledge(next.value.publish_ack);
+        } else if (next.value.data_request) {
+          this.#dispatcher.dispatch(next.value.data_request, {
             e2e,
-            connection.stream,
-            next.value.data_request,
-            handlers.signal,
-          );
+            stream: connection.stream,
+            signal: handlers.signal,
+          });
         }
       }
     } catch (error) {
@@ -336,105 +429,8 @@ export class DeviceAgent {
     }
   }
 
-  #dispatch(
-    e2e: DeviceE2e,
-    stream: ClientStream<DeviceMessage, RelayMessage>,
-    request: NonNullable<RelayMessage["data_request"]>,
-    sessionSignal: AbortSignal,
-  ): void {
-    const reply = (
-      payload: Uint8Array,
-      error: ErrorCode,
-      errorMessage: string,
-    ) =>
-      stream.send({
-        device_id: this.#options.deviceId,
-        data: {
-          connection_id: request.connection_id,
-          sequence_number: request.sequence_number,
-          encrypted_payload: payload,
-          error,
-          error_message: errorMessage,
-        },
-      }).catch(() => {
-        // The connection dropped; the relay re-sends the request after resume.
-      });
-    const handler = this.#handlers.get(request.method_name) ??
-      this.#handlers.get("*");
-    if (handler === undefined) {
-      reply(
-        new Uint8Array(0),
-        "METHOD_NOT_FOUND",
-        `no handler for ${request.method_name}`,
-      );
-      return;
-    }
-    // Aborted at the controller's deadline or when the session ends; the
-    // timer and listener go away as soon as the handler settles.
-    const abort = new AbortController();
-    const onSessionEnd = () => abort.abort(sessionSignal.reason);
-    sessionSignal.addEventListener("abort", onSessionEnd, { once: true });
-    const timer = request.timeout_ms > 0
-      ? setTimeout(
-        () =>
-          abort.abort(
-            new RelayError("DEADLINE_EXCEEDED", "request deadline passed"),
-          ),
-        request.timeout_ms,
-      )
-      : undefined;
-    const signal = abort.signal;
-    this.#runHandler(async () => {
-      try {
-        // Refusals (plaintext, tampered, replayed, stale) are answered with
-        // their INVALID_REQUEST before any handler sees the request.
-        const opened = await e2e.open({
-          deviceId: this.#options.deviceId,
-          controllerId: request.controller_id,
-          method: request.method_name,
-          payload: request.encrypted_payload,
-        });
-        const payload = await handler({
-          method: request.method_name,
-          payload: opened.payload,
-          controllerId: request.controller_id,
-          sequenceNumber: request.controller_sequence_number,
-          encrypted: opened.encrypted,
-          signal,
-        });
-        await reply(await opened.seal(payload), "OK", "");
-      } catch (error) {
-        const relayError = error instanceof RelayError ? error : new RelayError(
-          "INTERNAL_ERROR",
-          `handler failed: ${(error as Error)?.message ?? error}`,
-        );
-        await reply(new Uint8Array(0), relayError.code, relayError.message);
-      } finally {
-        clearTimeout(timer);
-        sessionSignal.removeEventListener("abort", onSessionEnd);
-      }
-    });
-  }
-
-  async #runHandler(task: () => Promise<void>): Promise<void> {
-    const limit = this.#options.maxConcurrentHandlers ?? 256;
-    if (this.#activeHandlers >= limit) {
-      await new Promise<void>((resolve) => this.#handlerSlots.push(resolve));
-    }
-    this.#activeHandlers++;
-    try {
-      await task();
-    } finally {
-      this.#activeHandlers--;
-      this.#handlerSlots.shift()?.();
-    }
-  }
-
   #setState(detail: AgentStateDetail): void {
     this.#state = detail;
     for (const listener of [...this.#listeners]) listener(detail);
   }
 }
-
-/** The built-in `--echo` handler: returns the request payload unchanged. */
-export const echoHandler: DeviceHandler = (request) => request.payload;
