@@ -1,4 +1,4 @@
-// `relay ctl`: the controller CLI (ls, call, revoke).
+// `relay ctl`: the controller CLI (ls, call, revoke, watch).
 import { join } from "node:path";
 import { E2E_METADATA_KEY, publicKeyFromMetadata } from "../e2e/device_key.ts";
 import { fingerprint } from "../e2e/hpke_suite.ts";
@@ -18,15 +18,17 @@ import {
   parseFlags,
   stringFlag,
 } from "./cli_args.ts";
+import { watch, WATCH_OPTIONS, WATCH_USAGE } from "./ctl_watch.ts";
 import type { CliWiring } from "./wiring.ts";
 
 const DEFAULT_KNOWN_DEVICES = join(".relay-ctl", "known_devices");
 
-export const CTL_USAGE = `relay ctl <ls|call|revoke> [options]
+export const CTL_USAGE = `relay ctl <ls|call|revoke|watch> [options]
   ls [--region R] [--label KEY=VALUE]... [--json]
   call DEVICE METHOD [--data TEXT | --data-file FILE] [--timeout 30s]
        [--pin SHA256:...] [--known-devices FILE] [--no-tofu] [--plaintext]
   revoke --target TOKEN|SHA256|jti:ID [--device] [--reason TEXT]
+${WATCH_USAGE}
 call, end-to-end encryption (on by default):
   --pin FINGERPRINT      the device's key must have this fingerprint (see relay device / ctl ls)
   --known-devices FILE   keys trusted so far, per device (default ${DEFAULT_KNOWN_DEVICES})
@@ -41,6 +43,11 @@ export async function ctlCommand(
   wiring: CliWiring,
 ): Promise<number> {
   const [action, ...rest] = args;
+  if (action === "watch") {
+    return await watch(
+      parseFlags(rest, { ...WATCH_OPTIONS, json: { type: "boolean" } }),
+    );
+  }
   const parsed = parseFlags(rest, {
     ...CLIENT_OPTIONS,
     token: { type: "string" },
