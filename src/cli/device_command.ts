@@ -14,6 +14,11 @@ import {
   stringFlag,
 } from "./cli_args.ts";
 import type { CliWiring } from "./wiring.ts";
+import {
+  parseStatusFlag,
+  parseTelemetryInterval,
+  startDeviceReporting,
+} from "./device_reporting.ts";
 
 export const DEVICE_USAGE =
   `relay device --id ID (--token CREDENTIAL | --token-file FILE) [options]
@@ -23,6 +28,10 @@ export const DEVICE_USAGE =
   --e2e-key FILE         the device's end-to-end encryption key pair (JWK, mode 0600;
                          created when missing; default .relay-device/<id>.e2e.json)
   --allow-plaintext      also accept requests that are not end-to-end encrypted
+  --status JSON          the device's status (a JSON object), published through the relay
+                         on MQTT device/<id>/status (QoS 1, retained) at every (re)connect
+  --telemetry-interval D publish built-in telemetry (uptime, transport, requests handled,
+                         memory) on MQTT telemetry/<id> every D while connected (e.g. 30s)
 ${CLIENT_USAGE}
 Exits with status 1 when the relay refuses the credential before ever connecting.`;
 
@@ -44,6 +53,8 @@ export async function deviceCommand(
     echo: { type: "boolean" },
     "e2e-key": { type: "string" },
     "allow-plaintext": { type: "boolean" },
+    status: { type: "string" },
+    "telemetry-interval": { type: "string" },
   });
   const deviceId = requireFlag(parsed, "id");
   validateDeviceId(deviceId); // it names the default key file
@@ -51,6 +62,14 @@ export async function deviceCommand(
   const token = tokenFile
     ? (await Deno.readTextFile(tokenFile)).trim()
     : requireFlag(parsed, "token");
+  const status = stringFlag(parsed, "status");
+  const reporting = {
+    ...(status === undefined ? {} : { status: parseStatusFlag(status) }),
+    telemetryIntervalMs: parseTelemetryInterval(
+      stringFlag(parsed, "telemetry-interval"),
+    ),
+    log: (line: string) => console.error(line),
+  };
   const keyPath = stringFlag(parsed, "e2e-key") ?? defaultKeyPath(deviceId);
   const { key, created } = await loadOrCreateDeviceKeyFile(keyPath);
   const allowPlaintext = parsed.values["allow-plaintext"] === true;
@@ -104,6 +123,7 @@ export async function deviceCommand(
       stopped.resolve(1);
     }
   });
+  const stopReporting = startDeviceReporting(agent, reporting);
   agent.start();
   const stop = () => stopped.resolve(0);
   Deno.addSignalListener("SIGINT", stop);
@@ -111,6 +131,7 @@ export async function deviceCommand(
   const code = await stopped.promise;
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
+  stopReporting();
   await agent.close();
   return code;
 }
