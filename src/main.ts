@@ -17,6 +17,7 @@ import { RelayCore } from "./core/relay_core.ts";
 import type { PresenceEvent } from "./core/device_registry.ts";
 import { startHealthServer } from "./observability/health_server.ts";
 import { healthReport } from "./observability/health_report.ts";
+import { RelayMqtt } from "./mqtt/relay_mqtt.ts";
 import { Logger } from "./observability/logger.ts";
 import type { ControllerConnector, DeviceConnector } from "./sdk/connector.ts";
 import {
@@ -69,6 +70,8 @@ export async function startRelay(
     : null;
   const jwtSecret = await loadOrCreateJwtSecret(config, paths);
   const jwtKeys = await loadJwtKeys(config.relay.auth.jwt, jwtSecret);
+  // Presence, relay status and telemetry over MQTT (null when disabled).
+  const mqtt = await RelayMqtt.create(config, logger);
   const audit = await openAuditLog({
     enabled: config.relay.audit.enabled,
     path: config.relay.audit.path || paths.auditLog,
@@ -80,7 +83,11 @@ export async function startRelay(
     jwtKeys,
     audit,
     logger,
-    ...(options.onPresence ? { onPresence: options.onPresence } : {}),
+    onPresence: (event) => {
+      mqtt?.onPresence(event);
+      options.onPresence?.(event);
+    },
+    ...(mqtt !== null ? { publisher: mqtt.publisher } : {}),
   });
   // Undone in reverse order if a later step fails.
   const cleanups: (() => Promise<void> | void)[] = [
@@ -107,9 +114,16 @@ export async function startRelay(
   const wildcard = host === "0.0.0.0" || host === "[::]";
   core.setAdvertisedAddress(`${wildcard ? hostname() : host}:${grpcPort}`);
   const grpcAddress = `${wildcard ? "localhost" : host}:${grpcPort}`;
+  const relayAddress = config.relay.advertise_address ||
+    `${wildcard ? hostname() : host}:${grpcPort}`;
 
   const quic = startQuic(config, core, tls, logger);
   if (quic.server) cleanups.push(() => quic.server!.close());
+
+  if (mqtt !== null) {
+    cleanups.push(() => mqtt.shutdown());
+    await mqtt.start({ core, relayAddress: () => relayAddress }).catch(fail);
+  }
 
   const adminToken = await mintControllerToken({
     secret: jwtSecret,
@@ -151,6 +165,7 @@ export async function startRelay(
             ? { listening: quic.address }
             : { off: quic.off, failed: quic.failed },
           databasePath: paths.database,
+          mqtt: mqtt?.health() ?? { off: "disabled by relay.mqtt.enabled" },
         }),
     }).catch(fail)
     : undefined;
@@ -161,6 +176,7 @@ export async function startRelay(
     quic: quic.address || `off (${quic.off})`,
     tls: tls !== null,
     health_port: healthServer?.port ?? 0,
+    mqtt: mqtt === null ? "off" : mqtt.brokerUrl || "in process only",
     state_dir: paths.dir,
   });
 
@@ -174,6 +190,7 @@ export async function startRelay(
     healthPort: healthServer?.port ?? 0,
     adminToken,
     caPem: tls?.caPem ?? "",
+    ...(mqtt !== null ? { mqtt } : {}),
     caPath: tls === null
       ? ""
       : config.relay.tls.cert_path === ""
@@ -185,6 +202,8 @@ export async function startRelay(
         grpc.stopAccepting();
         quic.server?.stopAccepting();
         await core.shutdown();
+        // Devices' offline events (relay_shutdown), then the relay's own status.
+        await mqtt?.shutdown();
         // Every call is answered or closed by now; idle sockets need no wait.
         await grpc.close(250);
         await quic.server?.close();

@@ -47,6 +47,8 @@ export interface TestRelay {
   /** Connection settings for clients of this relay over the chosen transport. */
   clientOptions: ClientTransportOptions;
   stateDir: string;
+  /** mqtt://host:port of the relay's broker for test subscribers ("" when MQTT is off). */
+  mqttUrl: string;
   logLines: string[];
   presence: PresenceEvent[];
   /** Registers a device in the relay's store; returns its credential. */
@@ -90,6 +92,8 @@ export async function startTestRelay(
     "relay.state_dir": stateDir,
     "observability.health.address": "127.0.0.1:0",
     "relay.shutdown_grace_seconds": 1,
+    // Tests run in parallel: the embedded MQTT broker on any free port.
+    "relay.mqtt.embedded_address": "127.0.0.1:0",
     ...options.config,
   });
   const logLines: string[] = [];
@@ -135,6 +139,7 @@ export async function startTestRelay(
     transport,
     clientOptions,
     stateDir,
+    mqttUrl: relay.mqtt?.brokerUrl ?? "",
     logLines,
     presence,
     registerDevice,

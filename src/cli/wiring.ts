@@ -2,6 +2,7 @@
 // knows the concrete transports.
 import type { RelayConfig } from "../config/config_schema.ts";
 import type { RelayCore } from "../core/relay_core.ts";
+import type { RelayMqttPorts } from "../mqtt/mqtt_ports.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { ControllerConnector, DeviceConnector } from "../sdk/connector.ts";
 import type { StatePaths } from "../state/state_dir.ts";
@@ -21,6 +22,8 @@ export interface RunningRelay {
   readonly caPem: string;
   /** File holding that PEM for clients ("" when plaintext or not configured). */
   readonly caPath: string;
+  /** Presence publishing and broker connections; absent when relay.mqtt.enabled is false. */
+  readonly mqtt?: RelayMqttPorts;
   shutdown(): Promise<void>;
 }
 

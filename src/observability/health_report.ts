@@ -1,6 +1,7 @@
 // The JSON body of /health: component status and live figures.
 import type { RelayConfig } from "../config/config_schema.ts";
 import type { RelayCore } from "../core/relay_core.ts";
+import type { MqttHealth } from "../mqtt/relay_mqtt.ts";
 import type { ComponentStatus, HealthReport } from "./health_server.ts";
 
 export const VERSION = "0.2.0";
@@ -13,6 +14,8 @@ export interface HealthReportInput {
   /** Bound QUIC address, or why QUIC is off (by configuration: not a fault). */
   quic: { listening: string } | { off: string; failed: boolean };
   databasePath: string;
+  /** The MQTT component, or why it is off (by configuration: not a fault). */
+  mqtt: MqttHealth | { off: string };
 }
 
 export function healthReport(input: HealthReportInput): HealthReport {
@@ -26,11 +29,14 @@ export function healthReport(input: HealthReportInput): HealthReport {
       byTransport[device.transport] = (byTransport[device.transport] ?? 0) + 1;
     }
   }
+  const mqtt = input.mqtt;
   return {
-    // QUIC that should listen but cannot: HTTP/2 still serves everyone.
+    // QUIC that should listen but cannot, or MQTT without its broker:
+    // devices and controllers are still served.
     status: draining
       ? "unhealthy"
-      : "off" in input.quic && input.quic.failed
+      : ("off" in input.quic && input.quic.failed) ||
+          ("degraded" in mqtt && mqtt.degraded)
       ? "degraded"
       : "healthy",
     relay_id: config.relay.id,
@@ -58,12 +64,28 @@ export function healthReport(input: HealthReportInput): HealthReport {
         },
       store: { status: "healthy", message: input.databasePath },
       auth: { status: "healthy", message: "HS256 JWT" },
+      mqtt: "off" in mqtt
+        ? { status: "healthy", message: `off: ${mqtt.off}` }
+        : {
+          status: mqtt.degraded ? "degraded" : "healthy",
+          message: mqtt.message,
+        },
     },
     metrics: {
       devices_connected: devices.filter((d) => d.link !== null).length,
       devices_resumable: devices.filter((d) => d.link === null).length,
       devices_by_transport: byTransport,
       in_flight_requests: core.router.inFlight,
+      ...("off" in mqtt ? {} : {
+        mqtt: {
+          broker: mqtt.broker,
+          url: mqtt.url,
+          connected: mqtt.connected,
+          queued: mqtt.queued,
+          max_queue: mqtt.max_queue,
+          dropped: mqtt.dropped,
+        },
+      }),
     },
   };
 }
