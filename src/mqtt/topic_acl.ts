@@ -43,7 +43,7 @@ export class TopicAcl {
 
 /** MQTT topic name: non-empty, no wildcards, no NUL, at most 65535 bytes. */
 export function isValidTopic(topic: string): boolean {
-  return topic.length > 0 && !/[+#\u0000]/.test(topic) &&
+  return topic.length > 0 && !/[+#]/.test(topic) && !topic.includes("\0") &&
     new TextEncoder().encode(topic).byteLength <= 65535;
 }
 
