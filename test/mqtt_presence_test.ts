@@ -10,6 +10,7 @@ import {
   lifecycleScenario,
   ONLINE,
   presenceTopic,
+  reportLatency,
   resumeWindowScenario,
   shutdownScenario,
   statusTopic,
@@ -280,27 +281,3 @@ Deno.test("embedded: latency from device connect to the online event at a subscr
     reportLatency("embedded aedes", fromConnect, fromEvent);
   }, [ONLINE]);
 });
-
-export function reportLatency(
-  broker: string,
-  fromConnect: number[],
-  fromEvent: number[],
-): void {
-  const stats = (values: number[]) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const at = (q: number) =>
-      sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-    return `min ${sorted[0]!.toFixed(1)} / median ${at(0.5).toFixed(1)} / max ${
-      sorted.at(-1)!.toFixed(1)
-    } ms`;
-  };
-  console.log(
-    `MQTT online-event latency (${broker}, ${fromConnect.length} devices, h2 + TLS):\n` +
-      `  device connect start -> online event at subscriber: ${
-        stats(fromConnect)
-      }\n` +
-      `  registration on the relay (event time) -> subscriber: ${
-        stats(fromEvent)
-      }`,
-  );
-}

@@ -1,7 +1,7 @@
 // An MQTT subscriber for tests (mqtt.js over real TCP): records every
 // message with its arrival time and waits for the ones a test expects.
 // Reconnects (and resubscribes) by itself, for broker restart tests.
-import { connect, type MqttClient } from "mqtt";
+import { connect, type IClientOptions, type MqttClient } from "mqtt";
 
 export interface ReceivedMessage {
   topic: string;
@@ -34,11 +34,14 @@ export class MqttSubscriber {
   static async connect(
     url: string,
     filters: string[],
+    /** Extra mqtt.js options (ca, username, password). */
+    options: IClientOptions = {},
   ): Promise<MqttSubscriber> {
     const client = connect(url, {
       protocolVersion: 4,
       reconnectPeriod: 50,
       connectTimeout: 2000,
+      ...options,
     });
     client.on("error", () => {
       // Connection errors while a test broker is down: the client reconnects.

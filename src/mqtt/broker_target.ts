@@ -58,9 +58,9 @@ export async function loadBrokerTarget(
 /** A socket to the broker as a node stream (for mqtt.js). */
 export function openNodeSocket(target: BrokerTarget): Duplex {
   if (target.tls === null) {
-    return net.connect({ host: target.host, port: target.port });
+    return net.connect({ host: target.host, port: target.port, noDelay: true });
   }
-  return tls.connect({
+  const socket = tls.connect({
     host: target.host,
     port: target.port,
     // SNI takes host names only.
@@ -71,14 +71,22 @@ export function openNodeSocket(target: BrokerTarget): Duplex {
       : {}),
     minVersion: "TLSv1.2",
   });
+  // Small QoS 1 publications must not wait for Nagle's algorithm.
+  socket.setNoDelay(true);
+  return socket;
 }
 
 /** A socket to the broker as a Deno connection (web streams). */
-export function openDenoSocket(target: BrokerTarget): Promise<Deno.Conn> {
+export async function openDenoSocket(target: BrokerTarget): Promise<Deno.Conn> {
   if (target.tls === null) {
-    return Deno.connect({ hostname: target.host, port: target.port });
+    const conn = await Deno.connect({
+      hostname: target.host,
+      port: target.port,
+    });
+    conn.setNoDelay(true);
+    return conn;
   }
-  return Deno.connectTls({
+  return await Deno.connectTls({
     hostname: target.host,
     port: target.port,
     ...(target.tls.caPem !== undefined ? { caCerts: [target.tls.caPem] } : {}),

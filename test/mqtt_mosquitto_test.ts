@@ -1,0 +1,573 @@
+// MQTT presence against a real external broker: Mosquitto, started by each
+// test on a free loopback port with a generated config file and killed at
+// the end. Covers the relay's last will (relay process killed with
+// SIGKILL), a broker restart mid-run (traffic never stalls, events resume,
+// the retained snapshot comes back), the bounded queue, and mqtts:// with a
+// CA file and username/password.
+import assert from "node:assert/strict";
+import { DeviceAgent, deviceConnector, echoHandler } from "../src/main.ts";
+import type { RelayMqtt } from "../src/mqtt/relay_mqtt.ts";
+import { RelayStore } from "../src/store/relay_store.ts";
+import { createDevCa, issueServerCertificate } from "../src/tls/dev_pki.ts";
+import { encode, eventually, startTestRelay } from "./harness.ts";
+import { assertAllPayloads } from "./mqtt_payload_schemas.ts";
+import {
+  lifecycleScenario,
+  OFFLINE,
+  ONLINE,
+  presenceTopic,
+  reportLatency,
+  resumeWindowScenario,
+  shutdownScenario,
+  statusTopic,
+  timeoutScenario,
+  uniqueId,
+  withPresenceRelay,
+} from "./mqtt_presence_scenarios.ts";
+import { MqttSubscriber } from "./mqtt_subscriber.ts";
+
+interface MosquittoOptions {
+  tls?: { caPem: string; certPem: string; keyPem: string };
+  login?: { username: string; password: string };
+}
+
+/** A Mosquitto process; restart() brings it back on the same port. */
+class Mosquitto {
+  readonly port: number;
+  readonly #dir: string;
+  #process: Deno.ChildProcess | undefined;
+
+  private constructor(dir: string, port: number) {
+    this.#dir = dir;
+    this.port = port;
+  }
+
+  static async start(options: MosquittoOptions = {}): Promise<Mosquitto> {
+    const dir = await Deno.makeTempDir({ prefix: "mosquitto-relay-test-" });
+    // Mosquitto needs a concrete port: take a free one from the kernel.
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = probe.addr.port;
+    probe.close();
+    const lines = [
+      `listener ${port} 127.0.0.1`,
+      "persistence false",
+      "log_dest none",
+      // As root Mosquitto would switch to its own user, which cannot read the
+      // test's private temporary directory.
+      ...(Deno.uid() === 0 ? ["user root"] : []),
+    ];
+    if (options.tls) {
+      for (const [name, pem] of Object.entries(options.tls)) {
+        await Deno.writeTextFile(`${dir}/${name}.pem`, pem);
+      }
+      lines.push(
+        `cafile ${dir}/caPem.pem`,
+        `certfile ${dir}/certPem.pem`,
+        `keyfile ${dir}/keyPem.pem`,
+      );
+    }
+    if (options.login) {
+      const status = await new Deno.Command("mosquitto_passwd", {
+        args: [
+          "-b",
+          "-c",
+          `${dir}/passwords`,
+          options.login.username,
+          options.login.password,
+        ],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      assert.ok(status.success, "mosquitto_passwd failed");
+      lines.push("allow_anonymous false", `password_file ${dir}/passwords`);
+    } else lines.push("allow_anonymous true");
+    await Deno.writeTextFile(`${dir}/mosquitto.conf`, lines.join("\n") + "\n");
+    const broker = new Mosquitto(dir, port);
+    await broker.restart();
+    return broker;
+  }
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  async restart(): Promise<void> {
+    assert.equal(this.#process, undefined, "mosquitto is running");
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const process = new Deno.Command("mosquitto", {
+        args: ["-c", `${this.#dir}/mosquitto.conf`],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      if (await listening(this.port, process)) {
+        this.#process = process;
+        return;
+      }
+      // It exited (the port still held by the previous one): try again.
+      if (Date.now() > deadline) throw new Error("mosquitto did not start");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  async stop(): Promise<void> {
+    const process = this.#process;
+    this.#process = undefined;
+    if (process === undefined) return;
+    process.kill("SIGKILL");
+    await process.status;
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    await Deno.remove(this.#dir, { recursive: true });
+  }
+}
+
+/** Waits until the port accepts connections; false when the process exited first. */
+async function listening(
+  port: number,
+  process: Deno.ChildProcess,
+): Promise<boolean> {
+  let exited = false;
+  process.status.then(() => exited = true);
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    if (exited) return false;
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return true;
+    } catch (_refused) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  process.kill("SIGKILL");
+  await process.status;
+  return false;
+}
+
+async function withMosquitto(
+  body: (mosquitto: Mosquitto) => Promise<void>,
+  options: MosquittoOptions = {},
+): Promise<void> {
+  const mosquitto = await Mosquitto.start(options);
+  try {
+    await body(mosquitto);
+  } finally {
+    await mosquitto.close();
+  }
+}
+
+const FAST_RECONNECT = {
+  "relay.mqtt.reconnect_min_seconds": 0.05,
+  "relay.mqtt.reconnect_max_seconds": 0.2,
+};
+
+function external(mosquitto: Mosquitto) {
+  return {
+    config: { "relay.mqtt.broker_address": mosquitto.url, ...FAST_RECONNECT },
+    url: mosquitto.url,
+  };
+}
+
+Deno.test("mosquitto: online, graceful, revoked and replaced events with growing generations", () =>
+  withMosquitto((m) => lifecycleScenario(external(m))));
+
+Deno.test("mosquitto: a silent device goes suspect, then offline (timeout)", () =>
+  withMosquitto((m) => timeoutScenario(external(m))));
+
+Deno.test("mosquitto: a dropped device goes offline when its resume window expires", () =>
+  withMosquitto((m) => resumeWindowScenario(external(m))));
+
+Deno.test("mosquitto: shutdown sends devices offline (relay_shutdown), then the relay", () =>
+  withMosquitto((m) => shutdownScenario(external(m))));
+
+Deno.test("mosquitto: latency from device connect to the online event at a subscriber", () =>
+  withMosquitto((m) =>
+    withPresenceRelay(external(m), {}, async (t, sub) => {
+      const fromConnect: number[] = [];
+      const fromEvent: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        const id = uniqueId("lat");
+        const token = t.registerDevice(id);
+        await t.deviceKey(id);
+        const started = performance.timeOrigin + performance.now();
+        const agent = t.device(id, { token });
+        const online = await sub.waitForJson<{ time: string }>(ONLINE, {
+          device_id: id,
+        });
+        fromConnect.push(online.received.at - started);
+        fromEvent.push(online.received.at - Date.parse(online.time));
+        await (await agent).close();
+      }
+      reportLatency("Mosquitto", fromConnect, fromEvent);
+    }, [ONLINE])
+  ));
+
+Deno.test("mosquitto: a relay killed with SIGKILL is announced by its last will; its restart clears the stale presence", async () => {
+  await withMosquitto(async (mosquitto) => {
+    const relayId = uniqueId("relay");
+    const stateDir = await Deno.makeTempDir({ prefix: "relay-kill-test-" });
+    const configPath = `${stateDir}/relay.yaml`;
+    await Deno.writeTextFile(
+      configPath,
+      [
+        "relay:",
+        `  id: ${relayId}`,
+        "  address: 127.0.0.1:0",
+        "  quic_address: 127.0.0.1:0",
+        `  state_dir: ${stateDir}`,
+        "  shutdown_grace_seconds: 1",
+        "  mqtt:",
+        `    broker_address: ${mosquitto.url}`,
+        "    reconnect_min_seconds: 0.05",
+        "    reconnect_max_seconds: 0.2",
+        "observability:",
+        "  health:",
+        "    address: 127.0.0.1:0",
+      ].join("\n") + "\n",
+    );
+    const sub = await MqttSubscriber.connect(mosquitto.url, [
+      statusTopic(relayId),
+      "relay/device/+/presence",
+    ]);
+    const deviceId = uniqueId("dev");
+    let relay = await RelayProcess.start(configPath);
+    let agent: DeviceAgent | undefined;
+    try {
+      await sub.waitForJson(statusTopic(relayId), { state: "online" });
+      const store = new RelayStore(`${stateDir}/relay.db`);
+      const token = store.registerDevice(deviceId, "default");
+      store.close();
+      agent = new DeviceAgent({
+        connector: deviceConnector({
+          address: relay.grpcAddress,
+          caPem: await Deno.readTextFile(`${stateDir}/ca.pem`),
+          transport: "h2",
+        }),
+        deviceId,
+        token,
+        backoff: { initialMs: 20, maxMs: 200 },
+      });
+      agent.handle("*", echoHandler);
+      const connected = agent.waitFor("connected");
+      agent.start();
+      await connected;
+      await sub.waitForJson(presenceTopic(deviceId), { state: "online" });
+
+      const killedAt = Date.now();
+      await relay.kill("SIGKILL");
+      const will = await sub.waitForJson<{ reason: string }>(
+        statusTopic(relayId),
+        { state: "offline" },
+      );
+      assert.equal(will.reason, "crashed");
+      console.log(
+        `last will seen ${Date.now() - killedAt} ms after SIGKILL of the relay`,
+      );
+      // The crashed relay could not clear its device: consumers read the
+      // relay's status (offline) together with the retained presence.
+      await agent.close();
+      agent = undefined;
+
+      // The same relay, restarted, clears what its previous run left behind.
+      const from = sub.messages.length;
+      relay = await RelayProcess.start(configPath);
+      await sub.waitForJson(statusTopic(relayId), { state: "online" }, {
+        from,
+      });
+      await sub.waitFor(
+        (m) => m.topic === presenceTopic(deviceId) && m.text === "",
+        "stale retained presence cleared",
+        { from },
+      );
+      await relay.kill("SIGTERM");
+      const stopped = await sub.waitForJson<{ reason: string }>(
+        statusTopic(relayId),
+        { state: "offline" },
+        { from },
+      );
+      assert.equal(stopped.reason, "shutdown");
+      assertAllPayloads(sub.messages);
+    } finally {
+      await agent?.close();
+      await relay.kill("SIGKILL");
+      await sub.close();
+      await Deno.remove(stateDir, { recursive: true });
+    }
+  });
+});
+
+Deno.test("mosquitto: a broker restart never stalls requests; events resume and the snapshot is re-published", async () => {
+  await withMosquitto(async (mosquitto) => {
+    const relayId = uniqueId("relay");
+    const t = await startTestRelay({
+      config: {
+        "relay.id": relayId,
+        "relay.mqtt.broker_address": mosquitto.url,
+        ...FAST_RECONNECT,
+      },
+    });
+    const sub = await MqttSubscriber.connect(mosquitto.url, [
+      ONLINE,
+      OFFLINE,
+      "relay/device/+/presence",
+      statusTopic(relayId),
+    ]);
+    let traffic: Promise<void> | undefined;
+    let stop = false;
+    try {
+      const staying = uniqueId("stays");
+      const leaving = uniqueId("leaves");
+      await t.device(staying);
+      const leavingAgent = await t.device(leaving);
+      await sub.waitForJson(presenceTopic(leaving), { state: "online" });
+      await sub.waitForJson(presenceTopic(staying), { state: "online" });
+
+      // Requests flow the whole time; the slowest one is recorded.
+      const controller = t.controller(undefined, { e2e: false });
+      let answered = 0;
+      let slowest = 0;
+      traffic = (async () => {
+        while (!stop) {
+          const started = performance.now();
+          await controller.call(staying, "echo", encode(`n${answered}`));
+          slowest = Math.max(slowest, performance.now() - started);
+          answered++;
+        }
+      })();
+
+      await mosquitto.stop();
+      await eventually(
+        () => t.relay.mqtt !== undefined && !health(t).connected,
+        3000,
+        "the relay noticing the broker is gone",
+      );
+      const answeredBefore = answered;
+      // Presence changes while the broker is down are queued.
+      const arriving = uniqueId("arrives");
+      await t.device(arriving);
+      await leavingAgent.close();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.ok(
+        answered > answeredBefore,
+        "requests kept succeeding while the broker was down",
+      );
+      const base = `http://127.0.0.1:${t.relay.healthPort}`;
+      const down = await (await fetch(`${base}/health`)).json();
+      assert.equal(down.components.mqtt.status, "degraded");
+      assert.match(down.components.mqtt.message, /disconnected/);
+      assert.ok(down.metrics.mqtt.queued >= 3, "changes are queued");
+      assert.match(
+        await (await fetch(`${base}/metrics`)).text(),
+        /^relay_mqtt_connected 0$/m,
+      );
+
+      // The restarted broker has no retained state (persistence off): the
+      // relay re-publishes its status and every current device's presence.
+      const from = sub.messages.length;
+      await mosquitto.restart();
+      await sub.waitForJson(statusTopic(relayId), { state: "online" }, {
+        from,
+        timeoutMs: 10_000,
+      });
+      await sub.waitForJson(ONLINE, { device_id: arriving }, { from });
+      const offline = await sub.waitForJson<{ reason: string }>(OFFLINE, {
+        device_id: leaving,
+      }, { from });
+      assert.equal(offline.reason, "graceful");
+      const late = await MqttSubscriber.connect(mosquitto.url, [
+        "relay/device/+/presence",
+      ]);
+      try {
+        for (const id of [staying, arriving]) {
+          const presence = await late.waitForJson(presenceTopic(id), {
+            relay_id: relayId,
+          });
+          assert.equal(presence.received.retain, true);
+        }
+        assert.ok(
+          !late.messages.some((m) => m.topic === presenceTopic(leaving)),
+          "no retained presence for the device that left during the outage",
+        );
+      } finally {
+        await late.close();
+      }
+      stop = true;
+      await traffic;
+      console.log(
+        `${answered} requests during the run, slowest ${
+          slowest.toFixed(1)
+        } ms (broker down for part of it)`,
+      );
+      assert.ok(slowest < 1000, `a request took ${slowest} ms`);
+      assert.equal(health(t).connected, true);
+      assertAllPayloads(sub.messages);
+    } finally {
+      stop = true;
+      await traffic?.catch(() => {});
+      await sub.close();
+      await t.close();
+    }
+  });
+});
+
+Deno.test("mosquitto: while the broker is down the queue stays bounded and drops are counted", async () => {
+  await withMosquitto(async (mosquitto) => {
+    const t = await startTestRelay({
+      config: {
+        "relay.mqtt.broker_address": mosquitto.url,
+        "relay.mqtt.max_queue": 5,
+        ...FAST_RECONNECT,
+      },
+    });
+    try {
+      await eventually(() => health(t).connected, 3000, "MQTT connected");
+      await mosquitto.stop();
+      await eventually(() => !health(t).connected, 3000, "MQTT down");
+      // Each device connect and close makes two events and two presence
+      // updates (the presence of one device is coalesced in the queue).
+      for (let i = 0; i < 4; i++) {
+        await (await t.device(uniqueId("churn"))).close();
+      }
+      const status = health(t);
+      assert.ok(status.queued <= 5, `queued ${status.queued}`);
+      assert.ok(status.dropped > 0, "oldest publications dropped");
+      const metrics = await (await fetch(
+        `http://127.0.0.1:${t.relay.healthPort}/metrics`,
+      )).text();
+      const dropped = Number(
+        /^relay_mqtt_dropped_total (\d+)$/m.exec(metrics)?.[1],
+      );
+      assert.equal(dropped, status.dropped);
+      assert.match(
+        metrics,
+        new RegExp(`^relay_mqtt_queue ${status.queued}$`, "m"),
+      );
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+Deno.test("mosquitto: mqtts:// with a CA file and username/password", async () => {
+  const ca = await createDevCa();
+  const server = await issueServerCertificate(ca, {
+    hosts: ["localhost", "127.0.0.1"],
+  });
+  const dir = await Deno.makeTempDir({ prefix: "mqtts-test-" });
+  await Deno.writeTextFile(`${dir}/ca.pem`, ca.caCertPem);
+  const login = { username: "relay", password: "s3cret-relay-password" };
+  try {
+    await withMosquitto(async (mosquitto) => {
+      const url = `mqtts://localhost:${mosquitto.port}`;
+      const config = {
+        "relay.mqtt.broker_address": url,
+        "relay.mqtt.tls.ca_path": `${dir}/ca.pem`,
+        "relay.mqtt.username": login.username,
+        "relay.mqtt.password": login.password,
+        ...FAST_RECONNECT,
+      };
+      const sub = await MqttSubscriber.connect(url, [ONLINE], {
+        ca: ca.caCertPem,
+        ...login,
+      });
+      const t = await startTestRelay({ config });
+      try {
+        const id = uniqueId("tls");
+        await t.device(id);
+        await sub.waitForJson(ONLINE, { device_id: id });
+        assert.match(
+          health(t).message,
+          /external broker mqtts:\/\/localhost:\d+, connected/,
+        );
+        // The tunnel's dialer reaches the same broker over TLS.
+        const connection = await t.relay.mqtt!.dialer.dial();
+        connection.close();
+      } finally {
+        await sub.close();
+        await t.close();
+      }
+
+      // A wrong password: the relay serves devices; MQTT is degraded and says why.
+      const refused = await startTestRelay({
+        config: { ...config, "relay.mqtt.password": "wrong" },
+      });
+      try {
+        await refused.device(uniqueId("dev"));
+        await eventually(
+          () => /Not authorized|Bad username/i.test(health(refused).message),
+          3000,
+          "the refusal in /health",
+        );
+        assert.equal(health(refused).degraded, true);
+      } finally {
+        await refused.close();
+      }
+    }, {
+      tls: {
+        caPem: ca.caCertPem,
+        certPem: server.serverCertPem,
+        keyPem: server.serverKeyPem,
+      },
+      login,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** The relay's MQTT health (RunningRelay.mqtt is a RelayMqtt). */
+function health(t: { relay: { mqtt?: unknown } }) {
+  return (t.relay.mqtt as RelayMqtt).health();
+}
+
+/** `relay serve` as a child process (so it can be killed for real). */
+class RelayProcess {
+  readonly grpcAddress: string;
+  readonly #process: Deno.ChildProcess;
+  #done = false;
+
+  private constructor(process: Deno.ChildProcess, grpcAddress: string) {
+    this.#process = process;
+    this.grpcAddress = grpcAddress;
+  }
+
+  static async start(configPath: string): Promise<RelayProcess> {
+    const process = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "src/main.ts", "serve", "--config", configPath],
+      cwd: new URL("..", import.meta.url),
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const lines = process.stderr.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let text = "";
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const match = /listening on (127\.0\.0\.1:\d+)/.exec(text);
+      if (match) {
+        // Keep draining stderr so the child never blocks on a full pipe.
+        (async () => {
+          while (!(await lines.read()).done) { /* discard */ }
+        })();
+        return new RelayProcess(process, match[1]!);
+      }
+      const { value, done } = await lines.read();
+      if (done) break;
+      text += value;
+    }
+    process.kill("SIGKILL");
+    await process.status;
+    throw new Error(`relay did not start:\n${text}`);
+  }
+
+  async kill(signal: Deno.Signal): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    this.#process.kill(signal);
+    await this.#process.status;
+  }
+}
