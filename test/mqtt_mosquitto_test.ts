@@ -26,6 +26,23 @@ import {
 } from "./mqtt_presence_scenarios.ts";
 import { MqttSubscriber } from "./mqtt_subscriber.ts";
 
+/** Debian installs the broker in /usr/sbin, which is not on every PATH. */
+const MOSQUITTO = existsSync("/usr/sbin/mosquitto")
+  ? "/usr/sbin/mosquitto"
+  : "mosquitto";
+const MOSQUITTO_PASSWD = existsSync("/usr/bin/mosquitto_passwd")
+  ? "/usr/bin/mosquitto_passwd"
+  : "mosquitto_passwd";
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (_missing) {
+    return false;
+  }
+}
+
 interface MosquittoOptions {
   tls?: { caPem: string; certPem: string; keyPem: string };
   login?: { username: string; password: string };
@@ -67,7 +84,7 @@ class Mosquitto {
       );
     }
     if (options.login) {
-      const status = await new Deno.Command("mosquitto_passwd", {
+      const status = await new Deno.Command(MOSQUITTO_PASSWD, {
         args: [
           "-b",
           "-c",
@@ -95,7 +112,7 @@ class Mosquitto {
     assert.equal(this.#process, undefined, "mosquitto is running");
     const deadline = Date.now() + 5000;
     for (;;) {
-      const process = new Deno.Command("mosquitto", {
+      const process = new Deno.Command(MOSQUITTO, {
         args: ["-c", `${this.#dir}/mosquitto.conf`],
         stdin: "null",
         stdout: "null",

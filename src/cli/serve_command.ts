@@ -60,6 +60,12 @@ export async function serveCommand(
       relay.healthPort
         ? `health: http://localhost:${relay.healthPort}${config.observability.health.path}  metrics: http://localhost:${relay.healthPort}/metrics`
         : "health: disabled",
+      relay.mqtt
+        ? `MQTT: ${
+          relay.mqtt.brokerUrl ||
+          "embedded broker in process only (see /health)"
+        } (presence on relay/device/#, docs/mqtt.md)`
+        : "MQTT: off",
       relay.caPath ? `CA for clients: ${relay.caPath}` : "",
       `admin token: ${relay.paths.adminToken}`,
     ].filter(Boolean).join("\n"),
