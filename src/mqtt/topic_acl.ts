@@ -4,6 +4,15 @@
 // the device's own id. Used for device publications through the relay
 // connection and for MQTT tunnel sessions alike.
 
+/**
+ * Topics the relay itself publishes (mqtt_topics.ts): never a device's,
+ * whatever its id and the ACL say. Without this, a device named "relay"
+ * would match telemetry/{device_id}/# for telemetry/relay/<relay_id>.
+ */
+const RELAY_TOPICS = ["relay/#", "telemetry/relay/+"].map((pattern) =>
+  pattern.split("/")
+);
+
 export interface TopicAclConfig {
   publish: readonly string[];
   subscribe: readonly string[];
@@ -20,6 +29,7 @@ export class TopicAcl {
   canPublish(deviceId: string, topic: string): boolean {
     if (!isValidTopic(topic)) return false;
     const levels = topic.split("/");
+    if (RELAY_TOPICS.some((pattern) => matches(pattern, levels))) return false;
     return this.#patterns(this.#config.publish, deviceId).some((pattern) =>
       matches(pattern, levels)
     );

@@ -31,3 +31,15 @@ Deno.test("a subscription must lie inside an allowed pattern", () => {
   assert.ok(!acl.canSubscribe("d1", "cmd/d1/#/x"), "malformed filter");
   assert.ok(!acl.canSubscribe("d1", "cmd/d1/a+"), "malformed filter");
 });
+
+Deno.test("no device publishes to the relay's own topics, whatever its id", () => {
+  const open = new TopicAcl({
+    publish: ["telemetry/{device_id}/#", "{device_id}/#"],
+    subscribe: [],
+  });
+  assert.ok(open.canPublish("relay", "telemetry/relay"));
+  assert.ok(!open.canPublish("relay", "telemetry/relay/relay-001"));
+  assert.ok(!open.canPublish("relay", "relay/device/online"));
+  assert.ok(!open.canPublish("relay", "relay/relay/relay-001/status"));
+  assert.ok(open.canPublish("d1", "d1/anything"));
+});
