@@ -40,6 +40,9 @@ import {
   quicDeviceConnector,
 } from "../transports/quic/quic_connectors.ts";
 import { happyEyeballsConnector } from "./sdk/happy_eyeballs_connector.ts";
+import type { BrokerDialer } from "./mqtt/mqtt_ports.ts";
+import { TopicAcl } from "./mqtt/topic_acl.ts";
+import { mqttTunnelHandler } from "./mqtt/tunnel_mqtt_bridge.ts";
 
 export { buildConfig, loadConfig } from "./config/load_config.ts";
 export { DeviceAgent, echoHandler } from "./sdk/device_agent.ts";
@@ -53,6 +56,8 @@ const ADMIN_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
 export interface StartRelayOptions {
   logger?: Logger;
   onPresence?: (event: PresenceEvent) => void;
+  /** Broker connections for MQTT tunnels (without one, MQTT tunnels are refused). */
+  brokerDialer?: BrokerDialer;
 }
 
 export async function startRelay(
@@ -89,6 +94,9 @@ export async function startRelay(
     },
     ...(mqtt !== null ? { publisher: mqtt.publisher } : {}),
   });
+  if (options.brokerDialer) {
+    serveMqttTunnels(core, config, options.brokerDialer, logger);
+  }
   // Undone in reverse order if a later step fails.
   const cleanups: (() => Promise<void> | void)[] = [
     () => audit.close(),
@@ -214,6 +222,34 @@ export async function startRelay(
       return stopping;
     },
   };
+}
+
+/** MQTT tunnels: client sessions bridged to the broker under the topic ACL. */
+function serveMqttTunnels(
+  core: RelayCore,
+  config: RelayConfig,
+  dialer: BrokerDialer,
+  logger: Logger,
+): void {
+  const mqtt = config.relay.mqtt;
+  core.tunnels.register(
+    "MQTT",
+    mqttTunnelHandler({
+      dialer,
+      acl: new TopicAcl(mqtt.acl),
+      maxPacketBytes: maxMessageBytes(config),
+      ...(mqtt.username !== ""
+        ? {
+          brokerCredentials: {
+            username: mqtt.username,
+            password: mqtt.password,
+          },
+        }
+        : {}),
+      logger,
+      registry: core.metrics.registry,
+    }),
+  );
 }
 
 interface QuicStart {

@@ -27,6 +27,7 @@ import {
   startRelay,
 } from "../src/main.ts";
 import type { ClientTransportOptions } from "../src/cli/wiring.ts";
+import type { BrokerDialer } from "../src/mqtt/mqtt_ports.ts";
 
 /** Every transport the contract suite runs over. */
 export const TRANSPORTS = ["h2", "quic"] as const;
@@ -39,6 +40,8 @@ export interface TestRelayOptions {
   config?: Record<string, unknown>;
   /** Reuse a state directory (restart tests). */
   stateDir?: string;
+  /** Broker connections for MQTT tunnels (see StartRelayOptions). */
+  brokerDialer?: BrokerDialer;
 }
 
 export interface TestRelay {
@@ -105,6 +108,7 @@ export async function startTestRelay(
   const relay = await startRelay(config, {
     logger,
     onPresence: (event) => presence.push(event),
+    ...(options.brokerDialer ? { brokerDialer: options.brokerDialer } : {}),
   });
   const agents: DeviceAgent[] = [];
   const deviceKeys = new Map<string, Promise<DeviceKeyPair>>();

@@ -31,6 +31,8 @@ import type {
   RevokeTokenResponse,
 } from "./messages.ts";
 import { RequestRouter } from "./request_router.ts";
+import { TunnelService } from "../tunnel/tunnel_service.ts";
+import type { TunnelLink } from "../tunnel/tunnel_link.ts";
 
 /** Whole tokens are at least this long; anything shorter is a refused prefix. */
 const MIN_TOKEN_LENGTH = 32;
@@ -56,6 +58,8 @@ export class RelayCore {
   readonly router: RequestRouter;
   readonly auth: ControllerAuthenticator;
   readonly gate: Gatekeeper;
+  /** Tunnel streams (e.g. MQTT); handlers per kind are registered by the composition root. */
+  readonly tunnels: TunnelService;
   readonly #config: RelayConfig;
   readonly #store: RelayStore;
   readonly #logger: Logger;
@@ -137,6 +141,15 @@ export class RelayCore {
       inputLimits: this.#inputLimits,
       gate: this.gate,
     });
+    this.tunnels = new TunnelService({
+      gate: this.gate,
+      verifyCredential: (id, credential) =>
+        this.#store.verifyDeviceCredential(id, credential),
+      metrics: this.metrics,
+      logger,
+      handshakeTimeoutMs: relay.session.handshake_timeout_seconds * 1000,
+      isDraining: () => this.#draining,
+    });
   }
 
   get draining(): boolean {
@@ -165,6 +178,10 @@ export class RelayCore {
       isDraining: () => this.#draining,
       publications: this.#publications,
     });
+  }
+
+  acceptTunnel(link: TunnelLink): Promise<void> {
+    return this.tunnels.accept(link);
   }
 
   acceptController(link: ControllerLink): Promise<void> {
@@ -275,6 +292,7 @@ export class RelayCore {
           "device credential revoked",
         );
         if (this.registry.evict(deviceId, "revoked", error)) closed++;
+        closed += this.tunnels.closeDevice(deviceId, error);
       } else if (request.target_type === "DEVICE") {
         throw new RelayError(
           "DEVICE_NOT_FOUND",
@@ -334,6 +352,7 @@ export class RelayCore {
     // The failed requests' answers go out before their streams close.
     await this.#answersSettled(Date.now() + ANSWER_FLUSH_MS);
     for (const link of [...this.#tokensByStream.keys()]) link.close(closing);
+    await this.tunnels.closeAll(closing);
     this.registry.close();
     await this.gate.close();
   }

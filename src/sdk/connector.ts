@@ -8,6 +8,10 @@ import type { ListOnlineDevicesRequest } from "../gen/relay/v1/ListOnlineDevices
 import type { RelayMessage__Output } from "../gen/relay/v1/RelayMessage.ts";
 import type { RevokeTokenRequest } from "../gen/relay/v1/RevokeTokenRequest.ts";
 import type { RevokeTokenResponse__Output } from "../gen/relay/v1/RevokeTokenResponse.ts";
+import type {
+  TunnelFrame,
+  TunnelFrame__Output,
+} from "../gen/relay/v1/TunnelFrame.ts";
 
 export type {
   ControllerMessage,
@@ -18,7 +22,12 @@ export type {
   RelayMessage__Output as RelayMessage,
   RevokeTokenRequest,
   RevokeTokenResponse__Output as RevokeTokenResponse,
+  TunnelFrame,
+  TunnelFrame__Output,
 };
+
+/** A tunnel stream as the device sees it: it sends `open`, then `data` both ways. */
+export type TunnelStream = ClientStream<TunnelFrame, TunnelFrame__Output>;
 
 /** A bidirectional stream as the client sees it. Iteration throws RelayError on failure. */
 export interface ClientStream<Out, In> {
@@ -47,6 +56,13 @@ export interface DeviceConnector {
   connectPreferred?(): ClientStream<DeviceMessage, RelayMessage__Output>;
   /** Checks that the transport can connect now (handshake, then close). */
   probe?(): Promise<void>;
+  /**
+   * Opens a tunnel stream (an OpenTunnel call over HTTP/2, its own stream on
+   * the device's QUIC connection). A connector with several transports uses
+   * `transport` when it is one of them (the agent's current one), else its
+   * fallback.
+   */
+  openTunnel?(transport?: string): TunnelStream;
   close(): void;
 }
 

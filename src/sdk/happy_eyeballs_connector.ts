@@ -35,6 +35,15 @@ export function happyEyeballsConnector(
     connectPreferred(): DeviceStream {
       return preferred.connect();
     },
+    // Tunnels follow the agent: QUIC while its stream is on QUIC, else HTTP/2.
+    ...(preferred.openTunnel && fallback.openTunnel
+      ? {
+        openTunnel: (transport?: string) =>
+          transport === preferred.transport
+            ? preferred.openTunnel!(transport)
+            : fallback.openTunnel!(transport),
+      }
+      : {}),
     async preferredAvailable(
       current: string,
       signal: AbortSignal,

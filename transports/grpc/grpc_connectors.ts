@@ -109,6 +109,11 @@ export function grpcDeviceConnector(
         channelReady(client, options),
       );
     },
+    openTunnel() {
+      // Another stream on the same channel, with its own flow control.
+      client ??= createClient(options);
+      return clientStream(client.OpenTunnel(), channelReady(client, options));
+    },
     close() {
       client?.close();
       client = undefined;

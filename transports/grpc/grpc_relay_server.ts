@@ -10,6 +10,7 @@ import type {
 } from "../../src/core/messages.ts";
 import { RelayError } from "../../src/errors/relay_error.ts";
 import type { Logger } from "../../src/observability/logger.ts";
+import type { TunnelFrame__Output } from "../../src/tunnel/tunnel_link.ts";
 import type { RelayServiceHandlers } from "../../src/gen/relay/v1/RelayService.ts";
 import { relayProto } from "./relay_proto.ts";
 import { guardConnections } from "./connection_guard.ts";
@@ -140,12 +141,14 @@ export class GrpcRelayServer {
         );
       },
       OpenTunnel: (call) => {
-        // Replaced by the MQTT tunnel (issue 5, in progress).
-        call.emit(
-          "error",
-          toServiceError(
-            new RelayError("INVALID_REQUEST", "tunnels are not served yet"),
-          ),
+        // Its own HTTP/2 stream, so its own flow control: a stalled tunnel
+        // never holds up the device's other streams.
+        const link = serverStreamLink(call);
+        core.acceptTunnel({
+          ...link,
+          messages: link.messages as AsyncIterable<TunnelFrame__Output>,
+        }).catch((error) =>
+          logger.error("tunnel stream crashed", { error: String(error) })
         );
       },
       ListOnlineDevices: (call, callback) => {

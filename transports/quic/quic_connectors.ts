@@ -13,6 +13,9 @@ import type {
   ListOnlineDevicesRequest,
   RelayMessage,
   RevokeTokenRequest,
+  TunnelFrame,
+  TunnelFrame__Output,
+  TunnelStream,
 } from "../../src/sdk/connector.ts";
 import { encodeFrame, FrameReader } from "./frame_stream.ts";
 import type { BidirectionalStream } from "./quic_stream_link.ts";
@@ -43,6 +46,8 @@ const codecs = {
   ),
   listRequest: codecFor<ListOnlineDevicesRequest>("ListOnlineDevicesRequest"),
   revokeRequest: codecFor<RevokeTokenRequest>("RevokeTokenRequest"),
+  tunnelOut: codecFor<TunnelFrame>("TunnelFrame"),
+  tunnelIn: codecFor<TunnelFrame__Output>("TunnelFrame"),
 };
 
 const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
@@ -216,15 +221,36 @@ export function quicDeviceConnector(
   options: QuicClientOptions,
 ): DeviceConnector & { probe(): Promise<void> } {
   let current: Deno.QuicConn | undefined;
+  /** Carries tunnels while no device stream's connection is up. */
+  let tunnelConn: Promise<Deno.QuicConn> | undefined;
+  const tunnelConnection = (): Promise<Deno.QuicConn> => {
+    // Tunnels ride on the device stream's connection when there is one.
+    if (current !== undefined) return Promise.resolve(current);
+    if (tunnelConn === undefined) {
+      const attempt = connectQuic(options);
+      tunnelConn = attempt;
+      const forget = () => {
+        if (tunnelConn === attempt) tunnelConn = undefined;
+      };
+      attempt.then((c) => c.closed.catch(() => undefined).finally(forget))
+        .catch(forget);
+    }
+    return tunnelConn;
+  };
   return {
     transport: "quic",
     connect() {
       // A fresh connection per attempt: a reconnect never reuses a dead path.
       current?.close({ closeCode: 0, reason: "reconnecting" });
+      current = undefined;
       const attempt = new AbortController();
-      const conn = connectQuic(options, attempt.signal).then((connection) =>
-        current = connection
-      );
+      const conn = connectQuic(options, attempt.signal).then((connection) => {
+        current = connection;
+        connection.closed.catch(() => undefined).finally(() => {
+          if (current === connection) current = undefined;
+        });
+        return connection;
+      });
       const stream = conn.then((connection) =>
         connection.createBidirectionalStream()
       );
@@ -247,9 +273,21 @@ export function quicDeviceConnector(
       const conn = await connectQuic(options);
       conn.close({ closeCode: 0, reason: "probe" });
     },
+    openTunnel(): TunnelStream {
+      return quicClientStream<TunnelFrame, TunnelFrame__Output>(
+        tunnelConnection().then((c) => c.createBidirectionalStream()),
+        { kind: "TUNNEL", authorization: "" },
+        codecs.tunnelOut,
+        (frame) => codecs.tunnelIn.decode(frame),
+        options,
+      );
+    },
     close() {
       current?.close({ closeCode: 0, reason: "closed" });
       current = undefined;
+      tunnelConn?.then((c) => c.close({ closeCode: 0, reason: "closed" }))
+        .catch(() => undefined);
+      tunnelConn = undefined;
     },
   };
 }

@@ -16,6 +16,10 @@ import { RelayError } from "../../src/errors/relay_error.ts";
 import type { ControllerStreamFrame } from "../../src/gen/relay/v1/ControllerStreamFrame.ts";
 import type { StreamOpen__Output as StreamOpen } from "../../src/gen/relay/v1/StreamOpen.ts";
 import type { Logger } from "../../src/observability/logger.ts";
+import type {
+  TunnelFrame,
+  TunnelFrame__Output,
+} from "../../src/tunnel/tunnel_link.ts";
 import { FrameReader } from "./frame_stream.ts";
 import {
   type BidirectionalStream,
@@ -48,6 +52,8 @@ const codecs = {
   controllerFrame: codecFor<ControllerStreamFrame>("ControllerStreamFrame"),
   listRequest: codecFor<ListOnlineDevicesRequest>("ListOnlineDevicesRequest"),
   revokeRequest: codecFor<RevokeTokenRequest>("RevokeTokenRequest"),
+  tunnelIn: codecFor<TunnelFrame__Output>("TunnelFrame"),
+  tunnelOut: codecFor<TunnelFrame>("TunnelFrame"),
 };
 
 export class QuicRelayServer {
@@ -276,6 +282,16 @@ export class QuicRelayServer {
           close: (error) => link.close(errorFrame(error)),
         };
         return await core.acceptController(controllerLink);
+      }
+      case "TUNNEL": {
+        // Its own QUIC stream: a stalled tunnel never holds up another.
+        const link = quicStreamLink({
+          ...base,
+          decode: codecs.tunnelIn,
+          encode: codecs.tunnelOut,
+        });
+        // The core sends the error frame itself; the stream then just ends.
+        return await core.acceptTunnel({ ...link, close: () => link.close() });
       }
       case "LIST_ONLINE_DEVICES":
         return await this.#unary(base, codecs.listRequest, async (request) => ({

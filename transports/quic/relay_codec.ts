@@ -24,7 +24,8 @@ export type MessageName =
   | "ControllerMessage"
   | "ControllerStreamFrame"
   | "ListOnlineDevicesRequest"
-  | "RevokeTokenRequest";
+  | "RevokeTokenRequest"
+  | "TunnelFrame";
 
 export interface MessageCodec<T> {
   encode(message: T): Uint8Array;

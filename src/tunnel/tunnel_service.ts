@@ -1,0 +1,303 @@
+// The relay side of tunnels: ordered raw byte streams a device opens next to
+// its request stream (one per MQTT client session, later other protocols).
+// A tunnel authenticates like a register (device credential in its first
+// `open` frame; blocked addresses, auth-failure audit and the per-device
+// connection rate limit apply), then the handler registered for its kind
+// (e.g. the MQTT bridge) gets the byte streams. Refusals end with an `error`
+// frame. Each tunnel is its own transport stream, so one stalled tunnel
+// never holds up another or the device's request stream.
+import { RelayError } from "../errors/relay_error.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { RelayMetrics } from "../observability/relay_metrics.ts";
+import { type DeviceRecord, validateDeviceId } from "../store/relay_store.ts";
+import type { Gatekeeper, Peer } from "../core/gatekeeper.ts";
+import { tunnelBytes } from "./tunnel_bytes.ts";
+import type {
+  TunnelFrame,
+  TunnelFrame__Output,
+  TunnelKind,
+  TunnelLink,
+} from "./tunnel_link.ts";
+
+/** One authenticated tunnel, as its handler sees it. */
+export interface Tunnel {
+  readonly deviceId: string;
+  readonly project: string;
+  readonly kind: TunnelKind;
+  readonly peer: Peer;
+  /** Bytes from the device, pulled on demand. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to the device (bounded queue); close it to flush before returning. */
+  readonly writable: WritableStream<Uint8Array>;
+  /** Aborted when the tunnel must end: stream gone, credential revoked, shutdown. */
+  readonly signal: AbortSignal;
+}
+
+/** Serves one tunnel until it ends; throws a RelayError to end it with that error. */
+export type TunnelHandler = (tunnel: Tunnel) => Promise<void>;
+
+export interface TunnelServiceOptions {
+  gate: Gatekeeper;
+  verifyCredential: (
+    deviceId: string,
+    credential: string,
+  ) => DeviceRecord | undefined;
+  metrics: RelayMetrics;
+  logger: Logger;
+  /** Time a new tunnel stream has to send its `open` frame. */
+  handshakeTimeoutMs: number;
+  isDraining: () => boolean;
+  /** Largest data frame towards the device (default 64 KiB). */
+  maxFrameBytes?: number;
+  /** Bytes queued towards one device's tunnel before its writer waits (default 256 KiB). */
+  highWaterMarkBytes?: number;
+  /** How long a refused tunnel's `error` frame may take to be accepted (default 1 s). */
+  errorFlushMs?: number;
+}
+
+interface OpenTunnel {
+  readonly ended: AbortController;
+  /** Settles when the tunnel's link is closed. */
+  readonly done: Promise<void>;
+}
+
+export class TunnelService {
+  readonly #options: TunnelServiceOptions;
+  readonly #handlers = new Map<TunnelKind, TunnelHandler>();
+  /** Open tunnels by device id, for revocation and shutdown. */
+  readonly #open = new Map<string, Set<OpenTunnel>>();
+
+  constructor(options: TunnelServiceOptions) {
+    this.#options = options;
+  }
+
+  /** Serves tunnels of `kind` with `handler` (the composition root wires e.g. MQTT). */
+  register(kind: TunnelKind, handler: TunnelHandler): void {
+    this.#handlers.set(kind, handler);
+  }
+
+  /** Open tunnels (all devices). */
+  get size(): number {
+    let count = 0;
+    for (const tunnels of this.#open.values()) count += tunnels.size;
+    return count;
+  }
+
+  async accept(link: TunnelLink): Promise<void> {
+    const { metrics, logger } = this.#options;
+    metrics.activeStreams.inc({ kind: "tunnel" });
+    try {
+      await this.#serve(link);
+    } catch (error) {
+      const relayError = RelayError.from(error);
+      logger.debug("tunnel refused or failed", {
+        remote: link.remoteAddress,
+        code: relayError.code,
+        reason: relayError.message,
+      });
+      await this.#end(link, relayError);
+    } finally {
+      metrics.activeStreams.dec({ kind: "tunnel" });
+    }
+  }
+
+  /** Ends every tunnel of a device (its credential was revoked); returns how many. */
+  closeDevice(deviceId: string, error: RelayError): number {
+    const tunnels = [...(this.#open.get(deviceId) ?? [])];
+    for (const tunnel of tunnels) tunnel.ended.abort(error);
+    return tunnels.length;
+  }
+
+  /** Ends every tunnel and waits (at most `waitMs`) until their streams are closed. */
+  async closeAll(error: RelayError, waitMs = 1000): Promise<void> {
+    const tunnels = [...this.#open.values()].flatMap((set) => [...set]);
+    for (const tunnel of tunnels) tunnel.ended.abort(error);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(tunnels.map((tunnel) => tunnel.done)),
+      new Promise((resolve) => timer = setTimeout(resolve, waitMs)),
+    ]);
+    clearTimeout(timer);
+  }
+
+  async #serve(link: TunnelLink): Promise<void> {
+    const { gate, logger } = this.#options;
+    gate.checkNotBlocked(link);
+    const inbound = link.messages[Symbol.asyncIterator]();
+    let first: TunnelFrame__Output | undefined;
+    try {
+      first = await firstFrame(inbound, this.#options.handshakeTimeoutMs);
+    } catch (error) {
+      if (error instanceof RelayError && error.code === "UNAUTHORIZED") {
+        gate.handshakeTimedOut(link, "no tunnel open frame");
+      }
+      throw error;
+    }
+    if (first === undefined) return link.close(); // closed before saying anything
+    const open = first.open;
+    if (first.frame !== "open" || open == null) {
+      throw new RelayError(
+        "INVALID_REQUEST",
+        "the first tunnel frame must be open",
+        { source: "downstream" },
+      );
+    }
+    if (this.#options.isDraining()) {
+      throw new RelayError("UNAVAILABLE", "relay is shutting down");
+    }
+    const deviceId = open.device_id;
+    validateDeviceId(deviceId);
+    const record = this.#options.verifyCredential(deviceId, open.token);
+    if (record === undefined) {
+      gate.authFailed(
+        link,
+        `device:${deviceId}`,
+        "invalid or revoked device credential",
+      );
+      logger.warn("tunnel authentication failed", {
+        device_id: deviceId,
+        remote: link.remoteAddress,
+      });
+      throw new RelayError(
+        "UNAUTHORIZED",
+        "invalid or revoked device credential",
+        { source: "downstream" },
+      );
+    }
+    const handler = this.#handlers.get(open.kind);
+    if (handler === undefined) {
+      throw open.kind === "TUNNEL_KIND_UNSPECIFIED"
+        ? new RelayError("INVALID_REQUEST", "tunnel kind is missing", {
+          source: "downstream",
+        })
+        : new RelayError(
+          "UNAVAILABLE",
+          `${open.kind} tunnels are not served by this relay`,
+        );
+    }
+    gate.admitDeviceConnection(link, deviceId);
+    gate.authSucceeded(link, `device:${deviceId}`);
+    await this.#run(link, inbound, handler, { record, kind: open.kind });
+  }
+
+  async #run(
+    link: TunnelLink,
+    inbound: AsyncIterator<TunnelFrame__Output>,
+    handler: TunnelHandler,
+    { record, kind }: { record: DeviceRecord; kind: TunnelKind },
+  ): Promise<void> {
+    const { logger } = this.#options;
+    const deviceId = record.deviceId;
+    const ended = new AbortController();
+    const onLinkEnd = () => ended.abort(link.signal.reason);
+    if (link.signal.aborted) onLinkEnd();
+    else link.signal.addEventListener("abort", onLinkEnd, { once: true });
+    const done = Promise.withResolvers<void>();
+    const tunnel: OpenTunnel = { ended, done: done.promise };
+    this.#track(deviceId, tunnel);
+    const fields = {
+      device_id: deviceId,
+      kind,
+      transport: link.transport,
+      remote: link.remoteAddress,
+    };
+    logger.info("tunnel opened", fields);
+    const bytes = tunnelBytes(link, inbound, {
+      ...(this.#options.maxFrameBytes === undefined
+        ? {}
+        : { maxFrameBytes: this.#options.maxFrameBytes }),
+      ...(this.#options.highWaterMarkBytes === undefined
+        ? {}
+        : { highWaterMarkBytes: this.#options.highWaterMarkBytes }),
+    });
+    let failure: RelayError | undefined;
+    try {
+      await handler({
+        deviceId,
+        project: record.project,
+        kind,
+        peer: link,
+        readable: bytes.readable,
+        writable: bytes.writable,
+        signal: ended.signal,
+      });
+    } catch (error) {
+      failure = RelayError.from(error);
+    } finally {
+      link.signal.removeEventListener("abort", onLinkEnd);
+    }
+    // Revocation and shutdown say why, whatever the handler made of it.
+    const reason = ended.signal.reason;
+    if (!link.signal.aborted && reason instanceof RelayError) failure = reason;
+    logger.info("tunnel closed", {
+      ...fields,
+      ...(failure ? { code: failure.code, reason: failure.message } : {}),
+    });
+    try {
+      await this.#end(link, failure);
+    } finally {
+      this.#untrack(deviceId, tunnel);
+      done.resolve();
+    }
+  }
+
+  /** Ends the link, with an `error` frame first when there is an error to report. */
+  async #end(link: TunnelLink, error: RelayError | undefined): Promise<void> {
+    if (error === undefined || error.code === "OK") return link.close();
+    if (!link.signal.aborted) {
+      const frame: TunnelFrame = {
+        error: { code: error.code, message: error.message },
+      };
+      await within(link.send(frame), this.#options.errorFlushMs ?? 1000);
+    }
+    link.close(error);
+  }
+
+  #track(deviceId: string, tunnel: OpenTunnel): void {
+    let tunnels = this.#open.get(deviceId);
+    if (tunnels === undefined) this.#open.set(deviceId, tunnels = new Set());
+    tunnels.add(tunnel);
+  }
+
+  #untrack(deviceId: string, tunnel: OpenTunnel): void {
+    const tunnels = this.#open.get(deviceId);
+    tunnels?.delete(tunnel);
+    if (tunnels?.size === 0) this.#open.delete(deviceId);
+  }
+}
+
+/** Waits for `promise` at most `ms`; a failure or a timeout only ends the wait. */
+async function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    promise.catch(() => undefined),
+    new Promise((resolve) => timer = setTimeout(resolve, ms)),
+  ]);
+  clearTimeout(timer);
+}
+
+async function firstFrame(
+  inbound: AsyncIterator<TunnelFrame__Output>,
+  timeoutMs: number,
+): Promise<TunnelFrame__Output | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new RelayError(
+            "UNAUTHORIZED",
+            "no tunnel open frame within the handshake timeout",
+            { source: "downstream" },
+          ),
+        ),
+      timeoutMs,
+    );
+  });
+  try {
+    const first = await Promise.race([inbound.next(), timeout]);
+    return first.done ? undefined : first.value;
+  } finally {
+    clearTimeout(timer);
+  }
+}

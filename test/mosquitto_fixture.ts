@@ -1,0 +1,104 @@
+// A real Mosquitto broker on a free loopback port for tests, plus a
+// BrokerDialer that opens plain TCP connections to it (what the relay's
+// external-broker dialer does).
+import type { BrokerDialer } from "../src/mqtt/mqtt_ports.ts";
+
+export interface Mosquitto {
+  readonly port: number;
+  readonly url: string;
+  readonly dialer: BrokerDialer;
+  /** Connections the dialer opened so far. */
+  readonly dialed: number;
+  /** Bytes the relay read from the broker, per dialed connection (in dial order). */
+  readonly bytesRead: readonly number[];
+  close(): Promise<void>;
+}
+
+export async function startMosquitto(): Promise<Mosquitto> {
+  const dir = await Deno.makeTempDir({ prefix: "mosquitto-test-" });
+  // Mosquitto needs a concrete port: take a free one from the kernel.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  await Deno.writeTextFile(
+    `${dir}/mosquitto.conf`,
+    [
+      `listener ${port} 127.0.0.1`,
+      "allow_anonymous true",
+      "persistence false",
+      // Throughput tests queue thousands of QoS 1 messages per subscriber.
+      "max_queued_messages 0",
+      "log_dest none",
+    ].join("\n") + "\n",
+  );
+  const process = new Deno.Command("mosquitto", {
+    args: ["-c", `${dir}/mosquitto.conf`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      break;
+    } catch (error) {
+      if (Date.now() > deadline) {
+        process.kill("SIGKILL");
+        await process.status;
+        throw new Error(`mosquitto did not start: ${error}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  let dialed = 0;
+  const bytesRead: number[] = [];
+  const dialer: BrokerDialer = {
+    async dial() {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      conn.setNoDelay(true);
+      const index = dialed++;
+      bytesRead[index] = 0;
+      let closed = false;
+      return {
+        // Counts what the relay consumed (pull-through, no buffering added).
+        readable: conn.readable.pipeThrough(
+          new TransformStream<Uint8Array, Uint8Array>(
+            {
+              transform(chunk, controller) {
+                bytesRead[index]! += chunk.byteLength;
+                controller.enqueue(chunk);
+              },
+            },
+            undefined,
+            { highWaterMark: 0 },
+          ),
+        ),
+        writable: conn.writable,
+        close() {
+          if (closed) return;
+          closed = true;
+          try {
+            conn.close();
+          } catch (error) {
+            if (!(error instanceof Deno.errors.BadResource)) throw error;
+          }
+        },
+      };
+    },
+  };
+  return {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    dialer,
+    get dialed() {
+      return dialed;
+    },
+    bytesRead,
+    async close() {
+      process.kill("SIGTERM");
+      await process.status;
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
