@@ -4,6 +4,7 @@
 // costs the device its stream.
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import mqtt from "mqtt";
 import { RelayError } from "../src/errors/relay_error.ts";
 import {
   contractTest,
@@ -33,6 +34,47 @@ async function publishCount(t: TestRelay, result: string): Promise<number> {
     `relay_device_publishes_total\\{result="${result}"\\} (\\d+)`,
   ).exec(text);
   return Number(match?.[1] ?? 0);
+}
+
+interface Received {
+  topic: string;
+  bytes: Uint8Array;
+  payload: string;
+  qos: number;
+  retain: boolean;
+}
+
+/** An mqtt.js subscriber on the relay's broker, collecting what arrives. */
+async function subscribe(t: TestRelay, filters: string[]) {
+  assert.ok(t.mqttUrl !== "", "the test relay runs a broker");
+  const client = await mqtt.connectAsync(t.mqttUrl, {
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+  }, false);
+  const received: Received[] = [];
+  client.on("message", (topic, payload, packet) => {
+    received.push({
+      topic,
+      bytes: new Uint8Array(payload),
+      payload: decode(payload),
+      qos: packet.qos,
+      retain: packet.retain,
+    });
+  });
+  await client.subscribeAsync(filters, { qos: 1 });
+  return {
+    received,
+    async next(topic: string): Promise<Received> {
+      let found: Received | undefined;
+      await eventually(
+        () => (found = received.find((m) => m.topic === topic)) !== undefined,
+        5000,
+        `a message on ${topic}`,
+      );
+      return found!;
+    },
+    close: () => client.endAsync(),
+  };
 }
 
 async function roundTrip(t: TestRelay, deviceId: string): Promise<void> {
@@ -149,8 +191,12 @@ contractTest(
 
 contractTest(
   "relay device --status and --telemetry-interval publish through the relay",
-  { config: MQTT_OFF },
+  {},
   async (t) => {
+    const watcher = await subscribe(t, [
+      "device/pub-cli/status",
+      "telemetry/pub-cli",
+    ]);
     const credential = t.registerDevice("pub-cli");
     const keyDir = await Deno.makeTempDir({ prefix: "relay-pub-cli-" });
     const child = new Deno.Command(Deno.execPath(), {
@@ -191,18 +237,123 @@ contractTest(
     try {
       await eventually(
         () =>
-          /status not published \(UNAVAILABLE: MQTT is off/.test(stderr) &&
-          /telemetry not published \(UNAVAILABLE: MQTT is off/.test(stderr),
+          /status published on device\/pub-cli\/status/.test(stderr) &&
+          /telemetry published on telemetry\/pub-cli/.test(stderr),
         20_000,
         "the CLI's status and telemetry answers",
       );
-      assert.ok(await publishCount(t, "unavailable") >= 2);
+      const status = JSON.parse(
+        (await watcher.next("device/pub-cli/status")).payload,
+      );
+      assert.equal(status.firmware, "1.0");
+      assert.equal(status.device_id, "pub-cli");
+      const telemetry = JSON.parse(
+        (await watcher.next("telemetry/pub-cli")).payload,
+      );
+      assert.equal(telemetry.device_id, "pub-cli");
+      assert.equal(telemetry.state, "connected");
+      assert.equal(telemetry.transport, t.transport);
+      assert.equal(typeof telemetry.uptime_seconds, "number");
+      assert.equal(telemetry.requests_handled, 0);
+      assert.ok(telemetry.memory.rss_bytes > 0);
     } finally {
       child.kill("SIGINT");
       const status = await child.status;
       await reading;
+      await watcher.close();
       await Deno.remove(keyDir, { recursive: true });
       assert.equal(status.code, 0, stderr);
+    }
+  },
+);
+
+contractTest(
+  "status and telemetry arrive on the device's own topics",
+  {},
+  async (t) => {
+    const watcher = await subscribe(t, ["device/+/status", "telemetry/#"]);
+    try {
+      const agent = await t.device("pub-s");
+      await agent.publishStatus({ firmware: "1.0", device_id: "forged" });
+      await agent.publishTelemetry({ temperature: 21.5 });
+      const status = await watcher.next("device/pub-s/status");
+      const document = JSON.parse(status.payload);
+      assert.equal(document.firmware, "1.0");
+      assert.equal(document.device_id, "pub-s", "the agent's id wins");
+      assert.ok(Math.abs(document.timestamp - Date.now()) < 60_000);
+      assert.equal(status.qos, 1);
+      const telemetry = await watcher.next("telemetry/pub-s");
+      assert.deepEqual(
+        { ...JSON.parse(telemetry.payload), timestamp: 0 },
+        { temperature: 21.5, device_id: "pub-s", timestamp: 0 },
+      );
+      assert.equal(await publishCount(t, "ok"), 2);
+    } finally {
+      await watcher.close();
+    }
+    // Status is retained: a later subscriber gets it at once.
+    const late = await subscribe(t, ["device/pub-s/status"]);
+    try {
+      const retained = await late.next("device/pub-s/status");
+      assert.equal(retained.retain, true);
+      assert.equal(JSON.parse(retained.payload).firmware, "1.0");
+    } finally {
+      await late.close();
+    }
+  },
+);
+
+contractTest(
+  "a QoS 1 publication is delivered with QoS 1, bytes unchanged",
+  {},
+  async (t) => {
+    const watcher = await subscribe(t, ["telemetry/pub-q/#"]);
+    try {
+      const agent = await t.device("pub-q");
+      const bytes = new Uint8Array([0, 1, 2, 250, 255]);
+      await agent.publish("telemetry/pub-q/raw", bytes, { qos: 1 });
+      await agent.publish("telemetry/pub-q/text", "plain text", { qos: 1 });
+      const raw = await watcher.next("telemetry/pub-q/raw");
+      assert.equal(raw.qos, 1);
+      assert.equal(raw.retain, false);
+      assert.deepEqual(raw.bytes, bytes);
+      const text = await watcher.next("telemetry/pub-q/text");
+      assert.equal(text.payload, "plain text");
+    } finally {
+      await watcher.close();
+    }
+  },
+);
+
+contractTest(
+  "a refused publication never reaches the broker",
+  {},
+  async (t) => {
+    const watcher = await subscribe(t, ["#"]);
+    try {
+      const agent = await t.device("pub-x");
+      await assert.rejects(
+        agent.publish("device/pub-y/status", CANARY, { qos: 1 }),
+        rejectsWith("PERMISSION_DENIED", /"device\/pub-y\/status"/),
+      );
+      await assert.rejects(
+        agent.publish("telemetry/relay/relay-001", CANARY),
+        rejectsWith("PERMISSION_DENIED"),
+      );
+      // Publications are forwarded in order: once this one is here, the
+      // refused ones would have been too.
+      await agent.publish("telemetry/pub-x", "after", { qos: 1 });
+      await watcher.next("telemetry/pub-x");
+      assert.deepEqual(
+        watcher.received.filter((m) => m.payload.includes(CANARY)),
+        [],
+      );
+      await expectAudit(t, "access_denied", {
+        principal: principal("pub-x"),
+        reason: /device\/pub-y\/status/,
+      });
+    } finally {
+      await watcher.close();
     }
   },
 );
