@@ -109,6 +109,18 @@ export class MqttSubscriber {
     return { ...JSON.parse(message.text), received: message };
   }
 
+  /** Publishes from this subscriber's own connection (QoS 1). */
+  publish(topic: string, payload: string): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.#client.publish(
+        topic,
+        payload,
+        { qos: 1 },
+        (error) => error ? reject(error) : resolve(),
+      )
+    );
+  }
+
   async close(): Promise<void> {
     await new Promise<void>((resolve) =>
       this.#client.end(true, {}, () => resolve())
