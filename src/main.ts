@@ -94,9 +94,9 @@ export async function startRelay(
     },
     ...(mqtt !== null ? { publisher: mqtt.publisher } : {}),
   });
-  if (options.brokerDialer) {
-    serveMqttTunnels(core, config, options.brokerDialer, logger);
-  }
+  // MQTT tunnels reach the relay's own broker unless a dialer is given.
+  const brokerDialer = options.brokerDialer ?? mqtt?.dialer;
+  if (brokerDialer) serveMqttTunnels(core, config, brokerDialer, logger);
   // Undone in reverse order if a later step fails.
   const cleanups: (() => Promise<void> | void)[] = [
     () => audit.close(),
