@@ -357,3 +357,18 @@ contractTest(
     }
   },
 );
+
+contractTest(
+  "a publication made just before close() is still acknowledged",
+  {},
+  async (t) => {
+    const agent = await t.device("pub-close");
+    const last = agent.publishStatus({ state: "shutting down" });
+    await agent.close();
+    await last;
+    await assert.rejects(
+      agent.publishStatus({ state: "closed" }),
+      rejectsWith("CANCELLED"),
+    );
+  },
+);
