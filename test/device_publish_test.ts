@@ -13,6 +13,7 @@ import {
   eventually,
   type TestRelay,
 } from "./harness.ts";
+import { assertPayload } from "./mqtt_payload_schemas.ts";
 import { rawDevice } from "./raw_device.ts";
 import { expectAudit, principal } from "./hostile/audit_log.ts";
 
@@ -242,14 +243,14 @@ contractTest(
         20_000,
         "the CLI's status and telemetry answers",
       );
-      const status = JSON.parse(
-        (await watcher.next("device/pub-cli/status")).payload,
-      );
+      const statusText = (await watcher.next("device/pub-cli/status")).payload;
+      assertPayload("device_status", statusText);
+      const status = JSON.parse(statusText);
       assert.equal(status.firmware, "1.0");
       assert.equal(status.device_id, "pub-cli");
-      const telemetry = JSON.parse(
-        (await watcher.next("telemetry/pub-cli")).payload,
-      );
+      const telemetryText = (await watcher.next("telemetry/pub-cli")).payload;
+      assertPayload("device_telemetry", telemetryText);
+      const telemetry = JSON.parse(telemetryText);
       assert.equal(telemetry.device_id, "pub-cli");
       assert.equal(telemetry.state, "connected");
       assert.equal(telemetry.transport, t.transport);

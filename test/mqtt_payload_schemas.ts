@@ -10,6 +10,8 @@ const SCHEMAS = [
   "device_presence",
   "relay_status",
   "relay_telemetry",
+  "device_status",
+  "device_telemetry",
 ] as const;
 export type PayloadSchema = typeof SCHEMAS[number];
 
@@ -45,6 +47,8 @@ export function schemaOf(topic: string): PayloadSchema | undefined {
   if (/^relay\/device\/[^/]+\/presence$/.test(topic)) return "device_presence";
   if (/^relay\/relay\/[^/]+\/status$/.test(topic)) return "relay_status";
   if (/^telemetry\/relay\/[^/]+$/.test(topic)) return "relay_telemetry";
+  if (/^device\/[^/]+\/status$/.test(topic)) return "device_status";
+  if (/^telemetry\/[^/]+$/.test(topic)) return "device_telemetry";
   return undefined;
 }
 
