@@ -38,6 +38,7 @@ import type {
 } from "mqtt-packet";
 import { RelayError } from "../errors/relay_error.ts";
 import type { TopicAcl } from "./topic_acl.ts";
+import { AckOrder } from "./tunnel_ack_order.ts";
 import { packetType } from "./tunnel_packet_framer.ts";
 
 export type RefusedPacket = "connect" | "will" | "publish" | "subscribe";
@@ -82,13 +83,6 @@ const PROTOCOL_ERROR = 0x82;
 const BAD_AUTHENTICATION_METHOD = 0x8c;
 const PACKET_TOO_LARGE = 0x95;
 const REFUSAL_REASON = "not allowed by the relay's topic ACL";
-/** Acknowledgements held back at most (a client has at most 65535 packet ids). */
-const MAX_HELD = 65535;
-
-interface Held {
-  seq: number;
-  bytes: Uint8Array;
-}
 
 export class MqttTunnelSession {
   readonly #options: MqttTunnelSessionOptions;
@@ -104,11 +98,7 @@ export class MqttTunnelSession {
   readonly #pendingSubacks = new Map<number, boolean[]>();
   /** 3.1.1 refused QoS 2 publications whose PUBREL the relay answers. */
   readonly #refusedQos2 = new Set<number>();
-  /** Forwarded QoS 1/2 publications awaiting the broker's PUBACK/PUBREC: id -> order. */
-  readonly #outstanding = new Map<number, number>();
-  /** The relay's own acknowledgements, in order, waiting for earlier broker ones. */
-  #held: Held[] = [];
-  #seq = 0;
+  readonly #ackOrder = new AckOrder();
 
   constructor(options: MqttTunnelSessionOptions) {
     this.#options = options;
@@ -163,7 +153,7 @@ export class MqttTunnelSession {
       case TYPE.PUBACK:
       case TYPE.PUBREC:
         out.toClient.push(raw);
-        this.#brokerAcked(packetIdAfterHeader(raw), out);
+        this.#ackOrder.brokerAcked(packetIdAfterHeader(raw), out.toClient);
         return;
       case TYPE.SUBACK: {
         const id = packetIdAfterHeader(raw);
@@ -295,9 +285,7 @@ export class MqttTunnelSession {
     if (publish.qos === 2) this.#refusedQos2.delete(id);
     if (this.#options.acl.canPublish(this.#options.deviceId, topic)) {
       out.toBroker.push(raw);
-      if (publish.qos > 0 && !this.#outstanding.has(id)) {
-        this.#outstanding.set(id, ++this.#seq);
-      }
+      if (publish.qos > 0) this.#ackOrder.forwarded(id);
       return;
     }
     this.#options.onRefusal?.("publish");
@@ -353,30 +341,9 @@ export class MqttTunnelSession {
 
   /** Sends the relay's acknowledgement now, or after earlier broker ones. */
   #acknowledge(bytes: Uint8Array, out: SessionOutput): void {
-    if (this.#outstanding.size === 0 && this.#held.length === 0) {
-      out.toClient.push(bytes);
-      return;
+    if (!this.#ackOrder.acknowledge(bytes, out.toClient)) {
+      this.#disconnect(out, PROTOCOL_ERROR, "too many packets in flight");
     }
-    if (this.#held.length >= MAX_HELD) {
-      return this.#disconnect(
-        out,
-        PROTOCOL_ERROR,
-        "too many packets in flight",
-      );
-    }
-    this.#held.push({ seq: ++this.#seq, bytes });
-  }
-
-  #brokerAcked(id: number, out: SessionOutput): void {
-    if (!this.#outstanding.delete(id) || this.#held.length === 0) return;
-    const oldest = this.#outstanding.values().next();
-    const limit = oldest.done ? Infinity : oldest.value;
-    let released = 0;
-    while (released < this.#held.length && this.#held[released]!.seq < limit) {
-      out.toClient.push(this.#held[released]!.bytes);
-      released++;
-    }
-    if (released > 0) this.#held = this.#held.slice(released);
   }
 
   #disconnect(out: SessionOutput, reasonCode: number, why: string): void {

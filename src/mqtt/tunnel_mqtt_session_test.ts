@@ -7,7 +7,6 @@ import {
   MqttTunnelSession,
   type SessionOutput,
 } from "./tunnel_mqtt_session.ts";
-import { MqttPacketFramer } from "./tunnel_packet_framer.ts";
 
 const acl = new TopicAcl({
   publish: ["device/{device_id}/#", "telemetry/{device_id}"],
@@ -274,34 +273,4 @@ Deno.test("PUBLISH v5: topic aliases resolve to the topic they stand for", () =>
   const unknown = publish("", 9);
   assert.ok(unknown.end);
   assert.equal(only(unknown.toClient, 5).cmd, "disconnect");
-});
-
-Deno.test("framer splits and joins packets across chunks and enforces the limit", () => {
-  const a = encode({
-    cmd: "publish",
-    topic: "t",
-    payload: Buffer.alloc(300),
-    qos: 0,
-    dup: false,
-    retain: false,
-  }, 4);
-  const b = encode({ cmd: "pingreq" }, 4);
-  const all = new Uint8Array([...a, ...b, ...a]);
-  const framer = new MqttPacketFramer(1024);
-  const packets = [
-    ...framer.push(all.subarray(0, 2)),
-    ...framer.push(all.subarray(2, 200)),
-    ...framer.push(all.subarray(200, a.length + 1)),
-    ...framer.push(all.subarray(a.length + 1)),
-  ];
-  assert.deepEqual(packets.map((p) => p.byteLength), [
-    a.length,
-    b.length,
-    a.length,
-  ]);
-  assert.deepEqual(packets[0], new Uint8Array(a));
-  assert.equal(framer.pendingBytes, 0);
-  const small = new MqttPacketFramer(100);
-  assert.throws(() => small.push(a.subarray(0, 3)), /exceeds the limit/);
-  assert.equal(small.limitExceeded, true);
 });
