@@ -14,6 +14,7 @@ import {
   stringFlag,
 } from "./cli_args.ts";
 import type { CliWiring } from "./wiring.ts";
+import { MQTT_LISTEN_USAGE, startMqttListener } from "./device_mqtt_listen.ts";
 import {
   parseStatusFlag,
   parseTelemetryInterval,
@@ -32,6 +33,7 @@ export const DEVICE_USAGE =
                          on MQTT device/<id>/status (QoS 1, retained) at every (re)connect
   --telemetry-interval D publish built-in telemetry (uptime, transport, requests handled,
                          memory) on MQTT telemetry/<id> every D while connected (e.g. 30s)
+${MQTT_LISTEN_USAGE}
 ${CLIENT_USAGE}
 Exits with status 1 when the relay refuses the credential before ever connecting.`;
 
@@ -55,6 +57,7 @@ export async function deviceCommand(
     "allow-plaintext": { type: "boolean" },
     status: { type: "string" },
     "telemetry-interval": { type: "string" },
+    "mqtt-listen": { type: "string" },
   });
   const deviceId = requireFlag(parsed, "id");
   validateDeviceId(deviceId); // it names the default key file
@@ -78,8 +81,9 @@ export async function deviceCommand(
       created ? "created" : "from"
     } ${keyPath})${allowPlaintext ? "; plaintext requests accepted too" : ""}`,
   );
+  const connector = wiring.deviceConnector(await clientTransport(parsed));
   const agent = new DeviceAgent({
-    connector: wiring.deviceConnector(await clientTransport(parsed)),
+    connector,
     deviceId,
     token,
     metadata: keyValues(parsed, "metadata"),
@@ -123,6 +127,17 @@ export async function deviceCommand(
       stopped.resolve(1);
     }
   });
+  const mqttListen = stringFlag(parsed, "mqtt-listen");
+  const mqttListener = mqttListen === undefined
+    ? undefined
+    : startMqttListener({
+      address: mqttListen,
+      connector,
+      agent,
+      deviceId,
+      token,
+      log: (line) => console.error(line),
+    });
   const stopReporting = startDeviceReporting(agent, reporting);
   agent.start();
   const stop = () => stopped.resolve(0);
@@ -132,6 +147,7 @@ export async function deviceCommand(
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
   stopReporting();
+  await mqttListener?.close();
   await agent.close();
   return code;
 }
