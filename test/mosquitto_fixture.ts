@@ -7,10 +7,6 @@ export interface Mosquitto {
   readonly port: number;
   readonly url: string;
   readonly dialer: BrokerDialer;
-  /** Connections the dialer opened so far. */
-  readonly dialed: number;
-  /** Bytes the relay read from the broker, per dialed connection (in dial order). */
-  readonly bytesRead: readonly number[];
   close(): Promise<void>;
 }
 
@@ -53,29 +49,13 @@ export async function startMosquitto(): Promise<Mosquitto> {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
-  let dialed = 0;
-  const bytesRead: number[] = [];
   const dialer: BrokerDialer = {
     async dial() {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       conn.setNoDelay(true);
-      const index = dialed++;
-      bytesRead[index] = 0;
       let closed = false;
       return {
-        // Counts what the relay consumed (pull-through, no buffering added).
-        readable: conn.readable.pipeThrough(
-          new TransformStream<Uint8Array, Uint8Array>(
-            {
-              transform(chunk, controller) {
-                bytesRead[index]! += chunk.byteLength;
-                controller.enqueue(chunk);
-              },
-            },
-            undefined,
-            { highWaterMark: 0 },
-          ),
-        ),
+        readable: conn.readable,
         writable: conn.writable,
         close() {
           if (closed) return;
@@ -93,10 +73,6 @@ export async function startMosquitto(): Promise<Mosquitto> {
     port,
     url: `mqtt://127.0.0.1:${port}`,
     dialer,
-    get dialed() {
-      return dialed;
-    },
-    bytesRead,
     async close() {
       process.kill("SIGTERM");
       await process.status;

@@ -13,7 +13,7 @@ import {
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
 Deno.test("relay device --mqtt-listen serves MQTT clients through the relay", async () => {
-  await withTunnel("quic", async (f) => {
+  await withTunnel({ transport: "quic", broker: "embedded" }, async (f) => {
     const keyDir = await Deno.makeTempDir({ prefix: "mqtt-cli-" });
     const device = new Deno.Command(Deno.execPath(), {
       args: [
@@ -40,7 +40,7 @@ Deno.test("relay device --mqtt-listen serves MQTT clients through the relay", as
       stderr: "piped",
       env: { NO_COLOR: "1" },
     }).spawn();
-    const outside = await connectMqtt(f.broker.url, 5);
+    const outside = await connectMqtt(f.broker.url, 4);
     let stderr = "";
     const lines = device.stderr.pipeThrough(new TextDecoderStream());
     const reading = (async () => {
@@ -60,7 +60,7 @@ Deno.test("relay device --mqtt-listen serves MQTT clients through the relay", as
       await outside.subscribeAsync("device/cli-mqtt/#", { qos: 1 });
       const got = nextMessage(outside, "device/cli-mqtt/hello");
       const pub = await runCommand("mosquitto_pub", [
-        ...mosquittoArgs(Number(port), "5"),
+        ...mosquittoArgs(Number(port), "311"),
         "-q",
         "1",
         "-t",

@@ -1,9 +1,11 @@
-// Shared setup of the MQTT tunnel tests: a Mosquitto broker, a relay whose
-// MQTT tunnels dial it, a connected device agent and the device's local
-// MQTT listener, plus small helpers for mqtt.js and the mosquitto clients.
+// Shared setup of the MQTT tunnel tests: the relay's broker (its embedded
+// aedes through the relay's own dialer, or an external Mosquitto through a
+// TCP dialer), a connected device agent and the device's local MQTT
+// listener, plus small helpers for mqtt.js and the mosquitto clients.
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { deviceConnector } from "../src/main.ts";
 import type { RelayError } from "../src/errors/relay_error.ts";
+import type { BrokerDialer } from "../src/mqtt/mqtt_ports.ts";
 import type { DeviceAgent } from "../src/sdk/device_agent.ts";
 import { MqttTunnelListener } from "../src/sdk/mqtt_tunnel_listener.ts";
 import {
@@ -14,9 +16,31 @@ import {
 } from "./harness.ts";
 import { type Mosquitto, startMosquitto } from "./mosquitto_fixture.ts";
 
+/** The relay's embedded broker, or an external Mosquitto. */
+export type BrokerKind = "embedded" | "mosquitto";
+export const BROKERS: readonly BrokerKind[] = ["embedded", "mosquitto"];
+
+export interface BrokerUnderTest {
+  readonly kind: BrokerKind;
+  /** mqtt://127.0.0.1:<port> for clients outside the tunnel. */
+  readonly url: string;
+  readonly port: number;
+  /** Broker connections the relay's tunnels opened so far. */
+  readonly dialed: number;
+  /** Bytes the relay read from the broker, per tunnel connection (dial order). */
+  readonly bytesRead: readonly number[];
+}
+
+export interface ExtraListener {
+  listener: MqttTunnelListener;
+  url: string;
+  port: number;
+  errors: RelayError[];
+}
+
 export interface TunnelFixture {
   t: TestRelay;
-  broker: Mosquitto;
+  broker: BrokerUnderTest;
   deviceId: string;
   token: string;
   agent: DeviceAgent;
@@ -26,50 +50,122 @@ export interface TunnelFixture {
   port: number;
   /** Errors the listener reported for its tunnels. */
   tunnelErrors: RelayError[];
-  /** A listener of the same device with another credential (or options). */
+  /** Another listener of the device, with another credential or options. */
   extraListener(
-    options: { token?: string },
-  ): { url: string; errors: RelayError[] };
+    options: { token?: string; clientStallTimeoutMs?: number },
+  ): ExtraListener;
 }
 
-/** Runs `body` once per transport as "name [h2]" / "name [quic]". */
+/** Runs `body` per transport and broker, as "name [h2, embedded]" etc. */
 export function tunnelTest(
   name: string,
   body: (f: TunnelFixture) => Promise<void>,
-  options: { config?: Record<string, unknown> } = {},
+  options: {
+    config?: Record<string, unknown>;
+    /** Default: every broker. */
+    brokers?: readonly BrokerKind[];
+  } = {},
 ): void {
+  const { brokers = BROKERS, config } = options;
   for (const transport of TRANSPORTS) {
-    Deno.test(`${name} [${transport}]`, async () => {
-      await withTunnel(transport, body, options.config);
-    });
+    for (const broker of brokers) {
+      Deno.test(`${name} [${transport}, ${broker}]`, async () => {
+        await withTunnel(
+          { transport, broker, ...(config ? { config } : {}) },
+          body,
+        );
+      });
+    }
   }
 }
 
+/**
+ * MQTT versions the broker speaks: the embedded aedes only 3.1.1 (it
+ * refuses 5.0 CONNECTs), Mosquitto 3.1.1 and 5.0.
+ */
+export function versionsOf(broker: BrokerUnderTest): ("311" | "5")[] {
+  return broker.kind === "embedded" ? ["311"] : ["311", "5"];
+}
+
+/**
+ * Wraps the dialer the relay's tunnels use and counts the bytes they read
+ * from the broker (pull-through: it adds no buffering).
+ */
+function countingDialer(inner: () => BrokerDialer) {
+  const bytesRead: number[] = [];
+  const dialer: BrokerDialer = {
+    async dial() {
+      const connection = await inner().dial();
+      const index = bytesRead.push(0) - 1;
+      return {
+        readable: connection.readable.pipeThrough(
+          new TransformStream<Uint8Array, Uint8Array>(
+            {
+              transform(chunk, controller) {
+                bytesRead[index]! += chunk.byteLength;
+                controller.enqueue(chunk);
+              },
+            },
+            undefined,
+            { highWaterMark: 0 },
+          ),
+        ),
+        writable: connection.writable,
+        close: () => connection.close(),
+      };
+    },
+  };
+  return { dialer, bytesRead };
+}
+
 export async function withTunnel(
-  transport: TestTransport,
+  options: {
+    transport: TestTransport;
+    broker: BrokerKind;
+    config?: Record<string, unknown>;
+  },
   body: (f: TunnelFixture) => Promise<void>,
-  config: Record<string, unknown> = {},
 ): Promise<void> {
-  const broker = await startMosquitto();
+  const mosquitto: Mosquitto | undefined = options.broker === "mosquitto"
+    ? await startMosquitto()
+    : undefined;
   const listeners: MqttTunnelListener[] = [];
   let t: TestRelay | undefined;
   try {
+    // The relay's own dialer exists once it started; tunnels dial later.
+    const counting = countingDialer(() =>
+      mosquitto?.dialer ?? t!.relay.mqtt!.dialer
+    );
     t = await startTestRelay({
-      transport,
-      brokerDialer: broker.dialer,
-      config,
+      transport: options.transport,
+      brokerDialer: counting.dialer,
+      ...(options.config ? { config: options.config } : {}),
     });
+    const url = mosquitto?.url ?? t.mqttUrl;
+    const broker: BrokerUnderTest = {
+      kind: options.broker,
+      url,
+      port: Number(new URL(url).port),
+      get dialed() {
+        return counting.bytesRead.length;
+      },
+      bytesRead: counting.bytesRead,
+    };
     const deviceId = "dev-1";
     const token = t.registerDevice(deviceId);
     const connector = deviceConnector(t.clientOptions);
     const agent = await t.device(deviceId, { connector, token });
-    const open = (listenerToken: string) => {
+    const open = (
+      listenerToken: string,
+      stallMs?: number,
+    ): ExtraListener => {
       const errors: RelayError[] = [];
       const listener = new MqttTunnelListener({
         connector,
         deviceId,
         token: listenerToken,
         port: 0,
+        ...(stallMs === undefined ? {} : { clientStallTimeoutMs: stallMs }),
         transport: () => agent.state.transport,
         onTunnelError: (error) => errors.push(error),
       });
@@ -88,12 +184,16 @@ export async function withTunnel(
       url: main.url,
       port: main.port,
       tunnelErrors: main.errors,
-      extraListener: (options) => open(options.token ?? token),
+      extraListener: (listenerOptions) =>
+        open(
+          listenerOptions.token ?? token,
+          listenerOptions.clientStallTimeoutMs,
+        ),
     });
   } finally {
     await Promise.all(listeners.map((listener) => listener.close()));
     await t?.close();
-    await broker.close();
+    await mosquitto?.close();
   }
 }
 

@@ -11,19 +11,21 @@ import {
   nextMessage,
   runCommand,
   tunnelTest,
+  versionsOf,
 } from "./mqtt_tunnel_fixture.ts";
 import { generate } from "mqtt-packet";
 import { eventually } from "./harness.ts";
 
 const QOS = [0, 1, 2] as const;
+const asNumber = (version: "311" | "5") => version === "5" ? 5 : 4;
 
 tunnelTest(
   "mosquitto_pub/_sub publish and subscribe through the tunnel (3.1.1, 5.0; QoS 0, 1, 2)",
   async (f) => {
-    const outside = await connectMqtt(f.broker.url, 5);
+    const outside = await connectMqtt(f.broker.url, 4);
     try {
       await outside.subscribeAsync(`device/${f.deviceId}/#`, { qos: 2 });
-      for (const version of ["311", "5"] as const) {
+      for (const version of versionsOf(f.broker)) {
         for (const qos of QOS) {
           // Tunnel -> broker: mosquitto_pub exits 0 only once its QoS flow completed.
           const topic = `device/${f.deviceId}/pub/${version}/${qos}`;
@@ -72,7 +74,7 @@ tunnelTest(
     const opened = f.t.logLines.filter((line) =>
       line.includes("tunnel opened")
     );
-    assert.ok(opened.length >= 12);
+    assert.ok(opened.length >= versionsOf(f.broker).length * 6);
     assert.ok(
       opened.every((line) => line.includes(`"transport":"${f.t.transport}"`)),
     );
@@ -83,10 +85,10 @@ tunnelTest(
 tunnelTest(
   "mqtt.js sessions receive and publish live through the tunnel (3.1.1, 5.0; QoS 0, 1, 2)",
   async (f) => {
-    const outside = await connectMqtt(f.broker.url, 5);
+    const outside = await connectMqtt(f.broker.url, 4);
     try {
       await outside.subscribeAsync(`device/${f.deviceId}/#`, { qos: 2 });
-      for (const version of [4, 5] as const) {
+      for (const version of versionsOf(f.broker).map(asNumber)) {
         const client = await connectMqtt(f.url, version, {
           clientId: `js-${version}`,
         });
@@ -134,7 +136,7 @@ function record(outside: MqttClient): string[] {
 tunnelTest(
   "MQTT 5.0: ACL violations get reason 0x87 and the session keeps working",
   async (f) => {
-    const outside = await connectMqtt(f.broker.url, 5);
+    const outside = await connectMqtt(f.broker.url, 4);
     const client = await connectMqtt(f.url, 5);
     try {
       await outside.subscribeAsync("#", { qos: 1 });
@@ -165,6 +167,7 @@ tunnelTest(
       await outside.endAsync();
     }
   },
+  { brokers: ["mosquitto"] }, // aedes speaks 3.1.1 only
 );
 
 tunnelTest(
@@ -225,16 +228,42 @@ tunnelTest("CONNECT refusals: a will outside the ACL, MQTT 3.1", async (f) => {
   ]);
   assert.notEqual(old.code, 0);
   assert.match(old.stderr, /unacceptable protocol version/i);
-  // mosquitto_sub understands the 5.0 refusal of its only filter.
-  const denied = await runCommand("mosquitto_sub", [
-    ...mosquittoArgs(f.port, "5"),
-    "-t",
-    "cmd/dev-2/#",
-    "-W",
-    "5",
-  ]);
-  assert.equal(denied.stderr, "All subscription requests were denied.\n");
+  // mosquitto_sub understands the refusal of its only filter.
+  for (const version of versionsOf(f.broker)) {
+    const denied = await runCommand("mosquitto_sub", [
+      ...mosquittoArgs(f.port, version),
+      "-t",
+      "cmd/dev-2/#",
+      "-W",
+      "5",
+    ]);
+    assert.equal(denied.stderr, "All subscription requests were denied.\n");
+  }
 });
+
+tunnelTest(
+  "the embedded broker (3.1.1 only) refuses MQTT 5.0 clients itself",
+  async (f) => {
+    // The relay forwards the CONNECT; aedes answers "unacceptable protocol
+    // version" and closes, and the tunnel ends with it.
+    await assert.rejects(connectMqtt(f.url, 5), /protocol version/i);
+    const pub = await runCommand("mosquitto_pub", [
+      ...mosquittoArgs(f.port, "5"),
+      "-t",
+      `device/${f.deviceId}/x`,
+      "-m",
+      "x",
+    ]);
+    assert.notEqual(pub.code, 0);
+    assert.match(pub.stderr, /protocol version/i);
+    assert.deepEqual(f.tunnelErrors, []);
+    // 3.1.1 clients are served as usual.
+    const client = await connectMqtt(f.url, 4);
+    await client.publishAsync(`device/${f.deviceId}/x`, "ok", { qos: 1 });
+    await client.endAsync();
+  },
+  { brokers: ["embedded"] },
+);
 
 tunnelTest(
   "a bad or revoked credential ends the tunnel with UNAUTHORIZED",
@@ -250,7 +279,7 @@ tunnelTest(
     );
 
     // A revoked credential closes the device's open tunnels too.
-    const client = await connectMqtt(f.url, 5);
+    const client = await connectMqtt(f.url, 4);
     const closed = new Promise<void>((resolve) =>
       client.once("close", resolve)
     );
@@ -269,8 +298,13 @@ tunnelTest(
 tunnelTest(
   "a stalled tunnel blocks neither other tunnels nor the device's requests",
   async (f) => {
-    // A raw client that subscribes and then never reads.
-    const stalled = await Deno.connect({ hostname: "127.0.0.1", port: f.port });
+    // A raw client that subscribes and then never reads, on a listener that
+    // drops clients reading nothing for 1 s.
+    const slow = f.extraListener({ clientStallTimeoutMs: 1000 });
+    const stalled = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: slow.port,
+    });
     const writer = stalled.writable.getWriter();
     await writer.write(generate({
       cmd: "connect",
@@ -290,13 +324,13 @@ tunnelTest(
       3000,
       "stalled tunnel dialed",
     );
-    const outside = await connectMqtt(f.broker.url, 5);
-    const client = await connectMqtt(f.url, 5);
+    const outside = await connectMqtt(f.broker.url, 4);
+    const client = await connectMqtt(f.url, 4);
     const payload = await Deno.makeTempFile({ prefix: "mqtt-flood-" });
     try {
       await client.subscribeAsync(`cmd/${f.deviceId}/live`, { qos: 1 });
-      // 32 MiB for the stalled client (published by another process, so this
-      // one holds only what the relay and the agent buffer).
+      // 32 MiB for the stalled client (published by another process, so
+      // this one holds only what the relay and the agent buffer).
       await Deno.writeFile(payload, new Uint8Array(64 * 1024));
       const flood = await runCommand("mosquitto_pub", [
         ...mosquittoArgs(f.broker.port, "311"),
@@ -321,6 +355,10 @@ tunnelTest(
         new TextEncoder().encode("still here"),
       );
       assert.equal(new TextDecoder().decode(answer), "still here");
+      if (f.broker.kind === "mosquitto") {
+        // Mosquitto queues per subscriber: nothing waited for the drop.
+        assert.equal(slow.listener.connections, 1);
+      }
       // Backpressure reached the broker: the relay stopped reading for the
       // stalled session once the buffers on its path were full.
       const readForStalled = f.broker.bytesRead[0]!;
@@ -328,6 +366,11 @@ tunnelTest(
         readForStalled < 16 * 1024 * 1024,
         `relay read ${readForStalled} bytes for a client that reads nothing`,
       );
+      // The stalled client is dropped (aedes waits for a slow subscriber
+      // before delivering to anyone: the drop is what let it go on).
+      await eventually(() => slow.errors.length > 0, 5000, "stalled drop");
+      assert.equal(slow.errors[0]!.code, "DEADLINE_EXCEEDED");
+      assert.match(slow.errors[0]!.message, /read nothing for 1 s/);
     } finally {
       await client.endAsync();
       await outside.endAsync();

@@ -1,12 +1,15 @@
 // Messages per second through the MQTT tunnel, printed for the record:
-// 10,000 messages (MQTT_TUNNEL_MESSAGES) of 100 bytes at QoS 0 and QoS 1, both directions, over
-// both transports, with the clients in their own processes (mosquitto_pub
-// -l, mosquitto_sub -C) so this process holds only the relay and the device
-// agent (which share its one JavaScript thread here; on real machines they
-// do not). The same clients straight to the broker give the baseline.
+// 10,000 messages (MQTT_TUNNEL_MESSAGES) of 100 bytes at QoS 0 and QoS 1,
+// both directions, over both transports, with the relay's embedded broker
+// and with an external Mosquitto. The clients run in their own processes
+// (mosquitto_pub -l, mosquitto_sub -C), so this process holds only the
+// relay (with its embedded broker) and the device agent, which share its
+// one JavaScript thread here (on real machines they do not). The same
+// clients straight to the broker give the baseline.
 import assert from "node:assert/strict";
 import { TRANSPORTS } from "./harness.ts";
 import {
+  BROKERS,
   connectMqtt,
   mosquittoArgs,
   withTunnel,
@@ -117,32 +120,29 @@ async function measure(run: Run): Promise<number> {
 
 Deno.test("MQTT tunnel throughput: messages of 100 bytes, QoS 0 and 1 (printed)", async () => {
   const rows: string[] = [];
-  for (const transport of TRANSPORTS) {
-    await withTunnel(transport, async (f) => {
-      for (const qos of [0, 1] as const) {
-        const base = {
-          brokerUrl: f.broker.url,
-          qos,
-          topic: "",
-        };
-        const up = await measure({
-          ...base,
-          publishTo: f.port,
-          subscribeTo: f.broker.port,
-          topic: `device/${f.deviceId}/bench/${qos}`,
-        });
-        const down = await measure({
-          ...base,
-          publishTo: f.broker.port,
-          subscribeTo: f.port,
-          topic: `cmd/${f.deviceId}/bench/${qos}`,
-        });
-        rows.push(
-          `${transport.padEnd(5)} QoS ${qos}  device->broker ${
-            up.toFixed(0).padStart(6)
-          } msg/s   broker->device ${down.toFixed(0).padStart(6)} msg/s`,
-        );
-        if (transport === TRANSPORTS[0]) {
+  for (const broker of BROKERS) {
+    for (const transport of TRANSPORTS) {
+      await withTunnel({ transport, broker }, async (f) => {
+        for (const qos of [0, 1] as const) {
+          const base = { brokerUrl: f.broker.url, qos };
+          const up = await measure({
+            ...base,
+            publishTo: f.port,
+            subscribeTo: f.broker.port,
+            topic: `device/${f.deviceId}/bench/${qos}`,
+          });
+          const down = await measure({
+            ...base,
+            publishTo: f.broker.port,
+            subscribeTo: f.port,
+            topic: `cmd/${f.deviceId}/bench/${qos}`,
+          });
+          rows.push(
+            `${broker.padEnd(9)} ${transport.padEnd(6)} QoS ${qos}  ${
+              rate(up)
+            }  ${rate(down)}`,
+          );
+          if (transport !== TRANSPORTS[0]) continue;
           const direct = await measure({
             ...base,
             publishTo: f.broker.port,
@@ -150,16 +150,21 @@ Deno.test("MQTT tunnel throughput: messages of 100 bytes, QoS 0 and 1 (printed)"
             topic: `device/${f.deviceId}/direct/${qos}`,
           });
           rows.push(
-            `direct QoS ${qos}  (same clients, no tunnel) ${
-              direct.toFixed(0).padStart(6)
-            } msg/s`,
+            `${broker.padEnd(9)} direct QoS ${qos}  ${
+              rate(direct)
+            }  (same clients, no tunnel)`,
           );
         }
-      }
-    });
+      });
+    }
   }
   console.log(
-    `MQTT tunnel throughput, ${MESSAGES} messages of ${PAYLOAD_BYTES} bytes:\n` +
+    `MQTT tunnel throughput, ${MESSAGES} messages of ${PAYLOAD_BYTES} bytes (msg/s):\n` +
+      `broker    path          device->broker  broker->device\n` +
       rows.join("\n"),
   );
 });
+
+function rate(messagesPerSecond: number): string {
+  return messagesPerSecond.toFixed(0).padStart(14);
+}

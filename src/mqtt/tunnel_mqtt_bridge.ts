@@ -3,7 +3,11 @@
 // an MqttTunnelSession that enforces the device's topic ACL. Two pumps, one
 // per direction, each waiting for its destination before reading more, so
 // backpressure reaches the client (through the tunnel's flow control) and
-// the broker (through TCP) and a stalled side only stalls this tunnel.
+// the broker (through TCP) and a stalled side only stalls this tunnel. A
+// device side that takes nothing for `deviceStallTimeoutMs` while broker
+// data waits ends the session: brokers that wait for a slow subscriber
+// before delivering to anyone else (aedes, until its drainTimeout) are held
+// up at most that long.
 import { Counter, type Registry } from "prom-client";
 import { RelayError } from "../errors/relay_error.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -27,7 +31,11 @@ export interface MqttTunnelOptions {
   logger: Logger;
   /** Where relay_mqtt_tunnel_refusals_total is registered (none: not exported). */
   registry?: Registry;
+  /** The device side may take nothing for this long while data waits (default 30 s). */
+  deviceStallTimeoutMs?: number;
 }
+
+const DEFAULT_DEVICE_STALL_TIMEOUT_MS = 30_000;
 
 /** The handler to register for MQTT tunnels (`core.tunnels.register("MQTT", ...)`). */
 export function mqttTunnelHandler(options: MqttTunnelOptions): TunnelHandler {
@@ -187,8 +195,38 @@ class MqttBridge {
   }
 
   async #sendToClient(bytes: Uint8Array): Promise<void> {
-    await this.#toClient.ready;
-    this.#toClient.write(bytes).catch(() => undefined);
+    const writer = this.#toClient;
+    if ((writer.desiredSize ?? 0) <= 0) await this.#deviceTakes(writer.ready);
+    writer.write(bytes).catch(() => undefined);
+  }
+
+  /** Waits for the device side, at most the stall timeout. */
+  async #deviceTakes(ready: Promise<void>): Promise<void> {
+    const timeoutMs = this.#options.deviceStallTimeoutMs ??
+      DEFAULT_DEVICE_STALL_TIMEOUT_MS;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        ready,
+        new Promise<never>((_, reject) =>
+          timer = setTimeout(
+            () =>
+              reject(
+                new RelayError(
+                  "DEADLINE_EXCEEDED",
+                  `the device took no MQTT data for ${
+                    timeoutMs / 1000
+                  } s; session ended`,
+                  { source: "downstream" },
+                ),
+              ),
+            timeoutMs,
+          )
+        ),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async #dial(): Promise<void> {

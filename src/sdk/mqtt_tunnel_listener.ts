@@ -5,9 +5,13 @@
 // and its bytes travel unchanged both ways; the relay bridges them to its
 // broker under the device's topic ACL. Each direction waits for its
 // destination before reading more, so a slow client or a slow relay only
-// slows its own connection.
+// slows its own connection; a client that reads nothing for
+// `clientStallTimeoutMs` while data waits for it is dropped (and its tunnel
+// reset), so it cannot hold the broker's deliveries for long.
 import { RelayError } from "../errors/relay_error.ts";
 import type { DeviceConnector, TunnelStream } from "./connector.ts";
+
+const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 
 export interface MqttTunnelListenerOptions {
   /** The device's connector (the agent's); it must be able to open tunnels. */
@@ -23,6 +27,8 @@ export interface MqttTunnelListenerOptions {
   transport?: () => string;
   /** Client connections served at once (default 256); more are closed at once. */
   maxConnections?: number;
+  /** A client that takes no bytes for this long while some wait is dropped (default 30 s). */
+  clientStallTimeoutMs?: number;
   /** Told when a tunnel ends with an error (refused credential, relay gone, ...). */
   onTunnelError?: (error: RelayError) => void;
 }
@@ -121,7 +127,12 @@ export class MqttTunnelListener {
         open: { device_id: deviceId, token, kind: "MQTT" },
       });
       up = clientToTunnel(conn, stream, client);
-      await tunnelToClient(stream, conn, client);
+      await tunnelToClient(
+        stream,
+        conn,
+        client,
+        this.#options.clientStallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+      );
     } catch (error) {
       failure = RelayError.from(error, "UNAVAILABLE");
     } finally {
@@ -176,12 +187,14 @@ async function clientToTunnel(
 
 /**
  * Data frames to the client until the relay ends the tunnel; an error frame
- * or a failed stream throws. A client that cannot be written to is gone.
+ * or a failed stream throws, and so does a client that takes nothing for
+ * `stallTimeoutMs`. A client that cannot be written to is gone.
  */
 async function tunnelToClient(
   stream: TunnelStream,
   conn: Deno.TcpConn,
   client: ClientState,
+  stallTimeoutMs: number,
 ): Promise<void> {
   const writer = conn.writable.getWriter();
   for await (const frame of stream.messages) {
@@ -193,13 +206,33 @@ async function tunnelToClient(
       );
     }
     if (frame.data === undefined || frame.data.byteLength === 0) continue;
-    try {
-      await writer.write(frame.data);
-    } catch {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      writer.write(frame.data).then(() => "written", () => "failed"),
+      new Promise<"stalled">((resolve) =>
+        timer = setTimeout(() => resolve("stalled"), stallTimeoutMs)
+      ),
+    ]);
+    clearTimeout(timer);
+    if (outcome === "failed") {
       client.gone = true;
       return;
     }
+    if (outcome === "stalled") {
+      throw new RelayError(
+        "DEADLINE_EXCEEDED",
+        `MQTT client ${addressOf(conn)} read nothing for ${
+          stallTimeoutMs / 1000
+        } s; dropped`,
+        { source: "downstream" },
+      );
+    }
   }
+}
+
+function addressOf(conn: Deno.TcpConn): string {
+  const { hostname, port } = conn.remoteAddr;
+  return `${hostname}:${port}`;
 }
 
 function closeQuietly(conn: Deno.Conn): void {
