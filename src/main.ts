@@ -46,6 +46,7 @@ import { mqttTunnelHandler } from "./mqtt/tunnel_mqtt_bridge.ts";
 
 export { buildConfig, loadConfig } from "./config/load_config.ts";
 export { DeviceAgent, echoHandler } from "./sdk/device_agent.ts";
+export { MqttTunnelListener } from "./sdk/mqtt_tunnel_listener.ts";
 export { ControllerClient } from "./sdk/controller_client.ts";
 export { RelayError } from "./errors/relay_error.ts";
 export type { RunningRelay } from "./cli/wiring.ts";
