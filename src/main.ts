@@ -249,6 +249,7 @@ function serveMqttTunnels(
         : {}),
       logger,
       registry: core.metrics.registry,
+      connectTimeoutMs: config.relay.session.handshake_timeout_seconds * 1000,
     }),
   );
 }

@@ -296,6 +296,30 @@ tunnelTest(
 );
 
 tunnelTest(
+  "a client that never sends CONNECT, and a relay shutdown, end the tunnel",
+  async (f) => {
+    // Nothing sent: the relay gives up after the handshake timeout.
+    const silent = await Deno.connect({ hostname: "127.0.0.1", port: f.port });
+    assert.equal(await silent.read(new Uint8Array(16)), null);
+    silent.close();
+    await eventually(() => f.tunnelErrors.length > 0, 3000, "tunnel error");
+    assert.equal(f.tunnelErrors[0]!.code, "INVALID_REQUEST");
+    assert.match(f.tunnelErrors[0]!.message, /no MQTT CONNECT within 0.3 s/);
+
+    const client = await connectMqtt(f.url, 4);
+    const closed = new Promise<void>((resolve) =>
+      client.once("close", () => resolve())
+    );
+    await f.t.relay.shutdown();
+    await closed;
+    await eventually(() => f.tunnelErrors.length > 1, 3000, "shutdown error");
+    assert.equal(f.tunnelErrors[1]!.code, "UNAVAILABLE");
+    await client.endAsync(true);
+  },
+  { config: { "relay.session.handshake_timeout_seconds": 0.3 } },
+);
+
+tunnelTest(
   "a stalled tunnel blocks neither other tunnels nor the device's requests",
   async (f) => {
     // A raw client that subscribes and then never reads, on a listener that

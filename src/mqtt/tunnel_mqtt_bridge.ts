@@ -33,9 +33,12 @@ export interface MqttTunnelOptions {
   registry?: Registry;
   /** The device side may take nothing for this long while data waits (default 30 s). */
   deviceStallTimeoutMs?: number;
+  /** Time a client has to send its CONNECT (default 10 s). */
+  connectTimeoutMs?: number;
 }
 
 const DEFAULT_DEVICE_STALL_TIMEOUT_MS = 30_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /** The handler to register for MQTT tunnels (`core.tunnels.register("MQTT", ...)`). */
 export function mqttTunnelHandler(options: MqttTunnelOptions): TunnelHandler {
@@ -88,12 +91,29 @@ class MqttBridge {
     signal.addEventListener("abort", onAbort, { once: true });
     const clientPump = this.#pumpClient();
     this.#finish(clientPump, "client side ended");
+    // A client that never speaks MQTT must not hold a tunnel.
+    const connectTimeoutMs = this.#options.connectTimeoutMs ??
+      DEFAULT_CONNECT_TIMEOUT_MS;
+    const connectTimer = setTimeout(() => {
+      if (this.#session.protocolVersion !== undefined) return;
+      this.#finish(
+        Promise.reject(
+          new RelayError(
+            "INVALID_REQUEST",
+            `no MQTT CONNECT within ${connectTimeoutMs / 1000} s`,
+            { source: "downstream" },
+          ),
+        ),
+        "",
+      );
+    }, connectTimeoutMs);
     let failure: unknown;
     try {
       await this.#firstEnd.promise;
     } catch (error) {
       failure = error;
     } finally {
+      clearTimeout(connectTimer);
       signal.removeEventListener("abort", onAbort);
       this.#fromClient.cancel().catch(() => undefined);
       this.#closeBroker();

@@ -53,7 +53,11 @@ export interface TunnelServiceOptions {
   highWaterMarkBytes?: number;
   /** How long a refused tunnel's `error` frame may take to be accepted (default 1 s). */
   errorFlushMs?: number;
+  /** Tunnels one device may have open at once (default 256); more get RATE_LIMITED. */
+  maxTunnelsPerDevice?: number;
 }
+
+const DEFAULT_MAX_TUNNELS_PER_DEVICE = 256;
 
 interface OpenTunnel {
   readonly ended: AbortController;
@@ -174,6 +178,15 @@ export class TunnelService {
           "UNAVAILABLE",
           `${open.kind} tunnels are not served by this relay`,
         );
+    }
+    const max = this.#options.maxTunnelsPerDevice ??
+      DEFAULT_MAX_TUNNELS_PER_DEVICE;
+    if ((this.#open.get(deviceId)?.size ?? 0) >= max) {
+      throw new RelayError(
+        "RATE_LIMITED",
+        `device ${deviceId} has ${max} tunnels open already`,
+        { source: "downstream" },
+      );
     }
     gate.admitDeviceConnection(link, deviceId);
     gate.authSucceeded(link, `device:${deviceId}`);
