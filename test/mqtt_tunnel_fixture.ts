@@ -123,6 +123,8 @@ export async function withTunnel(
     transport: TestTransport;
     broker: BrokerKind;
     config?: Record<string, unknown>;
+    /** Replaces the broker's dialer (e.g. one that fails). */
+    dialer?: BrokerDialer;
   },
   body: (f: TunnelFixture) => Promise<void>,
 ): Promise<void> {
@@ -134,7 +136,7 @@ export async function withTunnel(
   try {
     // The relay's own dialer exists once it started; tunnels dial later.
     const counting = countingDialer(() =>
-      mosquitto?.dialer ?? t!.relay.mqtt!.dialer
+      options.dialer ?? mosquitto?.dialer ?? t!.relay.mqtt!.dialer
     );
     t = await startTestRelay({
       transport: options.transport,

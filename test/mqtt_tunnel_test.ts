@@ -12,7 +12,9 @@ import {
   runCommand,
   tunnelTest,
   versionsOf,
+  withTunnel,
 } from "./mqtt_tunnel_fixture.ts";
+import { TRANSPORTS } from "./harness.ts";
 import { generate } from "mqtt-packet";
 import { eventually } from "./harness.ts";
 
@@ -404,3 +406,24 @@ tunnelTest(
     }
   },
 );
+
+for (const transport of TRANSPORTS) {
+  Deno.test(`an unreachable broker: CONNACK "server unavailable" and UNAVAILABLE [${transport}]`, async () => {
+    const dialer = {
+      dial: () => Promise.reject(new Error("connection refused")),
+    };
+    await withTunnel({ transport, broker: "embedded", dialer }, async (f) => {
+      for (const [version, code] of [[4, 0x03], [5, 0x88]] as const) {
+        await assert.rejects(
+          connectMqtt(f.url, version),
+          (error: { code?: number }) => error.code === code,
+        );
+      }
+      await eventually(() => f.tunnelErrors.length === 2, 3000, "errors");
+      assert.ok(f.tunnelErrors.every((error) =>
+        error.code === "UNAVAILABLE" &&
+        /cannot reach the MQTT broker/.test(error.message)
+      ));
+    });
+  });
+}

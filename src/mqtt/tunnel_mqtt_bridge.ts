@@ -174,7 +174,12 @@ class MqttBridge {
         if (out.end !== undefined) break;
       }
       if (out.toBroker.length > 0) {
-        await this.#sendToBroker(joinParts(out.toBroker));
+        try {
+          await this.#sendToBroker(joinParts(out.toBroker));
+        } catch (error) {
+          if (this.#toBroker === undefined) await this.#answerUnreachable();
+          throw error;
+        }
       }
       if (out.toClient.length > 0) {
         await this.#sendToClient(joinParts(out.toClient));
@@ -184,6 +189,13 @@ class MqttBridge {
         return;
       }
     }
+  }
+
+  /** The dial for the client's CONNECT failed: CONNACK "server unavailable", written before the tunnel's error. */
+  async #answerUnreachable(): Promise<void> {
+    const out: SessionOutput = { toBroker: [], toClient: [] };
+    this.#session.brokerUnavailable(out);
+    await this.#toClient.write(joinParts(out.toClient)).catch(() => undefined);
   }
 
   async #pumpBroker(broker: BrokerConnection): Promise<void> {

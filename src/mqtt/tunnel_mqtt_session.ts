@@ -82,6 +82,7 @@ const MALFORMED_PACKET = 0x81;
 const PROTOCOL_ERROR = 0x82;
 const BAD_AUTHENTICATION_METHOD = 0x8c;
 const PACKET_TOO_LARGE = 0x95;
+const SERVER_UNAVAILABLE = 0x88;
 const REFUSAL_REASON = "not allowed by the relay's topic ACL";
 
 export class MqttTunnelSession {
@@ -145,6 +146,19 @@ export class MqttTunnelSession {
    */
   framingFailed(out: SessionOutput, tooLarge: boolean, why: string): void {
     this.#disconnect(out, tooLarge ? PACKET_TOO_LARGE : MALFORMED_PACKET, why);
+  }
+
+  /**
+   * The broker could not be reached for the accepted CONNECT: the client gets
+   * CONNACK "server unavailable" (3.1.1 0x03, 5.0 0x88), as from a broker.
+   */
+  brokerUnavailable(out: SessionOutput): void {
+    this.#refuseConnect(
+      out,
+      this.#version === V5 ? SERVER_UNAVAILABLE : 0x03,
+      "the broker is unreachable",
+      false,
+    );
   }
 
   /** One whole packet from the broker. */
@@ -254,8 +268,13 @@ export class MqttTunnelSession {
     out.toBroker.push(this.#generate(rewritten));
   }
 
-  #refuseConnect(out: SessionOutput, code: number, why: string): void {
-    this.#options.onRefusal?.("connect");
+  #refuseConnect(
+    out: SessionOutput,
+    code: number,
+    why: string,
+    refusal = true,
+  ): void {
+    if (refusal) this.#options.onRefusal?.("connect");
     const v5 = this.#version === V5;
     out.toClient.push(
       mqttPacket.generate(
