@@ -5,8 +5,18 @@
 // stops emitting 'readable' after the first read, which stalls aedes.)
 import { Duplex } from "node:stream";
 
+/** Bytes a side buffers before its writer waits: about a loopback socket's buffer. */
+const BUFFER_BYTES = 256 * 1024;
+
 class PairSide extends Duplex {
   peer: PairSide | undefined;
+
+  constructor() {
+    super({
+      readableHighWaterMark: BUFFER_BYTES,
+      writableHighWaterMark: BUFFER_BYTES,
+    });
+  }
   /** Completes the write that waits for this side's reader. */
   #resumeWriter: (() => void) | undefined;
 

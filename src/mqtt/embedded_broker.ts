@@ -21,6 +21,8 @@ export interface EmbeddedBrokerOptions {
   logger: Logger;
 }
 
+const DRAIN_TIMEOUT_MS = 5000;
+
 export class EmbeddedBroker {
   readonly #aedes: Aedes;
   readonly #server: net.Server;
@@ -32,6 +34,9 @@ export class EmbeddedBroker {
 
   private constructor(logger: Logger) {
     this.#aedes = new Aedes({
+      // aedes waits for a slow subscriber before delivering to anyone else;
+      // a client that stops reading is cut off after this, not 60 s.
+      drainTimeout: DRAIN_TIMEOUT_MS,
       authorizePublish: (client, packet, callback) =>
         callback(this.#authorizePublish(client, packet)),
     });
