@@ -11,6 +11,7 @@ import type { DeviceSession } from "./device_session.ts";
 import type { InputLimits } from "./input_limits.ts";
 import type { DeviceLink } from "./links.ts";
 import type { DeviceMessage } from "./messages.ts";
+import { firstMessageWithin } from "./first_message.ts";
 
 export interface DeviceConnectionDeps {
   registry: DeviceRegistry;
@@ -56,7 +57,11 @@ async function serve(
   const inbound = link.messages[Symbol.asyncIterator]();
   let first;
   try {
-    first = await firstMessage(inbound, deps.handshakeTimeoutMs);
+    first = await firstMessageWithin(
+      inbound,
+      deps.handshakeTimeoutMs,
+      "register message",
+    );
   } catch (error) {
     if (error instanceof RelayError && error.code === "UNAUTHORIZED") {
       deps.gate.handshakeTimedOut(link, "no register message");
@@ -319,32 +324,4 @@ async function reject(link: DeviceLink, error: RelayError): Promise<void> {
     // The link is already gone; closing below is all that is left to do.
   }
   link.close(error);
-}
-
-async function firstMessage(
-  inbound: AsyncIterator<DeviceMessage>,
-  timeoutMs: number,
-): Promise<DeviceMessage | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, rejectTimeout) => {
-    timer = setTimeout(
-      () =>
-        rejectTimeout(
-          new RelayError(
-            "UNAUTHORIZED",
-            "no register message within the handshake timeout",
-            {
-              source: "downstream",
-            },
-          ),
-        ),
-      timeoutMs,
-    );
-  });
-  try {
-    const first = await Promise.race([inbound.next(), timeout]);
-    return first.done ? undefined : first.value;
-  } finally {
-    clearTimeout(timer);
-  }
 }

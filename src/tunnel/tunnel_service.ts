@@ -18,6 +18,7 @@ import type {
   TunnelKind,
   TunnelLink,
 } from "./tunnel_link.ts";
+import { firstMessageWithin } from "../core/first_message.ts";
 
 /** One authenticated tunnel, as its handler sees it. */
 export interface Tunnel {
@@ -130,7 +131,11 @@ export class TunnelService {
     const inbound = link.messages[Symbol.asyncIterator]();
     let first: TunnelFrame__Output | undefined;
     try {
-      first = await firstFrame(inbound, this.#options.handshakeTimeoutMs);
+      first = await firstMessageWithin(
+        inbound,
+        this.#options.handshakeTimeoutMs,
+        "tunnel open frame",
+      );
     } catch (error) {
       if (error instanceof RelayError && error.code === "UNAUTHORIZED") {
         gate.handshakeTimedOut(link, "no tunnel open frame");
@@ -287,30 +292,4 @@ async function within(promise: Promise<void>, ms: number): Promise<void> {
     new Promise((resolve) => timer = setTimeout(resolve, ms)),
   ]);
   clearTimeout(timer);
-}
-
-async function firstFrame(
-  inbound: AsyncIterator<TunnelFrame__Output>,
-  timeoutMs: number,
-): Promise<TunnelFrame__Output | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new RelayError(
-            "UNAUTHORIZED",
-            "no tunnel open frame within the handshake timeout",
-            { source: "downstream" },
-          ),
-        ),
-      timeoutMs,
-    );
-  });
-  try {
-    const first = await Promise.race([inbound.next(), timeout]);
-    return first.done ? undefined : first.value;
-  } finally {
-    clearTimeout(timer);
-  }
 }
