@@ -15,6 +15,7 @@ const chromiumInstalled = await Deno.stat(CHROMIUM).then(
   () => false,
 );
 const inCi = Deno.env.get("CI") === "true";
+const collectGarbage = (globalThis as { gc?: () => void }).gc;
 
 Deno.test({
   name: "browser controller over WebTransport (headless Chromium)",
@@ -24,6 +25,10 @@ Deno.test({
     assert.ok(
       chromiumInstalled,
       `${CHROMIUM} is missing: apt-get install chromium (required when CI=true)`,
+    );
+    assert.ok(
+      collectGarbage || !inCi,
+      "run with --v8-flags=--expose-gc (test/run_tests.ts does)",
     );
     const t = await startTestRelay();
     const profile = await Deno.makeTempDir({ prefix: "relay-chromium-" });
@@ -68,6 +73,10 @@ Deno.test({
         // The client module itself: pipelined calls on one session, answers
         // matched by sequence number, a frame split over many chunks, a
         // per-request error carried as .code.
+        // Collect garbage all along (test/run_tests.ts exposes gc): a
+        // WebTransport session the relay stops referencing would be
+        // collected with its HTTP/3 streams: "Connection lost" in the page.
+        const gcPressure = setInterval(() => collectGarbage?.(), 10);
         const pipelined = await page.evaluate(
           async ({ deviceId, token }) => {
             const client = "./relay_web_client.js"; // resolved by the page
@@ -116,7 +125,7 @@ Deno.test({
             }
           },
           { deviceId: DEVICE_ID, token: operator },
-        );
+        ).finally(() => clearInterval(gcPressure));
         assert.deepEqual(pipelined.answers, pipelined.texts);
         assert.ok(pipelined.bigIntact, "a 512 KiB payload echoed intact");
         // Non-admins learn nothing about devices outside their projects.
@@ -141,6 +150,7 @@ Deno.test({
         await waitForStatus(page, /^UNAUTHORIZED: /);
       } catch (error) {
         console.error("page console:\n" + consoleLines.join("\n"));
+        console.error("relay log:\n" + t.logLines.join("\n"));
         throw error;
       }
     } finally {

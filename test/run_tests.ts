@@ -37,7 +37,15 @@ async function runFile(file: string, extraArgs: string[]): Promise<FileResult> {
   let crashes = 0;
   for (;;) {
     const output = await new Deno.Command(Deno.execPath(), {
-      args: ["test", "--allow-all", ...extraArgs, file],
+      // gc exposed: tests that depend on objects staying reachable force
+      // collections (see browser_webtransport_test.ts).
+      args: [
+        "test",
+        "--allow-all",
+        "--v8-flags=--expose-gc",
+        ...extraArgs,
+        file,
+      ],
       cwd: ROOT,
       stdout: "piped",
       stderr: "piped",

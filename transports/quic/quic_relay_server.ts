@@ -61,6 +61,12 @@ export class QuicRelayServer {
   #endpoint: Deno.QuicEndpoint | undefined;
   #listener: Deno.QuicListener | undefined;
   readonly #connections = new Set<Deno.QuicConn>();
+  /**
+   * Live WebTransport sessions, held until their connection ends: a session
+   * nothing references is garbage collected, and with it the HTTP/3 control
+   * and CONNECT streams it owns, which the browser sees as a lost connection.
+   */
+  readonly #webTransportSessions = new Set<WebTransport>();
   readonly #flushing = new Set<Promise<void>>();
   #accepting: Promise<void> | undefined;
 
@@ -198,9 +204,11 @@ export class QuicRelayServer {
     connectionEnd: AbortController,
   ): Promise<ReadableStream<BidirectionalStream>> {
     const transport = await Deno.upgradeWebTransport(conn);
+    this.#webTransportSessions.add(transport);
     // The session ends (browser gone, idle timeout) by rejecting `closed`:
     // observe it, or the rejection would be unhandled and end the process.
     transport.closed.catch(() => undefined).finally(() => {
+      this.#webTransportSessions.delete(transport);
       connectionEnd.abort();
       conn.close({ closeCode: 0, reason: "session closed" });
     });
