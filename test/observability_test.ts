@@ -30,6 +30,12 @@ contractTest(
     );
     assert.match(metrics, /relay_active_streams\{kind="device"\} 1/);
     assert.match(metrics, /relay_device_registrations_total\{result="new"\} 1/);
+    // The relay's own memory, as a bench or dashboard reads it.
+    const rss = Number(
+      /relay_process_memory_bytes\{area="rss"\} (\d+)/.exec(metrics)?.[1],
+    );
+    assert.ok(rss > 10 * 2 ** 20, `rss ${rss}`);
+    assert.match(metrics, /relay_process_memory_bytes\{area="heap_used"\} \d+/);
 
     const notFound = await fetch(`${base}/nope`);
     assert.equal(notFound.status, 404);

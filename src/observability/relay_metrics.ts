@@ -21,6 +21,7 @@ export class RelayMetrics {
   readonly quicHandshakeFailures: Counter;
   readonly quicListenerUp: Gauge;
   readonly transportSwitches: Counter<"from" | "to">;
+  readonly processMemory: Gauge<"area">;
 
   /** `listDevices` is read at scrape time, so the device gauge is always current. */
   constructor(listDevices: () => Iterable<DeviceSample> = () => []) {
@@ -122,6 +123,20 @@ export class RelayMetrics {
         "Resumed device sessions that changed transport (h2 to quic is an upgrade, quic to h2 a fallback)",
       labelNames: ["from", "to"],
       registers,
+    });
+    this.processMemory = new Gauge({
+      name: "relay_process_memory_bytes",
+      help:
+        "Memory of the relay process: rss, heap_used, heap_total, external (read at scrape time)",
+      labelNames: ["area"],
+      registers,
+      collect() {
+        const memory = Deno.memoryUsage();
+        this.set({ area: "rss" }, memory.rss);
+        this.set({ area: "heap_used" }, memory.heapUsed);
+        this.set({ area: "heap_total" }, memory.heapTotal);
+        this.set({ area: "external" }, memory.external);
+      },
     });
   }
 }
