@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import * as tls from "node:tls";
+import { deviceConnector } from "../src/main.ts";
 import { RelayError } from "../src/errors/relay_error.ts";
 import { contractTest, decode, encode, startTestRelay } from "./harness.ts";
 
@@ -50,3 +51,20 @@ Deno.test("the gRPC listener speaks TLS 1.3 only", async () => {
     await t.close();
   }
 });
+
+contractTest(
+  "devices in one process each have their own connection to the relay",
+  {},
+  async (t) => {
+    // Verified by name, as in production (an IP target gets per-client checks).
+    const options = { ...t.clientOptions, serverName: "localhost" };
+    await t.device("own-conn-1", { connector: deviceConnector(options) });
+    await t.device("own-conn-2", { connector: deviceConnector(options) });
+    const remotes = t.logLines
+      .filter((line) => line.includes('"msg":"device registered"'))
+      .map((line) => JSON.parse(line).remote as string);
+    assert.equal(remotes.length, 2);
+    // A shared HTTP/2 connection would show one source port for both.
+    assert.notEqual(remotes[0], remotes[1]);
+  },
+);

@@ -54,6 +54,10 @@ function createClient(options: GrpcClientOptions): RelayServiceClient {
     "grpc.initial_reconnect_backoff_ms": 200,
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_timeout_ms": 10_000,
+    // One connection per client: grpc-js would otherwise share a connection
+    // among all clients of a process with the same target and credentials,
+    // so one device's failure (or GOAWAY) would cut off every other device.
+    "grpc.use_local_subchannel_pool": 1,
   };
   const serverName = options.serverName ??
     (ipTarget ? IP_PLACEHOLDER_NAME : undefined);

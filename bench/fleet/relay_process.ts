@@ -1,0 +1,273 @@
+// The system under test as its own OS process: `src/main.ts serve` with a
+// generated YAML config, TLS (dev PKI in a temporary state directory) and
+// fixed loopback ports chosen up front, so it can be killed and restarted on
+// the same addresses. Devices are registered in its store before it starts;
+// their credentials go to a JSON file that device workers read.
+import { stringify } from "yaml";
+import { RelayStore } from "../../src/store/relay_store.ts";
+import { freeTcpPort, freeUdpPort } from "./free_ports.ts";
+import { type ProcessSample, sampleProcess } from "./process_stats.ts";
+
+const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+
+/** Open files allowed in the relay and worker processes (one per TCP connection). */
+export const FD_LIMIT = 20_000;
+
+/** The settings every bench relay runs with (documented in the report). */
+export const BENCH_RELAY_SETTINGS: Readonly<Record<string, unknown>> = {
+  "observability.logging.level": "warn",
+  "relay.mqtt.embedded_address": "127.0.0.1:0",
+  "relay.max_device_connections": 20_000,
+  // A few controllers drive many devices, far past the per-caller request
+  // limits meant for one client; the global buckets (and their cost) stay on.
+  "relay.rate_limits.requests.device": { per_second: 0, burst: 1 },
+  "relay.rate_limits.requests.controller": { per_second: 0, burst: 1 },
+  "relay.rate_limits.connections.controller": { per_second: 0, burst: 1 },
+};
+
+export interface RelayProcessOptions {
+  /** Extra dotted config keys, over BENCH_RELAY_SETTINGS. */
+  config?: Record<string, unknown>;
+  /** Device ids to register before the first start. */
+  deviceIds?: readonly string[];
+  /** How long a start may take before it counts as failed (default 30 s). */
+  startTimeoutMs?: number;
+}
+
+export interface RelayEndpoints {
+  grpcAddress: string;
+  quicAddress: string;
+  healthUrl: string;
+  caPem: string;
+  /** An admin controller token (the dev token in the state directory). */
+  adminToken: string;
+  /** JSON file: { [deviceId]: credential }. */
+  credentialsFile: string;
+}
+
+export class RelayProcess {
+  readonly #options: RelayProcessOptions;
+  readonly #stateDir: string;
+  readonly #configFile: string;
+  readonly endpoints: RelayEndpoints;
+  #child: Deno.ChildProcess | undefined;
+  #stderrTail: string[] = [];
+
+  private constructor(options: RelayProcessOptions, stateDir: string) {
+    this.#options = options;
+    this.#stateDir = stateDir;
+    this.#configFile = `${stateDir}/relay.yaml`;
+    const grpcPort = freeTcpPort();
+    const quicPort = freeUdpPort();
+    const healthPort = freeTcpPort();
+    this.endpoints = {
+      grpcAddress: `127.0.0.1:${grpcPort}`,
+      quicAddress: `127.0.0.1:${quicPort}`,
+      healthUrl: `http://127.0.0.1:${healthPort}`,
+      caPem: "",
+      adminToken: "",
+      credentialsFile: `${stateDir}/device-credentials.json`,
+    };
+  }
+
+  /** Writes the config, registers the devices and starts the relay. */
+  static async start(options: RelayProcessOptions = {}): Promise<RelayProcess> {
+    const stateDir = await Deno.makeTempDir({ prefix: "relay-fleet-" });
+    const relay = new RelayProcess(options, stateDir);
+    try {
+      await relay.#prepare();
+      await relay.restart();
+      return relay;
+    } catch (error) {
+      await relay.close();
+      throw error;
+    }
+  }
+
+  get pid(): number {
+    if (!this.#child) throw new Error("the relay process is not running");
+    return this.#child.pid;
+  }
+
+  sample(): Promise<ProcessSample> {
+    return sampleProcess(this.pid);
+  }
+
+  /** Heap and RSS as the relay reports them on /metrics. */
+  async memory(): Promise<Record<string, number>> {
+    const text = await (await fetch(`${this.endpoints.healthUrl}/metrics`))
+      .text();
+    const memory: Record<string, number> = {};
+    for (
+      const match of text.matchAll(
+        /^relay_process_memory_bytes\{area="(\w+)"\} (\d+)/gm,
+      )
+    ) {
+      memory[match[1]!] = Number(match[2]);
+    }
+    return memory;
+  }
+
+  /** Value of one unlabelled or labelled series on /metrics (0 if absent). */
+  async metric(series: string): Promise<number> {
+    const text = await (await fetch(`${this.endpoints.healthUrl}/metrics`))
+      .text();
+    for (const line of text.split("\n")) {
+      if (line.startsWith(series + " ")) {
+        return Number(line.slice(series.length + 1));
+      }
+    }
+    return 0;
+  }
+
+  /** SIGKILL: no graceful shutdown, as in a crash. */
+  async kill(): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    this.#child = undefined;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await child.status;
+  }
+
+  /** Starts (again) on the same ports and state; resolves once /health answers. */
+  async restart(): Promise<void> {
+    if (this.#child) throw new Error("the relay process is already running");
+    const command = new Deno.Command("sh", {
+      args: [
+        "-c",
+        `ulimit -n ${FD_LIMIT} && exec "$@"`,
+        "sh",
+        Deno.execPath(),
+        "run",
+        "--allow-all",
+        MAIN,
+        "serve",
+        "--config",
+        this.#configFile,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    });
+    const child = command.spawn();
+    this.#child = child;
+    this.#keepStderrTail(child.stderr);
+    const deadline = Date.now() + (this.#options.startTimeoutMs ?? 30_000);
+    while (Date.now() < deadline) {
+      const exited = await Promise.race([
+        child.status.then(() => true),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), 50)),
+      ]);
+      if (exited) {
+        this.#child = undefined;
+        throw new Error(
+          `the relay exited at start:\n${this.#stderrTail.join("\n")}`,
+        );
+      }
+      const healthy = await fetch(`${this.endpoints.healthUrl}/health`).then(
+        async (response) => {
+          await response.body?.cancel();
+          return response.ok;
+        },
+        () => false,
+      );
+      if (healthy) {
+        this.endpoints.caPem ||= await Deno.readTextFile(
+          `${this.#stateDir}/ca.pem`,
+        );
+        this.endpoints.adminToken ||=
+          (await Deno.readTextFile(`${this.#stateDir}/admin.token`)).trim();
+        return;
+      }
+    }
+    await this.kill();
+    throw new Error(
+      `the relay did not answer /health within the start timeout:\n${
+        this.#stderrTail.join("\n")
+      }`,
+    );
+  }
+
+  async close(): Promise<void> {
+    const child = this.#child;
+    if (child) {
+      this.#child = undefined;
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      const forced = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // already gone
+        }
+      }, 5000);
+      await child.status;
+      clearTimeout(forced);
+    }
+    await Deno.remove(this.#stateDir, { recursive: true }).catch(() => {});
+  }
+
+  async #prepare(): Promise<void> {
+    const config = {
+      ...BENCH_RELAY_SETTINGS,
+      ...this.#options.config,
+      "relay.address": this.endpoints.grpcAddress,
+      "relay.quic_address": this.endpoints.quicAddress,
+      "relay.state_dir": this.#stateDir,
+      "observability.health.address": this.endpoints.healthUrl.replace(
+        "http://",
+        "",
+      ),
+    };
+    await Deno.writeTextFile(this.#configFile, stringify(nest(config)));
+    const store = new RelayStore(`${this.#stateDir}/relay.db`);
+    const credentials: Record<string, string> = {};
+    try {
+      for (const deviceId of this.#options.deviceIds ?? []) {
+        credentials[deviceId] = store.registerDevice(deviceId, "default");
+      }
+    } finally {
+      store.close();
+    }
+    await Deno.writeTextFile(
+      this.endpoints.credentialsFile,
+      JSON.stringify(credentials),
+    );
+  }
+
+  async #keepStderrTail(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const lines = stream.pipeThrough(new TextDecoderStream());
+    let partial = "";
+    try {
+      for await (const chunk of lines) {
+        const parts = (partial + chunk).split("\n");
+        partial = parts.pop()!;
+        this.#stderrTail.push(...parts);
+        this.#stderrTail = this.#stderrTail.slice(-40);
+      }
+    } catch {
+      // the process ended
+    }
+  }
+}
+
+/** { "a.b": 1 } → { a: { b: 1 } }. */
+function nest(dotted: Record<string, unknown>): Record<string, unknown> {
+  const root: Record<string, unknown> = {};
+  for (const [path, value] of Object.entries(dotted)) {
+    const keys = path.split(".");
+    let node = root;
+    for (const key of keys.slice(0, -1)) {
+      node = (node[key] ??= {}) as Record<string, unknown>;
+    }
+    node[keys.at(-1)!] = value;
+  }
+  return root;
+}
