@@ -1,0 +1,182 @@
+// The processes behind the one-controller scenarios (hop latency, single
+// stream): the relay, one echo device per transport (device_worker.ts), the
+// direct grpc-js echo server (direct_echo_worker.ts) and nginx grpc_pass to
+// it, each its own OS process; and the client process that measures them.
+import type { LoadResult } from "../load_patterns.ts";
+import { CleanupStack } from "../cleanup_stack.ts";
+import type { EchoTargetSpec } from "./echo_client_worker.ts";
+import { JsonLinesChild, type Message } from "./json_lines_child.ts";
+import { startNginxGrpcProxy } from "./nginx_proxy.ts";
+import { RelayProcess } from "./relay_process.ts";
+
+export type EchoTarget = "h2" | "quic" | "direct" | "nginx";
+const TRANSPORTS = ["h2", "quic"] as const;
+const worker = (name: string) => new URL(name, import.meta.url).pathname;
+
+export interface EchoTargets {
+  relay: RelayProcess;
+  specs: EchoTargetSpec[];
+  caFile: string;
+  /** Targets that could not be set up, with the reason. */
+  missing: Partial<Record<EchoTarget, string>>;
+  close(): Promise<void>;
+}
+
+export async function startEchoTargets(
+  progress: (text: string) => void,
+  relayConfig: Record<string, unknown> = {},
+): Promise<EchoTargets> {
+  const cleanup = new CleanupStack();
+  try {
+    progress("starting the relay process");
+    const relay = await RelayProcess.start({
+      deviceIds: TRANSPORTS.map((t) => `echo-${t}-0`),
+      config: relayConfig,
+    });
+    cleanup.defer(() => relay.close());
+    const { endpoints } = relay;
+    const dir = endpoints.credentialsFile.replace(
+      /device-credentials\.json$/,
+      "",
+    );
+    const caFile = `${dir}ca.pem`;
+    const specs: EchoTargetSpec[] = [];
+    for (const transport of TRANSPORTS) {
+      progress(`starting the ${transport} echo device process`);
+      const device = new JsonLinesChild(
+        `device worker (${transport})`,
+        worker("./device_worker.ts"),
+        [
+          ...["--transport", transport, "--grpc", endpoints.grpcAddress],
+          ...["--quic", endpoints.quicAddress, "--ca", caFile],
+          ...["--credentials", endpoints.credentialsFile],
+          ...["--prefix", `echo-${transport}-`, "--from", "0", "--count", "1"],
+        ],
+      );
+      cleanup.defer(() => device.close());
+      await device.next(
+        (m) => m.type === "status" && m.connected === 1,
+        30_000,
+        "the device to connect",
+      );
+      specs.push({
+        name: transport,
+        transport,
+        address: endpoints.grpcAddress,
+        quicAddress: endpoints.quicAddress,
+        serverName: "localhost",
+        token: endpoints.adminToken,
+        deviceId: `echo-${transport}-0`,
+      });
+    }
+    progress("starting the direct echo server process");
+    const direct = new JsonLinesChild(
+      "direct echo worker",
+      worker("./direct_echo_worker.ts"),
+      [
+        ...["--ca", caFile, "--cert", `${dir}server.pem`],
+        ...["--key", `${dir}server-key.pem`],
+      ],
+    );
+    cleanup.defer(() => direct.close());
+    const ready = await direct.next(
+      (m) => m.type === "ready",
+      30_000,
+      "its port",
+    );
+    const directAddress = String(ready.address);
+    // The echo server ignores the token and the device id.
+    const reference = (name: string, address: string): EchoTargetSpec => ({
+      name,
+      transport: "h2",
+      address,
+      serverName: "localhost",
+      token: "",
+      deviceId: "echo",
+    });
+    specs.push(reference("direct", directAddress));
+    const missing: Partial<Record<EchoTarget, string>> = {};
+    try {
+      progress("starting nginx (grpc_pass to the direct echo server)");
+      const nginx = await startNginxGrpcProxy({
+        upstream: directAddress,
+        certFile: `${dir}server.pem`,
+        keyFile: `${dir}server-key.pem`,
+        caFile,
+      });
+      cleanup.defer(() => nginx.close());
+      specs.push(reference("nginx", nginx.address));
+    } catch (error) {
+      missing.nginx = (error as Error).message;
+      progress(`nginx reference skipped: ${missing.nginx}`);
+    }
+    return { relay, specs, caFile, missing, close: () => cleanup.closeAll() };
+  } catch (error) {
+    await cleanup.closeAll();
+    throw error;
+  }
+}
+
+export interface ClientRun {
+  results: Partial<Record<EchoTarget, LoadResult>>;
+  errors: Partial<Record<EchoTarget, string>>;
+  /** Relay CPU (share of one core) while each relay target was measured. */
+  relayCores: Partial<Record<EchoTarget, number>>;
+}
+
+/** Runs echo_client_worker.ts over every target; see its usage for `args`. */
+export async function runEchoClient(
+  targets: EchoTargets,
+  args: string[],
+  timeoutMs: number,
+  progress: (text: string) => void,
+): Promise<ClientRun> {
+  const client = new JsonLinesChild(
+    "echo client",
+    worker("./echo_client_worker.ts"),
+    ["--ca", targets.caFile, ...args],
+    { BENCH_ECHO_TARGETS: JSON.stringify(targets.specs) },
+  );
+  // Relay CPU time, summed over the rounds of each target.
+  const cpu: Record<string, { seconds: number; wallMs: number }> = {};
+  let pending: Promise<unknown> = Promise.resolve();
+  let started: { cpuSeconds: number; atMs: number } | undefined;
+  client.onMessage((message: Message) => {
+    if (message.type !== "mark") return;
+    const target = String(message.target);
+    if (message.event === "start") progress(`measuring ${target}`);
+    pending = pending.then(async () => {
+      const sample = await targets.relay.sample().catch(() => undefined);
+      if (!sample) return;
+      if (message.event === "start") {
+        started = sample;
+      } else if (started) {
+        const total = cpu[target] ??= { seconds: 0, wallMs: 0 };
+        total.seconds += sample.cpuSeconds - started.cpuSeconds;
+        total.wallMs += sample.atMs - started.atMs;
+      }
+    });
+  });
+  try {
+    const result = await client.next(
+      (m) => m.type === "result",
+      timeoutMs,
+      "the result",
+    );
+    await pending;
+    const relayCores: Partial<Record<EchoTarget, number>> = {};
+    for (const transport of TRANSPORTS) {
+      const total = cpu[transport];
+      if (total && total.wallMs > 0) {
+        relayCores[transport] = total.seconds / (total.wallMs / 1000);
+      }
+    }
+    return {
+      results: result.results as ClientRun["results"],
+      errors: result.errors as ClientRun["errors"],
+      relayCores,
+    };
+  } finally {
+    await client.close();
+  }
+}
