@@ -1,4 +1,4 @@
-// Command-line options of `deno task bench`.
+// Command-line options of `deno task bench:echo`.
 import { parseArgs } from "node:util";
 import type { LossMethod } from "./loss_scenario.ts";
 
@@ -41,7 +41,7 @@ const LOSS_METHODS: readonly LossMethod[] = [
   "off",
 ];
 
-export const USAGE = `Usage: deno task bench [options]
+export const USAGE = `Usage: deno task bench:echo [options]
 
 Echo through an in-process relay with TLS, over HTTP/2 gRPC (h2) and over
 QUIC (device and controller on the same transport), against a direct

@@ -1,4 +1,4 @@
-// `deno task bench`: echo through an in-process relay over HTTP/2 gRPC (h2)
+// `deno task bench:echo`: echo through an in-process relay over HTTP/2 gRPC (h2)
 // and over QUIC (device agent and controller on the same transport, TLS on
 // loopback), against the same controller SDK talking to a bare grpc-js echo
 // server (direct, no relay), all in one process and one run, each scenario

@@ -89,8 +89,16 @@ export class RelayProcess {
     return this.#child.pid;
   }
 
-  sample(): Promise<ProcessSample> {
-    return sampleProcess(this.pid);
+  /** Resource use now; names the relay's last words if it has died. */
+  async sample(): Promise<ProcessSample> {
+    try {
+      return await sampleProcess(this.pid);
+    } catch (error) {
+      throw new Error(
+        `the relay process is gone:\n${this.#stderrTail.join("\n")}`,
+        { cause: error },
+      );
+    }
   }
 
   /** Heap and RSS as the relay reports them on /metrics. */

@@ -1,0 +1,107 @@
+// A fleet of echo devices on one transport, spread over device_worker.ts
+// processes (many connections each), against one RelayProcess.
+import type { RelayProcess } from "./relay_process.ts";
+import { WorkerProcess } from "./worker_process.ts";
+
+export type FleetTransport = "h2" | "quic";
+
+export const DEVICE_PREFIX = "dev-";
+
+export function deviceIds(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${DEVICE_PREFIX}${i}`);
+}
+
+export interface FleetOptions {
+  relay: RelayProcess;
+  transport: FleetTransport;
+  devices: number;
+  devicesPerProcess: number;
+}
+
+export class DeviceFleet {
+  readonly #workers: WorkerProcess[];
+  readonly devices: number;
+
+  private constructor(workers: WorkerProcess[], devices: number) {
+    this.#workers = workers;
+    this.devices = devices;
+  }
+
+  /** Spawns the workers; they connect their devices at once. */
+  static start(options: FleetOptions): DeviceFleet {
+    const { relay, transport, devices, devicesPerProcess } = options;
+    const ca = relay.endpoints.credentialsFile.replace(
+      "device-credentials.json",
+      "ca.pem",
+    );
+    const workers: WorkerProcess[] = [];
+    for (let from = 0; from < devices; from += devicesPerProcess) {
+      workers.push(
+        new WorkerProcess("./device_worker.ts", [
+          `--transport=${transport}`,
+          `--grpc=${relay.endpoints.grpcAddress}`,
+          `--quic=${relay.endpoints.quicAddress}`,
+          `--ca=${ca}`,
+          `--credentials=${relay.endpoints.credentialsFile}`,
+          `--prefix=${DEVICE_PREFIX}`,
+          `--from=${from}`,
+          `--count=${Math.min(devicesPerProcess, devices - from)}`,
+        ]),
+      );
+    }
+    return new DeviceFleet(workers, devices);
+  }
+
+  /** Devices connected right now, as the workers last reported. */
+  connected(): number {
+    return this.#workers.reduce(
+      (sum, worker) =>
+        sum + Number(worker.latest.get("status")?.connected ?? 0),
+      0,
+    );
+  }
+
+  /** Requests the devices answered so far. */
+  handled(): number {
+    return this.#workers.reduce(
+      (sum, worker) => sum + Number(worker.latest.get("status")?.handled ?? 0),
+      0,
+    );
+  }
+
+  /** Resolves once `count` devices (default all) are connected. */
+  async waitConnected(timeoutMs: number, count = this.devices): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.connected() < count) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `only ${this.connected()} of ${count} devices connected within ${timeoutMs} ms`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Wall-clock time (epoch ms) of each device's latest connect. */
+  async connectTimes(): Promise<number[]> {
+    const answers = await Promise.all(this.#workers.map(async (worker) => {
+      worker.latest.delete("connect-times"); // only a fresh answer counts
+      const waiting = worker.waitFor(
+        (line) => line.type === "connect-times",
+        10_000,
+        "connect times",
+      );
+      await worker.send("connect-times");
+      return (await waiting).times as number[];
+    }));
+    return answers.flat();
+  }
+
+  get pids(): number[] {
+    return this.#workers.map((worker) => worker.pid);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#workers.map((worker) => worker.close()));
+  }
+}

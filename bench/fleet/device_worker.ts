@@ -1,0 +1,122 @@
+// A load-generator process holding many echo devices (DeviceAgent, the
+// SDK's own reconnect and jitter) on one transport, each on its own
+// connection. Reports on stdout, one JSON object per line:
+//   {"type":"status","connected":N,"connects":N,"handled":N,"atMs":EPOCH_MS}
+// every `--report-ms`, and on stdin "connect-times\n" it answers
+//   {"type":"connect-times","times":[EPOCH_MS of each device's last connect]}
+// Usage:
+//   deno run -A bench/fleet/device_worker.ts --transport h2|quic \
+//     --grpc HOST:PORT --quic HOST:PORT --ca FILE --credentials FILE \
+//     --prefix dev- --from 0 --count 2500 [--ramp-concurrency 200]
+import { parseArgs } from "node:util";
+import { DeviceAgent, deviceConnector, echoHandler } from "../../src/main.ts";
+import { BENCH_SERVER_NAME } from "../echo_path.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    transport: { type: "string", default: "h2" },
+    grpc: { type: "string" },
+    quic: { type: "string" },
+    ca: { type: "string" },
+    credentials: { type: "string" },
+    prefix: { type: "string", default: "dev-" },
+    from: { type: "string", default: "0" },
+    count: { type: "string", default: "1" },
+    "ramp-concurrency": { type: "string", default: "200" },
+    "report-ms": { type: "string", default: "200" },
+  },
+});
+const transport = values.transport as "h2" | "quic";
+const credentials: Record<string, string> = JSON.parse(
+  await Deno.readTextFile(values.credentials!),
+);
+const caPem = await Deno.readTextFile(values.ca!);
+const from = Number(values.from);
+const count = Number(values.count);
+
+const agents: DeviceAgent[] = [];
+const lastConnectAt: number[] = new Array(count).fill(0);
+let connected = 0;
+let connects = 0;
+
+function startAgent(index: number): Promise<void> {
+  const deviceId = `${values.prefix}${from + index}`;
+  const token = credentials[deviceId];
+  if (token === undefined) throw new Error(`no credential for ${deviceId}`);
+  const agent = new DeviceAgent({
+    connector: deviceConnector({
+      address: values.grpc!,
+      quicAddress: values.quic!,
+      caPem,
+      serverName: BENCH_SERVER_NAME,
+      transport,
+    }),
+    deviceId,
+    token,
+    allowPlaintext: true, // bench controllers send plaintext: measure the relay
+  });
+  agent.handle("*", echoHandler);
+  let isConnected = false;
+  agent.onState((detail) => {
+    const now = detail.state === "connected";
+    if (now && !isConnected) {
+      connected++;
+      connects++;
+      lastConnectAt[index] = Date.now();
+    } else if (!now && isConnected) {
+      connected--;
+    }
+    isConnected = now;
+  });
+  agents.push(agent);
+  const first = agent.waitFor("connected");
+  agent.start();
+  return first.then(() => {}, () => {});
+}
+
+function report(): void {
+  const handled = agents.reduce((sum, a) => sum + a.stats.requestsHandled, 0);
+  console.log(JSON.stringify({
+    type: "status",
+    connected,
+    connects,
+    handled,
+    atMs: Date.now(),
+  }));
+}
+
+async function answerCommands(): Promise<void> {
+  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
+  let buffered = "";
+  for await (const chunk of lines) {
+    buffered += chunk;
+    let newline;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      const command = buffered.slice(0, newline).trim();
+      buffered = buffered.slice(newline + 1);
+      if (command === "connect-times") {
+        console.log(
+          JSON.stringify({ type: "connect-times", times: lastConnectAt }),
+        );
+      }
+    }
+  }
+  // stdin closed: the orchestrator is done with us.
+  await Promise.all(agents.map((agent) => agent.close()));
+  Deno.exit(0);
+}
+
+const reporter = setInterval(report, Number(values["report-ms"]));
+answerCommands();
+// The ramp: at most `ramp-concurrency` first connects in flight.
+let next = 0;
+const lanes = Array.from(
+  { length: Math.min(count, Number(values["ramp-concurrency"])) },
+  async () => {
+    while (next < count) await startAgent(next++);
+  },
+);
+await Promise.all(lanes);
+report();
+void reporter;

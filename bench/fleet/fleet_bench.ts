@@ -1,0 +1,198 @@
+// `deno task bench` (quick profile, a few minutes) and `deno task bench:full`
+// (10,000 devices, 1,000 streams): five scenarios, each over HTTP/2 and QUIC
+// side by side, with the relay, devices, controllers, the direct echo server
+// and nginx each in processes of their own. Prints a markdown table and
+// writes the JSON result file.
+import { loadavg, totalmem } from "node:os";
+import { parseArgs } from "node:util";
+import { CleanupStack, closeOnSignals } from "../cleanup_stack.ts";
+import { sourceRevision } from "../source_revision.ts";
+import { activeOutcome, idleOutcome, stormOutcome } from "./fleet_outcomes.ts";
+import { type FleetReport, markdownReport } from "./fleet_report.ts";
+import type { ScenarioOutcome } from "./fleet_result.ts";
+import {
+  FLEET_TRANSPORTS,
+  type FleetRun,
+  type FleetSizes,
+  runFleet,
+  runStorm,
+  type StormRun,
+  type StormSizes,
+} from "./fleet_scenarios.ts";
+import { runHopLatency } from "./hop_latency.ts";
+import { BENCH_RELAY_SETTINGS, FD_LIMIT } from "./relay_process.ts";
+import { runSingleStream } from "./single_stream.ts";
+
+interface Profile {
+  fleet: FleetSizes;
+  storm: StormSizes;
+  hop: { count: number; warmup: number };
+  stream: { durationMs: number; window: number; payloadKiB: number };
+}
+
+const PROFILES: Record<string, Profile> = {
+  quick: {
+    fleet: {
+      devices: 2_000,
+      devicesPerProcess: 1_000,
+      idleMs: 5_000,
+      heartbeatSeconds: 5,
+      streams: 200,
+      streamsPerProcess: 100,
+      ratePerStream: 2,
+      payloadBytes: 64,
+      activeMs: 5_000,
+      activeWarmupMs: 2_000,
+    },
+    storm: { devices: 1_000, devicesPerProcess: 1_000, downMs: 1_000 },
+    hop: { count: 1_000, warmup: 200 },
+    stream: { durationMs: 4_000, window: 16, payloadKiB: 64 },
+  },
+  full: {
+    fleet: {
+      devices: 10_000,
+      devicesPerProcess: 2_500,
+      idleMs: 15_000,
+      heartbeatSeconds: 5,
+      streams: 1_000,
+      streamsPerProcess: 250,
+      ratePerStream: 2,
+      payloadBytes: 64,
+      activeMs: 15_000,
+      activeWarmupMs: 3_000,
+    },
+    storm: { devices: 5_000, devicesPerProcess: 2_500, downMs: 1_000 },
+    hop: { count: 5_000, warmup: 500 },
+    stream: { durationMs: 12_000, window: 16, payloadKiB: 64 },
+  },
+};
+
+const SCENARIOS = ["fleet", "hop", "stream", "storm"] as const;
+
+async function environment(): Promise<Record<string, unknown>> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  const nginx = await new Deno.Command("nginx", {
+    args: ["-v"],
+    stderr: "piped",
+  })
+    .output().then(
+      (o) => new TextDecoder().decode(o.stderr).trim(),
+      () => "not installed",
+    );
+  const lock = JSON.parse(
+    await Deno.readTextFile(new URL("../../deno.lock", import.meta.url)),
+  );
+  const grpcJs =
+    Object.keys(lock.npm ?? {}).find((k) => k.startsWith("@grpc/grpc-js@")) ??
+      "";
+  return {
+    date: new Date().toISOString(),
+    revision: await sourceRevision(),
+    cpu: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? "unknown",
+    cores: navigator.hardwareConcurrency,
+    memory_gib: (totalmem() / 2 ** 30).toFixed(1),
+    kernel: Deno.osRelease(),
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+    grpc_js: grpcJs.replace("@grpc/grpc-js@", ""),
+    nginx,
+    fd_limit_children: FD_LIMIT,
+    loadavg_before: loadavg()[0]!.toFixed(2),
+  };
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      profile: { type: "string", default: "quick" },
+      only: { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const profile = PROFILES[values.profile!];
+  if (values.help || profile === undefined) {
+    console.log(
+      `usage: deno task bench [--profile quick|full] [--only ${
+        SCENARIOS.join(",")
+      }] [--out FILE]`,
+    );
+    return values.help ? 0 : 2;
+  }
+  const only = new Set(values.only?.split(",") ?? SCENARIOS);
+  const progress = (text: string) => console.error(`[bench] ${text}`);
+  const cleanup = new CleanupStack();
+  const removeSignalHandlers = closeOnSignals(cleanup);
+  const started = performance.now();
+  const scenarios: ScenarioOutcome[] = [];
+  const failures: FleetReport["failures"] = [];
+  const attempt = async (name: string, run: () => Promise<void>) => {
+    try {
+      await run();
+    } catch (error) {
+      progress(`${name} failed: ${(error as Error).message}`);
+      failures.push({
+        scenario: name,
+        error: (error as Error).message.slice(0, 2000),
+      });
+    }
+  };
+  try {
+    const env = await environment();
+    if (only.has("fleet")) {
+      await attempt("idle fleet + active streams", async () => {
+        const runs: FleetRun[] = [];
+        for (const transport of FLEET_TRANSPORTS) {
+          runs.push(await runFleet(transport, profile.fleet, progress));
+        }
+        scenarios.push(
+          idleOutcome(runs, profile.fleet),
+          activeOutcome(runs, profile.fleet),
+        );
+      });
+    }
+    if (only.has("hop")) {
+      await attempt("hop latency", async () => {
+        scenarios.push(await runHopLatency({ ...profile.hop, progress }));
+      });
+    }
+    if (only.has("stream")) {
+      await attempt("single stream", async () => {
+        scenarios.push(await runSingleStream({ ...profile.stream, progress }));
+      });
+    }
+    if (only.has("storm")) {
+      await attempt("reconnect storm", async () => {
+        const runs: StormRun[] = [];
+        for (const transport of FLEET_TRANSPORTS) {
+          runs.push(await runStorm(transport, profile.storm, progress));
+        }
+        scenarios.push(stormOutcome(runs, profile.storm));
+      });
+    }
+    env.wall_s = ((performance.now() - started) / 1000).toFixed(0);
+    env.loadavg_after = loadavg()[0]!.toFixed(2);
+    const report: FleetReport = {
+      environment: env,
+      profile: values.profile!,
+      relay_settings: BENCH_RELAY_SETTINGS,
+      scenarios,
+      failures,
+    };
+    const out = values.out ??
+      `bench/results/fleet-${values.profile}-${
+        new Date().toISOString().replace(/[:.]/g, "-")
+      }.json`;
+    await Deno.mkdir(out.replace(/\/[^/]*$/, ""), { recursive: true });
+    await Deno.writeTextFile(out, JSON.stringify(report, null, 2) + "\n");
+    console.log(markdownReport(report));
+    console.log(`\nJSON result: ${out}`);
+    return failures.length === 0 ? 0 : 1;
+  } finally {
+    await cleanup.closeAll();
+    removeSignalHandlers();
+  }
+}
+
+if (import.meta.main) Deno.exit(await main());
