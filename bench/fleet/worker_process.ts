@@ -40,8 +40,15 @@ export class WorkerProcess {
     return this.#child.pid;
   }
 
-  send(command: string): Promise<void> {
-    return this.#stdin.write(new TextEncoder().encode(command + "\n"));
+  async send(command: string): Promise<void> {
+    try {
+      await this.#stdin.write(new TextEncoder().encode(command + "\n"));
+    } catch (error) {
+      throw new Error(
+        `worker ${this.pid} is gone; its stderr:\n${this.#stderrTail.join("\n")}`,
+        { cause: error },
+      );
+    }
   }
 
   /** The first line (from now on, or the latest one) that `accept` takes. */

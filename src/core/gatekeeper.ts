@@ -118,10 +118,22 @@ export class Gatekeeper {
     );
   }
 
-  /** Handshake timeouts on a connection with no credentials yet. */
+  /**
+   * Handshake timeouts on a connection with no credentials yet. Audited, but
+   * not counted towards blocking the address: a relay slowed down by a
+   * reconnect storm times out honest devices too, and blocking their shared
+   * (NAT) address would lock the whole site out. The timeout and the
+   * connection rate limits already bound what a slow client can hold.
+   */
   handshakeTimedOut(peer: Peer, what: string): void {
     this.#refused.inc({ reason: "handshake_timeout" });
-    this.authFailed(peer, "", `${what} within the handshake timeout`);
+    this.#record({
+      event: "auth_failure",
+      peer,
+      principal: "",
+      reason: `${what} within the handshake timeout`,
+      code: "UNAUTHORIZED",
+    });
   }
 
   authSucceeded(peer: Peer, principal: AuditPrincipal, role?: string): void {

@@ -10,6 +10,7 @@ import {
   closedWithin,
   halfClientHello,
   tcpConnect,
+  tlsConnect,
   writeAll,
 } from "./raw_socket.ts";
 import { assertStillServes } from "./still_serves.ts";
@@ -25,6 +26,23 @@ hostileTest(
     const conn = await tcpConnect(t);
     const ms = await closedWithin(conn, BOUND_MS);
     assert.ok(ms >= 0, `still open after ${BOUND_MS} ms`);
+    await assertStillServes(t);
+  },
+);
+
+hostileTest(
+  "handshake: timeouts never block the source address (a NAT'd fleet in a reconnect storm shares it)",
+  {
+    config: { ...HANDSHAKE, "relay.auth.max_failures_per_address": 2 },
+    transports: ["h2"],
+  },
+  async (t) => {
+    // TLS done, no HTTP/2 stream: the relay's first-stream timeout ends each.
+    const conns = await Promise.all([1, 2, 3, 4].map(() => tlsConnect(t)));
+    for (const conn of conns) {
+      assert.ok(await closedWithin(conn, BOUND_MS) >= 0, "timed out");
+    }
+    // Four timeouts from 127.0.0.1, twice the failure limit: still served.
     await assertStillServes(t);
   },
 );
