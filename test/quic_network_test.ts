@@ -322,3 +322,25 @@ Deno.test("a blackhole shorter than the QUIC idle timeout is ridden out by QUIC 
     assert.deepEqual(f.t.presence.map((event) => event.type), ["online"]);
   });
 });
+
+Deno.test("a relay that goes silent is left after two heartbeat intervals, long before the QUIC idle timeout", async () => {
+  await withForwardedRelay({
+    config: {
+      "relay.heartbeat_interval_seconds": 0.2,
+      // QUIC alone would notice only after 30 s.
+      "relay.quic.idle_timeout_seconds": 30,
+      "relay.session.resume_window_seconds": 0.3,
+    },
+  }, async (f) => {
+    const agent = await f.device("silent-1");
+    const reconnecting = agent.waitFor("connecting");
+    const started = performance.now();
+    f.forwarder.blackhole = true;
+    await withDeadline(reconnecting, 5000, "the agent to give up the path");
+    const elapsed = performance.now() - started;
+    // 2 x 0.2 s + 2 s grace, checked at each heartbeat.
+    assert.ok(elapsed >= 400, `left after ${elapsed} ms: too early`);
+    f.forwarder.blackhole = false;
+    await withDeadline(agent.waitFor("connected"), 5000, "a new session");
+  });
+});

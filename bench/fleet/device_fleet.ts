@@ -61,6 +61,14 @@ export class DeviceFleet {
     );
   }
 
+  /** Connects so far, first ones included (a reconnect adds one). */
+  connects(): number {
+    return this.#workers.reduce(
+      (sum, worker) => sum + Number(worker.latest.get("status")?.connects ?? 0),
+      0,
+    );
+  }
+
   /** Requests the devices answered so far. */
   handled(): number {
     return this.#workers.reduce(
@@ -69,13 +77,20 @@ export class DeviceFleet {
     );
   }
 
-  /** Resolves once `count` devices (default all) are connected. */
-  async waitConnected(timeoutMs: number, count = this.devices): Promise<void> {
+  /**
+   * Resolves once all devices are connected and at least `connects` connects
+   * happened (to wait for reconnects: devices on QUIC may not have noticed
+   * yet that their relay is gone, so "connected" alone says nothing).
+   */
+  async waitConnected(
+    timeoutMs: number,
+    connects = this.devices,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (this.connected() < count) {
+    while (this.connected() < this.devices || this.connects() < connects) {
       if (Date.now() > deadline) {
         throw new Error(
-          `only ${this.connected()} of ${count} devices connected within ${timeoutMs} ms`,
+          `${this.connected()} of ${this.devices} devices connected, ${this.connects()} of ${connects} connects, after ${timeoutMs} ms`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, 100));

@@ -45,7 +45,9 @@ export class WorkerProcess {
       await this.#stdin.write(new TextEncoder().encode(command + "\n"));
     } catch (error) {
       throw new Error(
-        `worker ${this.pid} is gone; its stderr:\n${this.#stderrTail.join("\n")}`,
+        `worker ${this.pid} is gone; its stderr:\n${
+          this.#stderrTail.join("\n")
+        }`,
         { cause: error },
       );
     }

@@ -23,6 +23,9 @@ export interface OpenOptions {
   signal: AbortSignal;
 }
 
+/** On top of two heartbeat intervals, before a silent relay counts as gone. */
+const SILENCE_GRACE_MS = 2000;
+
 export class AgentConnection {
   readonly stream: ClientStream<DeviceMessage, RelayMessage>;
   readonly connectionId: string;
@@ -30,6 +33,7 @@ export class AgentConnection {
   readonly #inbound: AsyncIterator<RelayMessage>;
   readonly #heartbeat: ReturnType<typeof setInterval>;
   readonly #deviceId: string;
+  #lastHeardAt = Date.now();
 
   private constructor(
     stream: ClientStream<DeviceMessage, RelayMessage>,
@@ -45,6 +49,14 @@ export class AgentConnection {
     this.resumed = registered.session_resumed;
     const intervalMs = registered.heartbeat_interval_ms || fallbackIntervalMs;
     this.#heartbeat = setInterval(() => {
+      // The relay answers every heartbeat. Silence for two intervals means
+      // the relay or the path is gone, which a transport may take far longer
+      // to notice (a killed relay sends no QUIC close; its restarted
+      // successor cannot reset the old connection): reconnect now.
+      if (Date.now() - this.#lastHeardAt > 2 * intervalMs + SILENCE_GRACE_MS) {
+        this.stop();
+        return;
+      }
       stream.send({
         device_id: identity.deviceId,
         heartbeat: { connection_id: this.connectionId, timestamp: Date.now() },
@@ -122,6 +134,7 @@ export class AgentConnection {
   /** The next message; done at the relay's clean end; throws on failure. */
   async next(): Promise<IteratorResult<RelayMessage>> {
     const result = await this.#inbound.next();
+    this.#lastHeardAt = Date.now();
     if (!result.done && result.value.error) {
       throw relayError(result.value.error);
     }
