@@ -69,6 +69,18 @@ export class DeviceFleet {
     );
   }
 
+  /** Why connections ended or were refused, by message, over all workers. */
+  errors(): Record<string, number> {
+    const total: Record<string, number> = {};
+    for (const worker of this.#workers) {
+      const errors = worker.latest.get("status")?.errors ?? {};
+      for (const [reason, n] of Object.entries(errors)) {
+        total[reason] = (total[reason] ?? 0) + Number(n);
+      }
+    }
+    return total;
+  }
+
   /** Requests the devices answered so far. */
   handled(): number {
     return this.#workers.reduce(
@@ -90,7 +102,9 @@ export class DeviceFleet {
     while (this.connected() < this.devices || this.connects() < connects) {
       if (Date.now() > deadline) {
         throw new Error(
-          `${this.connected()} of ${this.devices} devices connected, ${this.connects()} of ${connects} connects, after ${timeoutMs} ms`,
+          `${this.connected()} of ${this.devices} devices connected, ${this.connects()} of ${connects} connects, after ${timeoutMs} ms; agent errors: ${
+            JSON.stringify(this.errors())
+          }`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, 100));

@@ -39,6 +39,7 @@ const agents: DeviceAgent[] = [];
 const lastConnectAt: number[] = new Array(count).fill(0);
 let connected = 0;
 let connects = 0;
+const errors: Record<string, number> = {};
 
 function startAgent(index: number): Promise<void> {
   const deviceId = `${values.prefix}${from + index}`;
@@ -59,6 +60,11 @@ function startAgent(index: number): Promise<void> {
   agent.handle("*", echoHandler);
   let isConnected = false;
   agent.onState((detail) => {
+    if (detail.error) {
+      // Why devices fail to connect, by message (ids stripped: few keys).
+      const reason = detail.error.message.replace(/\d+/g, "N").slice(0, 120);
+      errors[reason] = (errors[reason] ?? 0) + 1;
+    }
     const now = detail.state === "connected";
     if (now && !isConnected) {
       connected++;
@@ -82,6 +88,7 @@ function report(): void {
     connected,
     connects,
     handled,
+    errors,
     atMs: Date.now(),
   }));
 }

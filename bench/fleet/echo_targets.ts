@@ -5,7 +5,7 @@
 import type { LoadResult } from "../load_patterns.ts";
 import { CleanupStack } from "../cleanup_stack.ts";
 import type { EchoTargetSpec } from "./echo_client_worker.ts";
-import { JsonLinesChild, type Message } from "./json_lines_child.ts";
+import { type WorkerLine as Message, WorkerProcess } from "./worker_process.ts";
 import { startNginxGrpcProxy } from "./nginx_proxy.ts";
 import { RelayProcess } from "./relay_process.ts";
 
@@ -43,8 +43,7 @@ export async function startEchoTargets(
     const specs: EchoTargetSpec[] = [];
     for (const transport of TRANSPORTS) {
       progress(`starting the ${transport} echo device process`);
-      const device = new JsonLinesChild(
-        `device worker (${transport})`,
+      const device = new WorkerProcess(
         worker("./device_worker.ts"),
         [
           ...["--transport", transport, "--grpc", endpoints.grpcAddress],
@@ -52,9 +51,10 @@ export async function startEchoTargets(
           ...["--credentials", endpoints.credentialsFile],
           ...["--prefix", `echo-${transport}-`, "--from", "0", "--count", "1"],
         ],
+        { name: `device worker (${transport})` },
       );
       cleanup.defer(() => device.close());
-      await device.next(
+      await device.waitFor(
         (m) => m.type === "status" && m.connected === 1,
         30_000,
         "the device to connect",
@@ -70,16 +70,16 @@ export async function startEchoTargets(
       });
     }
     progress("starting the direct echo server process");
-    const direct = new JsonLinesChild(
-      "direct echo worker",
+    const direct = new WorkerProcess(
       worker("./direct_echo_worker.ts"),
       [
         ...["--ca", caFile, "--cert", `${dir}server.pem`],
         ...["--key", `${dir}server-key.pem`],
       ],
+      { name: "direct echo worker" },
     );
     cleanup.defer(() => direct.close());
-    const ready = await direct.next(
+    const ready = await direct.waitFor(
       (m) => m.type === "ready",
       30_000,
       "its port",
@@ -131,17 +131,19 @@ export async function runEchoClient(
   timeoutMs: number,
   progress: (text: string) => void,
 ): Promise<ClientRun> {
-  const client = new JsonLinesChild(
-    "echo client",
+  const client = new WorkerProcess(
     worker("./echo_client_worker.ts"),
     ["--ca", targets.caFile, ...args],
-    { BENCH_ECHO_TARGETS: JSON.stringify(targets.specs) },
+    {
+      name: "echo client",
+      env: { BENCH_ECHO_TARGETS: JSON.stringify(targets.specs) },
+    },
   );
   // Relay CPU time, summed over the rounds of each target.
   const cpu: Record<string, { seconds: number; wallMs: number }> = {};
   let pending: Promise<unknown> = Promise.resolve();
   let started: { cpuSeconds: number; atMs: number } | undefined;
-  client.onMessage((message: Message) => {
+  client.onLine((message: Message) => {
     if (message.type !== "mark") return;
     const target = String(message.target);
     if (message.event === "start") progress(`measuring ${target}`);
@@ -158,7 +160,7 @@ export async function runEchoClient(
     });
   });
   try {
-    const result = await client.next(
+    const result = await client.waitFor(
       (m) => m.type === "result",
       timeoutMs,
       "the result",

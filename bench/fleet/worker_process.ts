@@ -1,21 +1,33 @@
-// A load-generator child process (device_worker.ts, controller_worker.ts)
-// with a raised open-file limit, speaking JSON lines on stdout and taking
-// commands on stdin. Closing stdin asks it to finish and exit.
+// A bench child process (device_worker.ts, controller_worker.ts, the echo
+// client and server workers) with a raised open-file limit, reporting one
+// JSON object per line on stdout and taking commands on stdin; closing stdin
+// asks it to finish and exit. Its stdout is drained all the time: a worker
+// blocked on a full pipe would stall what it serves.
 import { FD_LIMIT } from "./relay_process.ts";
 
 export type WorkerLine = { type: string } & Record<string, unknown>;
 
+export interface WorkerOptions {
+  /** For error messages (default: the script name). */
+  name?: string;
+  env?: Record<string, string>;
+}
+
 export class WorkerProcess {
+  readonly name: string;
   readonly #child: Deno.ChildProcess;
   readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
   readonly #listeners = new Set<(line: WorkerLine) => void>();
   readonly #stderrTail: string[] = [];
-  readonly lines: Promise<void>;
+  readonly #lines: Promise<void>;
+  #closing: Promise<void> | undefined;
   /** The newest line of each type. */
   readonly latest = new Map<string, WorkerLine>();
 
-  constructor(script: string, args: string[]) {
+  /** `script`: a path, or relative to this directory. */
+  constructor(script: string, args: string[], options: WorkerOptions = {}) {
     const path = new URL(script, import.meta.url).pathname;
+    this.name = options.name ?? script;
     this.#child = new Deno.Command("sh", {
       args: [
         "-c",
@@ -27,12 +39,13 @@ export class WorkerProcess {
         path,
         ...args,
       ],
+      env: options.env ?? {},
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
     this.#stdin = this.#child.stdin.getWriter();
-    this.lines = this.#readLines();
+    this.#lines = this.#readLines();
     this.#keepTail(this.#child.stderr);
   }
 
@@ -40,60 +53,80 @@ export class WorkerProcess {
     return this.#child.pid;
   }
 
+  /** Calls `listener` with every line from now on. */
+  onLine(listener: (line: WorkerLine) => void): void {
+    this.#listeners.add(listener);
+  }
+
   async send(command: string): Promise<void> {
     try {
       await this.#stdin.write(new TextEncoder().encode(command + "\n"));
     } catch (error) {
-      throw new Error(
-        `worker ${this.pid} is gone; its stderr:\n${
-          this.#stderrTail.join("\n")
-        }`,
-        { cause: error },
-      );
+      throw this.#failure("is gone", `to take "${command}"`, error);
     }
   }
 
-  /** The first line (from now on, or the latest one) that `accept` takes. */
-  waitFor(
+  /**
+   * The latest line `accept` takes, or the first one after; rejects when the
+   * worker exits or `timeoutMs` passes first.
+   */
+  async waitFor(
     accept: (line: WorkerLine) => boolean,
     timeoutMs: number,
     what: string,
   ): Promise<WorkerLine> {
-    return new Promise((resolve, reject) => {
-      const done = (line: WorkerLine) => {
-        if (!accept(line)) return;
-        clearTimeout(timer);
-        this.#listeners.delete(done);
-        resolve(line);
-      };
-      const timer = setTimeout(() => {
-        this.#listeners.delete(done);
-        reject(
-          new Error(
-            `timed out after ${timeoutMs} ms waiting for ${what}; worker stderr:\n${
-              this.#stderrTail.join("\n")
-            }`,
-          ),
-        );
-      }, timeoutMs);
-      this.#listeners.add(done);
-      for (const line of this.latest.values()) done(line);
-    });
+    const seen = [...this.latest.values()].find(accept);
+    if (seen) return seen;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let listener: ((line: WorkerLine) => void) | undefined;
+    try {
+      return await Promise.race([
+        new Promise<WorkerLine>((resolve) => {
+          listener = (line) => accept(line) && resolve(line);
+          this.#listeners.add(listener);
+        }),
+        this.#child.status.then((status) => {
+          throw this.#failure(`exited with code ${status.code}`, what);
+        }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(this.#failure(`timed out after ${timeoutMs} ms`, what)),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      if (listener) this.#listeners.delete(listener);
+    }
   }
 
   /** Closes stdin and waits for the exit (SIGKILL after `graceMs`). */
-  async close(graceMs = 10_000): Promise<void> {
-    await this.#stdin.close().catch(() => {});
-    const timer = setTimeout(() => {
-      try {
-        this.#child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, graceMs);
-    await this.#child.status;
-    clearTimeout(timer);
-    await this.lines;
+  close(graceMs = 10_000): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#stdin.close().catch(() => {});
+      const timer = setTimeout(() => {
+        try {
+          this.#child.kill("SIGKILL");
+        } catch {
+          // already gone
+        }
+      }, graceMs);
+      await this.#child.status;
+      clearTimeout(timer);
+      await this.#lines;
+    })();
+    return this.#closing;
+  }
+
+  #failure(reason: string, what: string, cause?: unknown): Error {
+    return new Error(
+      `${this.name} ${reason} waiting for ${what}; its stderr:\n${
+        this.#stderrTail.join("\n")
+      }`,
+      { cause },
+    );
   }
 
   async #readLines(): Promise<void> {
