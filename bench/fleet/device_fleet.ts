@@ -30,10 +30,7 @@ export class DeviceFleet {
   /** Spawns the workers; they connect their devices at once. */
   static start(options: FleetOptions): DeviceFleet {
     const { relay, transport, devices, devicesPerProcess } = options;
-    const ca = relay.endpoints.credentialsFile.replace(
-      "device-credentials.json",
-      "ca.pem",
-    );
+    const ca = relay.endpoints.caFile;
     const workers: WorkerProcess[] = [];
     for (let from = 0; from < devices; from += devicesPerProcess) {
       workers.push(
@@ -54,17 +51,17 @@ export class DeviceFleet {
 
   /** Devices connected right now, as the workers last reported. */
   connected(): number {
-    return this.#workers.reduce(
-      (sum, worker) =>
-        sum + Number(worker.latest.get("status")?.connected ?? 0),
-      0,
-    );
+    return this.#sumOfStatus("connected");
   }
 
   /** Connects so far, first ones included (a reconnect adds one). */
   connects(): number {
+    return this.#sumOfStatus("connects");
+  }
+
+  #sumOfStatus(field: "connected" | "connects"): number {
     return this.#workers.reduce(
-      (sum, worker) => sum + Number(worker.latest.get("status")?.connects ?? 0),
+      (sum, worker) => sum + Number(worker.latest.get("status")?.[field] ?? 0),
       0,
     );
   }
@@ -79,14 +76,6 @@ export class DeviceFleet {
       }
     }
     return total;
-  }
-
-  /** Requests the devices answered so far. */
-  handled(): number {
-    return this.#workers.reduce(
-      (sum, worker) => sum + Number(worker.latest.get("status")?.handled ?? 0),
-      0,
-    );
   }
 
   /**
@@ -124,10 +113,6 @@ export class DeviceFleet {
       return (await waiting).times as number[];
     }));
     return answers.flat();
-  }
-
-  get pids(): number[] {
-    return this.#workers.map((worker) => worker.pid);
   }
 
   async close(): Promise<void> {

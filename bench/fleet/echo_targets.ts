@@ -35,11 +35,7 @@ export async function startEchoTargets(
     });
     cleanup.defer(() => relay.close());
     const { endpoints } = relay;
-    const dir = endpoints.credentialsFile.replace(
-      /device-credentials\.json$/,
-      "",
-    );
-    const caFile = `${dir}ca.pem`;
+    const { caFile } = endpoints;
     const specs: EchoTargetSpec[] = [];
     for (const transport of TRANSPORTS) {
       progress(`starting the ${transport} echo device process`);
@@ -73,8 +69,8 @@ export async function startEchoTargets(
     const direct = new WorkerProcess(
       worker("./direct_echo_worker.ts"),
       [
-        ...["--ca", caFile, "--cert", `${dir}server.pem`],
-        ...["--key", `${dir}server-key.pem`],
+        ...["--ca", caFile, "--cert", endpoints.certFile],
+        ...["--key", endpoints.keyFile],
       ],
       { name: "direct echo worker" },
     );
@@ -100,8 +96,8 @@ export async function startEchoTargets(
       progress("starting nginx (grpc_pass to the direct echo server)");
       const nginx = await startNginxGrpcProxy({
         upstream: directAddress,
-        certFile: `${dir}server.pem`,
-        keyFile: `${dir}server-key.pem`,
+        certFile: endpoints.certFile,
+        keyFile: endpoints.keyFile,
         caFile,
       });
       cleanup.defer(() => nginx.close());

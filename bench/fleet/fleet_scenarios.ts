@@ -103,10 +103,7 @@ async function runActive(
   );
   const tokenFile = await Deno.makeTempFile({ prefix: "bench-token-" });
   await Deno.writeTextFile(tokenFile, relay.endpoints.adminToken);
-  const ca = relay.endpoints.credentialsFile.replace(
-    "device-credentials.json",
-    "ca.pem",
-  );
+  const ca = relay.endpoints.caFile;
   const workers: WorkerProcess[] = [];
   try {
     // Streams go to distinct devices, spread over the fleet.

@@ -43,6 +43,10 @@ export interface RelayEndpoints {
   adminToken: string;
   /** JSON file: { [deviceId]: credential }. */
   credentialsFile: string;
+  /** PEM files of the dev PKI (the CA, and the relay's certificate and key). */
+  caFile: string;
+  certFile: string;
+  keyFile: string;
 }
 
 export class RelayProcess {
@@ -67,6 +71,9 @@ export class RelayProcess {
       caPem: "",
       adminToken: "",
       credentialsFile: `${stateDir}/device-credentials.json`,
+      caFile: `${stateDir}/ca.pem`,
+      certFile: `${stateDir}/server.pem`,
+      keyFile: `${stateDir}/server-key.pem`,
     };
   }
 
@@ -114,18 +121,6 @@ export class RelayProcess {
       memory[match[1]!] = Number(match[2]);
     }
     return memory;
-  }
-
-  /** Value of one unlabelled or labelled series on /metrics (0 if absent). */
-  async metric(series: string): Promise<number> {
-    const text = await (await fetch(`${this.endpoints.healthUrl}/metrics`))
-      .text();
-    for (const line of text.split("\n")) {
-      if (line.startsWith(series + " ")) {
-        return Number(line.slice(series.length + 1));
-      }
-    }
-    return 0;
   }
 
   /** SIGKILL: no graceful shutdown, as in a crash. */
@@ -185,7 +180,7 @@ export class RelayProcess {
       );
       if (healthy) {
         this.endpoints.caPem ||= await Deno.readTextFile(
-          `${this.#stateDir}/ca.pem`,
+          this.endpoints.caFile,
         );
         this.endpoints.adminToken ||=
           (await Deno.readTextFile(`${this.#stateDir}/admin.token`)).trim();

@@ -79,15 +79,19 @@ export class WorkerProcess {
     if (seen) return seen;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let listener: ((line: WorkerLine) => void) | undefined;
+    const exited = this.#child.status.then((status) => {
+      throw this.#failure(`exited with code ${status.code}`, what);
+    });
+    // Handled even when another branch wins the race: the worker may exit
+    // long after, and an unhandled rejection would end the bench.
+    exited.catch(() => {});
     try {
       return await Promise.race([
         new Promise<WorkerLine>((resolve) => {
           listener = (line) => accept(line) && resolve(line);
           this.#listeners.add(listener);
         }),
-        this.#child.status.then((status) => {
-          throw this.#failure(`exited with code ${status.code}`, what);
-        }),
+        exited,
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () =>
