@@ -1,10 +1,11 @@
 // Turns the fleet runs (one per transport) into report rows with targets.
 import type { FigureRow, ScenarioOutcome } from "./fleet_result.ts";
-import type {
-  FleetRun,
-  FleetSizes,
-  StormRun,
-  StormSizes,
+import {
+  type FleetRun,
+  type FleetSizes,
+  STORM_RELAY_SETTINGS,
+  type StormRun,
+  type StormSizes,
 } from "./fleet_scenarios.ts";
 
 const MB = 1e6;
@@ -182,6 +183,8 @@ export function stormOutcome(
       devices: sizes.devices,
       devices_per_process: sizes.devicesPerProcess,
       relay_down_ms: sizes.downMs,
+      heartbeat_interval_seconds:
+        STORM_RELAY_SETTINGS["relay.heartbeat_interval_seconds"],
       agent_backoff: "full jitter, 500 ms doubling to 30 s (SDK default)",
     },
     notes: [],

@@ -195,6 +195,7 @@ export async function runStorm(
 ): Promise<StormRun> {
   const relay = await RelayProcess.start({
     deviceIds: deviceIds(sizes.devices),
+    config: STORM_RELAY_SETTINGS,
   });
   let fleet: DeviceFleet | undefined;
   try {

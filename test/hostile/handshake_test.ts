@@ -8,7 +8,12 @@ import { hostileTest } from "./hostile_case.ts";
 import { rawQuic, readToEnd } from "./raw_quic.ts";
 import {
   closedWithin,
+  H2_GOAWAY,
+  H2_SETTINGS,
+  h2FrameTypes,
+  h2PrefaceAndSettings,
   halfClientHello,
+  readUntilClosed,
   tcpConnect,
   tlsConnect,
   writeAll,
@@ -43,6 +48,23 @@ hostileTest(
       assert.ok(await closedWithin(conn, BOUND_MS) >= 0, "timed out");
     }
     // Four timeouts from 127.0.0.1, twice the failure limit: still served.
+    await assertStillServes(t);
+  },
+);
+
+hostileTest(
+  "handshake: an HTTP/2 connection that opens no stream is dropped without a GOAWAY",
+  { config: HANDSHAKE, transports: ["h2"] },
+  async (t) => {
+    // A GOAWAY can crash a Deno client in nghttp2 (denoland/deno#36788), so
+    // the relay ends such a connection by closing the socket.
+    const conn = await tlsConnect(t);
+    await writeAll(conn, h2PrefaceAndSettings());
+    const received = await readUntilClosed(conn, BOUND_MS);
+    assert.ok(received !== undefined, `still open after ${BOUND_MS} ms`);
+    const types = h2FrameTypes(received);
+    assert.ok(types.includes(H2_SETTINGS), `frames: ${types}`);
+    assert.ok(!types.includes(H2_GOAWAY), `frames: ${types}`);
     await assertStillServes(t);
   },
 );

@@ -41,15 +41,29 @@ export async function closedWithin(
   timeoutMs: number,
 ): Promise<number> {
   const started = performance.now();
+  const received = await readUntilClosed(conn, timeoutMs);
+  return received === undefined ? -1 : performance.now() - started;
+}
+
+/** Everything the relay sends until it closes, or undefined if still open after `timeoutMs`. */
+export async function readUntilClosed(
+  conn: Deno.Conn,
+  timeoutMs: number,
+): Promise<Uint8Array | undefined> {
+  const chunks: Uint8Array[] = [];
+  const buffer = new Uint8Array(16 * 1024);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), timeoutMs);
   });
-  const buffer = new Uint8Array(16 * 1024);
   const drained = (async () => {
     try {
-      while (await conn.read(buffer) !== null) {
-        // Whatever the relay says before hanging up is irrelevant here.
+      for (
+        let n = await conn.read(buffer);
+        n !== null;
+        n = await conn.read(buffer)
+      ) {
+        chunks.push(buffer.slice(0, n));
       }
     } catch {
       // A reset is a close too.
@@ -57,8 +71,14 @@ export async function closedWithin(
     return "closed" as const;
   })();
   try {
-    const outcome = await Promise.race([drained, expired]);
-    return outcome === "closed" ? performance.now() - started : -1;
+    if (await Promise.race([drained, expired]) === "timeout") return undefined;
+    const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let offset = 0;
+    for (const chunk of chunks) {
+      all.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return all;
   } finally {
     clearTimeout(timer);
     try {
@@ -68,6 +88,26 @@ export async function closedWithin(
     }
     await drained;
   }
+}
+
+export const H2_SETTINGS = 0x4;
+export const H2_GOAWAY = 0x7;
+
+/** The HTTP/2 client connection preface followed by an empty SETTINGS frame. */
+export function h2PrefaceAndSettings(): Uint8Array {
+  const preface = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+  return new Uint8Array([...preface, 0, 0, 0, H2_SETTINGS, 0, 0, 0, 0, 0]);
+}
+
+/** The type of each whole HTTP/2 frame in `bytes` (9-byte headers, 24-bit lengths). */
+export function h2FrameTypes(bytes: Uint8Array): number[] {
+  const types: number[] = [];
+  for (let at = 0; at + 9 <= bytes.length;) {
+    const length = (bytes[at]! << 16) | (bytes[at + 1]! << 8) | bytes[at + 2]!;
+    types.push(bytes[at + 3]!);
+    at += 9 + length;
+  }
+  return types;
 }
 
 /** Writes `bytes`, ignoring a relay that already hung up. */

@@ -4,6 +4,7 @@
 // Blocked source addresses still get their streams refused with a reason,
 // so a misconfigured client learns why.
 import type * as grpc from "@grpc/grpc-js";
+import type { Socket } from "node:net";
 import type {
   Http2SecureServer,
   Http2Server,
@@ -28,14 +29,35 @@ export function guardConnections(
     throw new Error("grpc-js internals changed: no http2Servers to guard");
   }
   for (const http2Server of servers.keys()) {
+    // Closing a session sends GOAWAY, and Deno 2.9's nghttp2 can crash the
+    // client process that receives one (denoland/deno#36788). Destroying the
+    // socket instead ends the connection without a frame.
+    const sockets = new Map<string, Socket>();
+    const track = (socket: Socket) => {
+      const key = peerKey(socket);
+      sockets.set(key, socket);
+      socket.once("close", () => {
+        if (sockets.get(key) === socket) sockets.delete(key);
+      });
+    };
+    http2Server.on("connection", track);
+    http2Server.on("secureConnection", track);
     http2Server.on("session", (session: ServerHttp2Session) => {
       const timer = setTimeout(() => {
         options.onHandshakeTimeout(session.socket?.remoteAddress ?? "");
-        session.destroy();
+        const socket = session.socket
+          ? sockets.get(peerKey(session.socket))
+          : undefined;
+        if (socket) socket.destroy();
+        else session.destroy();
       }, options.handshakeTimeoutMs);
       const clear = () => clearTimeout(timer);
       session.once("stream", clear);
       session.once("close", clear);
     });
   }
+}
+
+function peerKey(socket: Pick<Socket, "remoteAddress" | "remotePort">) {
+  return `${socket.remoteAddress}:${socket.remotePort}`;
 }
