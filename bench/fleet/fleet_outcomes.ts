@@ -185,7 +185,8 @@ export function stormOutcome(
       relay_down_ms: sizes.downMs,
       heartbeat_interval_seconds:
         STORM_RELAY_SETTINGS["relay.heartbeat_interval_seconds"],
-      agent_backoff: "full jitter, 500 ms doubling to 30 s (SDK default)",
+      agent_backoff:
+        "full jitter, 500 ms doubling to 30 s, 2 s while refused (SDK defaults)",
     },
     notes: [],
   };

@@ -32,6 +32,8 @@ export interface RelayProcessOptions {
   deviceIds?: readonly string[];
   /** How long a start may take before it counts as failed (default 30 s). */
   startTimeoutMs?: number;
+  /** Opens the V8 inspector on a loopback port (for RelayProfiler). */
+  inspect?: boolean;
 }
 
 export interface RelayEndpoints {
@@ -54,6 +56,8 @@ export class RelayProcess {
   readonly #stateDir: string;
   readonly #configFile: string;
   readonly endpoints: RelayEndpoints;
+  /** The inspector port when started with `inspect`. */
+  readonly inspectPort: number | undefined;
   #child: Deno.ChildProcess | undefined;
   #stderrTail: string[] = [];
 
@@ -64,6 +68,7 @@ export class RelayProcess {
     const grpcPort = freeTcpPort();
     const quicPort = freeUdpPort();
     const healthPort = freeTcpPort();
+    this.inspectPort = options.inspect ? freeTcpPort() : undefined;
     this.endpoints = {
       grpcAddress: `127.0.0.1:${grpcPort}`,
       quicAddress: `127.0.0.1:${quicPort}`,
@@ -147,6 +152,9 @@ export class RelayProcess {
         Deno.execPath(),
         "run",
         "--allow-all",
+        ...(this.inspectPort
+          ? [`--inspect=127.0.0.1:${this.inspectPort}`]
+          : []),
         MAIN,
         "serve",
         "--config",

@@ -29,6 +29,8 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set([
 export interface RelayErrorOptions {
   source?: ErrorSource;
   retryable?: boolean;
+  /** Nothing accepted the connection (TCP reset): the peer's process is down. */
+  refused?: boolean;
   cause?: unknown;
 }
 
@@ -36,6 +38,7 @@ export class RelayError extends Error {
   readonly code: ErrorCode;
   readonly source: ErrorSource;
   readonly retryable: boolean;
+  readonly refused: boolean;
 
   constructor(
     code: ErrorCode,
@@ -50,6 +53,7 @@ export class RelayError extends Error {
     this.code = code;
     this.source = options.source ?? "internal";
     this.retryable = options.retryable ?? RETRYABLE.has(code);
+    this.refused = options.refused ?? false;
   }
 
   /** Wraps anything thrown into a RelayError without leaking internals. */

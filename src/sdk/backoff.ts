@@ -2,7 +2,32 @@
 export interface BackoffOptions {
   initialMs: number;
   maxMs: number;
+  /**
+   * Ceiling while the relay's address refuses connections: nothing listens
+   * there (a relay restarting), the kernel answers, and retrying costs the
+   * relay nothing. Failures that reach the relay grow towards `maxMs`.
+   */
+  refusedMaxMs?: number;
   random?: () => number;
+}
+
+export const DEFAULT_REFUSED_MAX_MS = 2000;
+
+/**
+ * The attempt number after a failure. A refused connection grows it only
+ * until its ceiling reaches `refusedMaxMs`, so a fleet waiting for a
+ * restarting relay comes back within that much of its return.
+ */
+export function nextAttempt(
+  attempt: number,
+  refused: boolean,
+  options: BackoffOptions,
+): number {
+  if (!refused) return attempt + 1;
+  const refusedMaxMs = options.refusedMaxMs ?? DEFAULT_REFUSED_MAX_MS;
+  return options.initialMs * 2 ** (attempt + 1) <= refusedMaxMs
+    ? attempt + 1
+    : attempt;
 }
 
 export function backoffDelay(attempt: number, options: BackoffOptions): number {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { backoffDelay } from "./backoff.ts";
+import { backoffDelay, nextAttempt } from "./backoff.ts";
 
 Deno.test("full-jitter backoff stays within the exponential ceiling", () => {
   const options = { initialMs: 100, maxMs: 1000 };
@@ -19,4 +19,21 @@ Deno.test("full-jitter backoff stays within the exponential ceiling", () => {
     const delay = backoffDelay(attempt, options);
     assert.ok(delay >= 0 && delay < Math.min(1000, 100 * 2 ** attempt));
   }
+});
+
+Deno.test("refused connections stop growing the attempt at the refused ceiling; other failures grow it", () => {
+  const options = { initialMs: 500, maxMs: 30_000, refusedMaxMs: 2000 };
+  let attempt = 0;
+  for (let i = 0; i < 10; i++) attempt = nextAttempt(attempt, true, options);
+  assert.equal(attempt, 2, "ceiling 500 * 2^2 = 2000 ms");
+  assert.equal(
+    backoffDelay(attempt, { ...options, random: () => 0.999 }),
+    1998,
+  );
+  assert.equal(
+    nextAttempt(attempt, false, options),
+    3,
+    "a failure at the relay grows it",
+  );
+  assert.equal(nextAttempt(6, true, options), 6, "a refusal never lowers it");
 });

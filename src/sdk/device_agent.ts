@@ -13,7 +13,13 @@ import {
 } from "../e2e/device_key.ts";
 import { RelayError } from "../errors/relay_error.ts";
 import { AgentConnection } from "./agent_connection.ts";
-import { backoffDelay, type BackoffOptions, sleep } from "./backoff.ts";
+import {
+  backoffDelay,
+  type BackoffOptions,
+  DEFAULT_REFUSED_MAX_MS,
+  nextAttempt,
+  sleep,
+} from "./backoff.ts";
 import {
   type PublishOptions,
   PublishOutbox,
@@ -119,6 +125,7 @@ export class DeviceAgent {
     this.#backoff = {
       initialMs: options.backoff?.initialMs ?? 500,
       maxMs: options.backoff?.maxMs ?? 30_000,
+      refusedMaxMs: options.backoff?.refusedMaxMs ?? DEFAULT_REFUSED_MAX_MS,
       ...(options.backoff?.random ? { random: options.backoff.random } : {}),
     };
     this.#dispatcher = new RequestDispatcher({
@@ -294,10 +301,13 @@ export class DeviceAgent {
           state: "disconnected",
           error: RelayError.from(error),
         });
-        await sleep(
-          backoffDelay(attempt++, this.#backoff),
-          this.#closing.signal,
+        const delay = backoffDelay(attempt, this.#backoff);
+        attempt = nextAttempt(
+          attempt,
+          error instanceof RelayError && error.refused,
+          this.#backoff,
         );
+        await sleep(delay, this.#closing.signal);
         continue;
       }
       attempt = 0;

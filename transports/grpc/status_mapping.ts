@@ -49,12 +49,11 @@ export function fromServiceError(error: unknown): RelayError {
   const code = typeof header === "string" && isErrorCode(header)
     ? header
     : FROM_STATUS.get(status.code ?? grpc.status.UNKNOWN) ?? "UNAVAILABLE";
-  return new RelayError(
-    code,
-    status.details || String(status.message ?? "transport error"),
-    {
-      source: "upstream",
-      cause: error,
-    },
-  );
+  const details = status.details || String(status.message ?? "transport error");
+  return new RelayError(code, details, {
+    source: "upstream",
+    // grpc-js names the socket error only in the text.
+    refused: code === "UNAVAILABLE" && details.includes("ECONNREFUSED"),
+    cause: error,
+  });
 }

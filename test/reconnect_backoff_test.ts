@@ -1,0 +1,55 @@
+// A device waiting for a restarting relay: refused connections (nothing
+// listens) do not grow its backoff past refusedMaxMs, so it is back soon
+// after the relay returns, however long the relay was down.
+import assert from "node:assert/strict";
+import { deviceConnector } from "../src/main.ts";
+import { DeviceAgent } from "../src/sdk/device_agent.ts";
+import { startTestRelay } from "./harness.ts";
+
+function freeTcpPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+Deno.test("a device is back within refusedMaxMs of a restarted relay's return, not after its grown backoff", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "relay-refused-" });
+  const config = { "relay.address": `127.0.0.1:${freeTcpPort()}` };
+  let agent: DeviceAgent | undefined;
+  try {
+    const first = await startTestRelay({ stateDir, config });
+    agent = new DeviceAgent({
+      connector: deviceConnector(first.clientOptions),
+      deviceId: "refused-1",
+      token: first.registerDevice("refused-1"),
+      allowPlaintext: true,
+      // The top of each jitter window: without the refused ceiling, 2.5 s of
+      // refusals grow the window to 1.28 s and more.
+      backoff: {
+        initialMs: 20,
+        maxMs: 10_000,
+        refusedMaxMs: 100,
+        random: () => 0.999,
+      },
+    });
+    const connected = agent.waitFor("connected");
+    agent.start();
+    await connected;
+    await first.close();
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const reconnected = agent.waitFor("connected");
+    const second = await startTestRelay({ stateDir, config });
+    const returnedAt = performance.now();
+    try {
+      await reconnected;
+      const ms = performance.now() - returnedAt;
+      assert.ok(ms < 1000, `back ${ms.toFixed(0)} ms after the relay returned`);
+    } finally {
+      await agent.close();
+      await second.close();
+    }
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
