@@ -115,6 +115,7 @@ export async function startRelay(
     tls,
     maxMessageBytes: maxMessageBytes(config),
     handshakeTimeoutMs: config.relay.session.handshake_timeout_seconds * 1000,
+    maxPendingHandshakes: config.relay.session.max_pending_handshakes,
     logger,
   });
   const grpcPort = await grpc.listen().catch(fail);
@@ -297,6 +298,7 @@ function startQuic(
     keepAliveMs: quic.keep_alive_seconds * 1000,
     maxStreams: quic.max_streams,
     handshakeTimeoutMs: config.relay.session.handshake_timeout_seconds * 1000,
+    maxPendingHandshakes: config.relay.session.max_pending_handshakes,
     logger,
   });
   let port: number;

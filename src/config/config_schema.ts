@@ -77,6 +77,11 @@ export const configSchema = z.strictObject({
         1024,
       ),
       handshake_timeout_seconds: seconds.default(5),
+      /**
+       * Connections per listener in their TLS/QUIC handshake at once; more
+       * are refused at once (a storm then spreads by the clients' backoff).
+       */
+      max_pending_handshakes: z.number().int().positive().default(256),
     }).prefault({}),
     request: z.strictObject({
       default_timeout_seconds: seconds.default(30),

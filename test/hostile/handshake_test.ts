@@ -70,6 +70,30 @@ hostileTest(
 );
 
 hostileTest(
+  "handshake: past max_pending_handshakes a new connection is closed at once, and served again once a place is free",
+  {
+    config: { "relay.session.max_pending_handshakes": 2 },
+    transports: ["h2"],
+  },
+  async (t) => {
+    // Two silent connections hold both handshake places (5 s timeout).
+    const holders = await Promise.all([tcpConnect(t), tcpConnect(t)]);
+    const third = await tcpConnect(t);
+    const ms = await closedWithin(third, 1000);
+    assert.ok(ms >= 0, "the third connection was not closed within 1 s");
+    const metrics = await (await fetch(
+      `http://127.0.0.1:${t.relay.healthPort}/metrics`,
+    )).text();
+    assert.match(
+      metrics,
+      /relay_connections_refused_total\{reason="handshakes_pending"\} 1\b/,
+    );
+    for (const holder of holders) holder.close();
+    await assertStillServes(t);
+  },
+);
+
+hostileTest(
   "handshake: half a TLS ClientHello on the gRPC port is closed",
   { config: HANDSHAKE, transports: ["h2"] },
   async (t) => {

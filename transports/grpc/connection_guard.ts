@@ -5,6 +5,7 @@
 // so a misconfigured client learns why.
 import type * as grpc from "@grpc/grpc-js";
 import type { Socket } from "node:net";
+import type { HandshakeAdmission } from "../../src/limits/handshake_admission.ts";
 import type {
   Http2SecureServer,
   Http2Server,
@@ -14,6 +15,8 @@ import type {
 export interface ConnectionGuardOptions {
   handshakeTimeoutMs: number;
   onHandshakeTimeout: (remoteAddress: string) => void;
+  /** Bounds the connections in their TLS handshake; past it they are closed at once. */
+  admission: HandshakeAdmission;
 }
 
 /** Installs the guard on every HTTP/2 server grpc-js created for `server` (after bind). */
@@ -40,9 +43,30 @@ export function guardConnections(
         if (sockets.get(key) === socket) sockets.delete(key);
       });
     };
-    http2Server.on("connection", track);
+    // Until its HTTP/2 session starts (TLS done), a connection holds a
+    // handshake place.
+    const handshakes = new Map<string, () => void>();
+    http2Server.on("connection", (socket: Socket) => {
+      const release = options.admission.admit();
+      if (release === undefined) {
+        socket.destroy();
+        return;
+      }
+      const key = peerKey(socket);
+      handshakes.set(key, release);
+      socket.once("close", () => {
+        release();
+        if (handshakes.get(key) === release) handshakes.delete(key);
+      });
+      track(socket);
+    });
     http2Server.on("secureConnection", track);
     http2Server.on("session", (session: ServerHttp2Session) => {
+      if (session.socket) {
+        const key = peerKey(session.socket);
+        handshakes.get(key)?.();
+        handshakes.delete(key);
+      }
       const timer = setTimeout(() => {
         options.onHandshakeTimeout(session.socket?.remoteAddress ?? "");
         const socket = session.socket

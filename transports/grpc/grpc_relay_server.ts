@@ -13,6 +13,7 @@ import type { Logger } from "../../src/observability/logger.ts";
 import type { TunnelFrame__Output } from "../../src/tunnel/tunnel_link.ts";
 import type { RelayServiceHandlers } from "../../src/gen/relay/v1/RelayService.ts";
 import { relayProto } from "./relay_proto.ts";
+import { HandshakeAdmission } from "../../src/limits/handshake_admission.ts";
 import { guardConnections } from "./connection_guard.ts";
 import { serverStreamLink } from "./server_stream_link.ts";
 import { toServiceError } from "./status_mapping.ts";
@@ -33,6 +34,8 @@ export interface GrpcRelayServerOptions {
   maxMessageBytes: number;
   /** Bound on the TLS handshake and on the wait for a connection's first stream. */
   handshakeTimeoutMs: number;
+  /** Connections in their TLS handshake at once; more are closed at once. */
+  maxPendingHandshakes: number;
   logger: Logger;
 }
 
@@ -86,9 +89,13 @@ export class GrpcRelayServer {
         },
       );
     });
-    const { core, handshakeTimeoutMs } = this.#options;
+    const { core, handshakeTimeoutMs, maxPendingHandshakes } = this.#options;
     guardConnections(this.#server, {
       handshakeTimeoutMs,
+      admission: new HandshakeAdmission(
+        maxPendingHandshakes,
+        () => core.gate.handshakeShed(),
+      ),
       onHandshakeTimeout: (remoteAddress) =>
         core.gate.handshakeTimedOut(
           { remoteAddress, transport: "h2" },

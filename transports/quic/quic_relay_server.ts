@@ -20,6 +20,7 @@ import type {
   TunnelFrame,
   TunnelFrame__Output,
 } from "../../src/tunnel/tunnel_link.ts";
+import { HandshakeAdmission } from "../../src/limits/handshake_admission.ts";
 import { FrameReader } from "./frame_stream.ts";
 import {
   type BidirectionalStream,
@@ -41,6 +42,8 @@ export interface QuicRelayServerOptions {
   maxStreams: number;
   /** Time a new connection has to open a stream, and a stream to send StreamOpen. */
   handshakeTimeoutMs: number;
+  /** Connections in their handshake at once; more are refused (CONNECTION_REFUSED). */
+  maxPendingHandshakes: number;
   logger: Logger;
 }
 
@@ -69,9 +72,14 @@ export class QuicRelayServer {
   readonly #webTransportSessions = new Set<WebTransport>();
   readonly #flushing = new Set<Promise<void>>();
   #accepting: Promise<void> | undefined;
+  readonly #admission: HandshakeAdmission;
 
   constructor(options: QuicRelayServerOptions) {
     this.#options = options;
+    this.#admission = new HandshakeAdmission(
+      options.maxPendingHandshakes,
+      () => options.core.gate.handshakeShed(),
+    );
   }
 
   /** Binds the UDP endpoint and starts accepting; returns the bound port. */
@@ -137,7 +145,12 @@ export class QuicRelayServer {
   async #acceptLoop(listener: Deno.QuicListener): Promise<void> {
     try {
       for await (const incoming of listener) {
-        this.#accept(incoming).catch((error) => {
+        const release = this.#admission.admit();
+        if (release === undefined) {
+          incoming.refuse();
+          continue;
+        }
+        this.#accept(incoming, release).catch((error) => {
           // No incoming.remoteAddr here: once accept() consumed the incoming
           // connection, reading it throws (and would end the process).
           this.#options.core.metrics.quicHandshakeFailures.inc();
@@ -153,9 +166,17 @@ export class QuicRelayServer {
     }
   }
 
-  async #accept(incoming: Deno.QuicIncoming): Promise<void> {
+  async #accept(
+    incoming: Deno.QuicIncoming,
+    handshakeDone: () => void,
+  ): Promise<void> {
     const { core, handshakeTimeoutMs } = this.#options;
-    const conn = await incoming.accept();
+    let conn: Deno.QuicConn;
+    try {
+      conn = await incoming.accept();
+    } finally {
+      handshakeDone();
+    }
     const peer = {
       remoteAddress: `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`,
       transport: "quic",
