@@ -75,7 +75,7 @@ async function connectQuic(
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort: (() => void) | undefined;
   try {
-    return await Promise.race([
+    const conn = await Promise.race([
       Deno.connectQuic({
         endpoint,
         hostname: hostname!,
@@ -105,6 +105,10 @@ async function connectQuic(
         else signal?.addEventListener("abort", onAbort, { once: true });
       }),
     ]);
+    // The endpoint (a UDP socket) serves this connection only: without this
+    // every reconnect would leak one.
+    conn.closed.catch(() => undefined).finally(() => endpoint.close());
+    return conn;
   } catch (error) {
     endpoint.close();
     throw error instanceof RelayError ? error : new RelayError(
