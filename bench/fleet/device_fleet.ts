@@ -43,7 +43,7 @@ export class DeviceFleet {
           `--prefix=${DEVICE_PREFIX}`,
           `--from=${from}`,
           `--count=${Math.min(devicesPerProcess, devices - from)}`,
-        ]),
+        ], { v8Flags: ["--expose-gc"] }),
       );
     }
     return new DeviceFleet(workers, devices);

@@ -11,6 +11,8 @@ export interface WorkerOptions {
   /** For error messages (default: the script name). */
   name?: string;
   env?: Record<string, string>;
+  /** V8 flags for the child, e.g. ["--expose-gc"]. */
+  v8Flags?: string[];
 }
 
 export class WorkerProcess {
@@ -36,6 +38,9 @@ export class WorkerProcess {
         Deno.execPath(),
         "run",
         "--allow-all",
+        ...(options.v8Flags?.length
+          ? [`--v8-flags=${options.v8Flags.join(",")}`]
+          : []),
         path,
         ...args,
       ],
