@@ -1,9 +1,16 @@
 // Length-prefixed frames on a QUIC stream: a 4-byte big-endian length, then
 // that many bytes. The length is checked against the maximum before any
 // buffer for the frame is allocated.
+//
+// Byte streams are read into buffers of our own size: a default reader has
+// Deno allocate 64 KiB for every pending read, so each idle device stream
+// held 64 KiB (half the relay's memory per QUIC connection). An idle stream
+// now waits with 4 KiB; inside a large frame reads grow to 64 KiB.
 import { RelayError } from "../../src/errors/relay_error.ts";
 
 const HEADER_BYTES = 4;
+const IDLE_READ_BYTES = 4 * 1024;
+const MAX_READ_BYTES = 64 * 1024;
 
 export function encodeFrame(payload: Uint8Array): Uint8Array {
   const frame = new Uint8Array(HEADER_BYTES + payload.byteLength);
@@ -13,13 +20,15 @@ export function encodeFrame(payload: Uint8Array): Uint8Array {
 }
 
 export class FrameReader {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #reader:
+    | ReadableStreamDefaultReader<Uint8Array>
+    | ReadableStreamBYOBReader;
   readonly #maxFrameBytes: number;
   #chunks: Uint8Array[] = [];
   #buffered = 0;
 
   constructor(readable: ReadableStream<Uint8Array>, maxFrameBytes: number) {
-    this.#reader = readable.getReader();
+    this.#reader = byobReader(readable) ?? readable.getReader();
     this.#maxFrameBytes = maxFrameBytes;
   }
 
@@ -54,7 +63,7 @@ export class FrameReader {
   /** Reads until `bytes` are buffered; false when the stream ends first at a frame boundary. */
   async #fill(bytes: number): Promise<boolean> {
     while (this.#buffered < bytes) {
-      const { value, done } = await this.#reader.read();
+      const { value, done } = await this.#read(bytes - this.#buffered);
       if (done) {
         if (this.#buffered === 0) return false;
         throw new RelayError("INVALID_REQUEST", "stream ended inside a frame", {
@@ -66,6 +75,18 @@ export class FrameReader {
       this.#buffered += value.byteLength;
     }
     return true;
+  }
+
+  /** One read; a BYOB read asks for what the frame still needs, within bounds. */
+  #read(missing: number): Promise<ReadableStreamReadResult<Uint8Array>> {
+    if (this.#reader instanceof ReadableStreamDefaultReader) {
+      return this.#reader.read();
+    }
+    const size = Math.min(
+      MAX_READ_BYTES,
+      Math.max(IDLE_READ_BYTES, missing),
+    );
+    return this.#reader.read(new Uint8Array(size));
   }
 
   #peek(bytes: number): Uint8Array {
@@ -107,5 +128,16 @@ export class FrameReader {
     }
     if (consume) this.#buffered -= bytes;
     return out;
+  }
+}
+
+/** A BYOB reader when `readable` is a byte stream (QUIC streams are), else undefined. */
+function byobReader(
+  readable: ReadableStream<Uint8Array>,
+): ReadableStreamBYOBReader | undefined {
+  try {
+    return readable.getReader({ mode: "byob" });
+  } catch {
+    return undefined;
   }
 }

@@ -72,3 +72,42 @@ Deno.test("a stream cut inside a frame is an error, at a boundary a clean end", 
   );
   assert.equal(await new FrameReader(streamOf([]), 64).next(), undefined);
 });
+
+/** A byte stream serving `wire` into the reader's own buffers; records each buffer size asked for. */
+function byteStreamOf(
+  wire: Uint8Array,
+  asked: number[],
+): ReadableStream<Uint8Array> {
+  let offset = 0;
+  return new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      const request = controller.byobRequest!;
+      const view = request.view as Uint8Array;
+      asked.push(view.byteLength);
+      if (offset === wire.byteLength) {
+        controller.close();
+        request.respond(0);
+        return;
+      }
+      const n = Math.min(view.byteLength, wire.byteLength - offset);
+      view.set(wire.subarray(offset, offset + n));
+      offset += n;
+      request.respond(n);
+    },
+  });
+}
+
+Deno.test("byte streams are read into small buffers while idle and large ones inside a big frame", async () => {
+  const small = new Uint8Array([9, 9, 9]);
+  const big = new Uint8Array(200_000).fill(5);
+  const wire = new Uint8Array([...encodeFrame(small), ...encodeFrame(big)]);
+  const asked: number[] = [];
+  const reader = new FrameReader(byteStreamOf(wire, asked), 1 << 20);
+  assert.deepEqual(await reader.next(), small);
+  assert.deepEqual(await reader.next(), big);
+  assert.equal(await reader.next(), undefined);
+  assert.equal(asked[0], 4096, "a stream waiting for a frame holds 4 KiB");
+  assert.ok(asked.includes(64 * 1024), `asked ${asked}`);
+  assert.ok(Math.max(...asked) <= 64 * 1024, `asked ${asked}`);
+});
