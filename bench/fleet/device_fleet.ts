@@ -11,11 +11,16 @@ export function deviceIds(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `${DEVICE_PREFIX}${i}`);
 }
 
+/** First connects in flight per worker process, unless a fleet says otherwise. */
+export const RAMP_CONCURRENCY = 50;
+
 export interface FleetOptions {
   relay: RelayProcess;
   transport: FleetTransport;
   devices: number;
   devicesPerProcess: number;
+  /** First connects in flight per worker process (default RAMP_CONCURRENCY). */
+  rampConcurrency?: number;
 }
 
 export class DeviceFleet {
@@ -27,7 +32,7 @@ export class DeviceFleet {
     this.devices = devices;
   }
 
-  /** Spawns the workers; they connect their devices at once. */
+  /** Spawns the workers; each starts `rampConcurrency` devices at a time. */
   static start(options: FleetOptions): DeviceFleet {
     const { relay, transport, devices, devicesPerProcess } = options;
     const ca = relay.endpoints.caFile;
@@ -43,6 +48,7 @@ export class DeviceFleet {
           `--prefix=${DEVICE_PREFIX}`,
           `--from=${from}`,
           `--count=${Math.min(devicesPerProcess, devices - from)}`,
+          `--ramp-concurrency=${options.rampConcurrency ?? RAMP_CONCURRENCY}`,
         ], { v8Flags: ["--expose-gc"] }),
       );
     }

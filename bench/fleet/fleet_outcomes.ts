@@ -1,4 +1,5 @@
 // Turns the fleet runs (one per transport) into report rows with targets.
+import { RAMP_CONCURRENCY } from "./device_fleet.ts";
 import type { FigureRow, ScenarioOutcome } from "./fleet_result.ts";
 import {
   type FleetRun,
@@ -50,6 +51,7 @@ export function idleOutcome(
     id: "idle_fleet",
     title: `1. Idle fleet: ${sizes.devices.toLocaleString("en-US")} devices`,
     rows: [
+      row("devices connected", "", runs, (r: FleetRun) => r.connected),
       row(
         "time to connect all",
         "s",
@@ -74,11 +76,15 @@ export function idleOutcome(
     settings: {
       devices: sizes.devices,
       devices_per_process: sizes.devicesPerProcess,
+      ramp_concurrency_per_process: RAMP_CONCURRENCY,
       heartbeat_interval_seconds: sizes.heartbeatSeconds,
       idle_window_s: sizes.idleMs / 1000,
     },
     notes: [
-      "RSS per connection: (RSS idle - RSS before the ramp) / devices.",
+      "RSS per connection: (RSS idle - RSS before the ramp) / devices connected.",
+      ...runs.filter((r) => r.rampShortfall).map((r) =>
+        `${r.transport}: ${r.rampShortfall}`
+      ),
     ],
   };
 }

@@ -26,7 +26,12 @@ export interface FleetSizes {
 
 export interface FleetRun {
   transport: FleetTransport;
+  /** Devices registered when the ramp ended (all, or those in by its timeout). */
+  connected: number;
+  /** NaN when not all connected within the ramp timeout. */
   connectAllSeconds: number;
+  /** Why the ramp stopped short, if it did. */
+  rampShortfall?: string;
   baselineRssBytes: number;
   rssBytes: number;
   heapUsedBytes: number;
@@ -65,10 +70,21 @@ export async function runFleet(
       devices: sizes.devices,
       devicesPerProcess: sizes.devicesPerProcess,
     });
-    await fleet.waitConnected(180_000);
-    const connectAllSeconds = (performance.now() - rampStarted) / 1000;
+    // A ramp that stops short is reported, and the idle and active
+    // scenarios still run on the devices that made it.
+    let rampShortfall: string | undefined;
+    await fleet.waitConnected(180_000).catch((error) =>
+      rampShortfall = (error as Error).message
+    );
+    const connected = fleet.connected();
+    const connectAllSeconds = rampShortfall === undefined
+      ? (performance.now() - rampStarted) / 1000
+      : NaN;
     progress(
-      `${transport}: all connected in ${connectAllSeconds.toFixed(1)} s; idle`,
+      rampShortfall ??
+        `${transport}: all connected in ${
+          connectAllSeconds.toFixed(1)
+        } s; idle`,
     );
     await sleep(2000);
     const idleFrom = await relay.sample();
@@ -78,11 +94,13 @@ export async function runFleet(
     const active = await runActive(relay, transport, sizes, progress);
     return {
       transport,
+      connected,
       connectAllSeconds,
+      ...(rampShortfall ? { rampShortfall } : {}),
       baselineRssBytes: baseline.rssBytes,
       rssBytes: idleTo.rssBytes,
       heapUsedBytes: memory.heap_used ?? NaN,
-      bytesPerConnection: (idleTo.rssBytes - baseline.rssBytes) / sizes.devices,
+      bytesPerConnection: (idleTo.rssBytes - baseline.rssBytes) / connected,
       idleCores: coresUsed(idleFrom, idleTo),
       active,
     };
