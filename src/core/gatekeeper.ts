@@ -118,6 +118,11 @@ export class Gatekeeper {
     );
   }
 
+  /** A connection refused because max_pending_handshakes were under way (not audited: load, not identity). */
+  handshakeShed(): void {
+    this.#refused.inc({ reason: "handshakes_pending" });
+  }
+
   /**
    * Handshake timeouts on a connection with no credentials yet. Audited, but
    * not counted towards blocking the address: a relay slowed down by a
@@ -125,11 +130,6 @@ export class Gatekeeper {
    * (NAT) address would lock the whole site out. The timeout and the
    * connection rate limits already bound what a slow client can hold.
    */
-  /** A connection refused because max_pending_handshakes were under way (not audited: load, not identity). */
-  handshakeShed(): void {
-    this.#refused.inc({ reason: "handshakes_pending" });
-  }
-
   handshakeTimedOut(peer: Peer, what: string): void {
     this.#refused.inc({ reason: "handshake_timeout" });
     this.#record({

@@ -32,47 +32,41 @@ export function guardConnections(
     throw new Error("grpc-js internals changed: no http2Servers to guard");
   }
   for (const http2Server of servers.keys()) {
-    // Closing a session sends GOAWAY, and Deno 2.9's nghttp2 can crash the
-    // client process that receives one (denoland/deno#36788). Destroying the
-    // socket instead ends the connection without a frame.
-    const sockets = new Map<string, Socket>();
-    const track = (socket: Socket) => {
-      const key = peerKey(socket);
-      sockets.set(key, socket);
-      socket.once("close", () => {
-        if (sockets.get(key) === socket) sockets.delete(key);
-      });
-    };
-    // Until its HTTP/2 session starts (TLS done), a connection holds a
-    // handshake place.
-    const handshakes = new Map<string, () => void>();
+    // Each connection by peer address: its socket (the TLS one once TLS is
+    // done) and, until its HTTP/2 session starts, its handshake place.
+    const connections = new Map<
+      string,
+      { socket: Socket; releaseHandshake: () => void }
+    >();
     http2Server.on("connection", (socket: Socket) => {
-      const release = options.admission.admit();
-      if (release === undefined) {
+      const releaseHandshake = options.admission.admit();
+      if (releaseHandshake === undefined) {
         socket.destroy();
         return;
       }
       const key = peerKey(socket);
-      handshakes.set(key, release);
+      const entry = { socket, releaseHandshake };
+      connections.set(key, entry);
       socket.once("close", () => {
-        release();
-        if (handshakes.get(key) === release) handshakes.delete(key);
+        releaseHandshake();
+        if (connections.get(key) === entry) connections.delete(key);
       });
-      track(socket);
     });
-    http2Server.on("secureConnection", track);
+    http2Server.on("secureConnection", (socket: Socket) => {
+      const entry = connections.get(peerKey(socket));
+      if (entry) entry.socket = socket;
+    });
     http2Server.on("session", (session: ServerHttp2Session) => {
-      if (session.socket) {
-        const key = peerKey(session.socket);
-        handshakes.get(key)?.();
-        handshakes.delete(key);
-      }
+      const entry = session.socket
+        ? connections.get(peerKey(session.socket))
+        : undefined;
+      entry?.releaseHandshake();
       const timer = setTimeout(() => {
         options.onHandshakeTimeout(session.socket?.remoteAddress ?? "");
-        const socket = session.socket
-          ? sockets.get(peerKey(session.socket))
-          : undefined;
-        if (socket) socket.destroy();
+        // Closing the session would send GOAWAY, and Deno 2.9's nghttp2 can
+        // crash the client process that receives one (denoland/deno#36788):
+        // destroying the socket ends the connection without a frame.
+        if (entry) entry.socket.destroy();
         else session.destroy();
       }, options.handshakeTimeoutMs);
       const clear = () => clearTimeout(timer);

@@ -105,8 +105,8 @@ async function connectQuic(
         else signal?.addEventListener("abort", onAbort, { once: true });
       }),
     ]);
-    // The endpoint (a UDP socket) serves this connection only: without this
-    // every reconnect would leak one.
+    // The endpoint (a UDP socket) serves this connection only: free it with
+    // the connection, not whenever the garbage collector gets to it.
     conn.closed.catch(() => undefined).finally(() => endpoint.close());
     return conn;
   } catch (error) {
