@@ -356,6 +356,7 @@ function quicOptions(options: ClientTransportOptions) {
     ...(options.quicConnectTimeoutMs !== undefined
       ? { connectTimeoutMs: options.quicConnectTimeoutMs }
       : {}),
+    ...(options.quicEndpoint ? { endpoint: options.quicEndpoint } : {}),
   };
 }
 

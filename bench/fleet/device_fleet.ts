@@ -12,7 +12,7 @@ export function deviceIds(count: number): string[] {
 }
 
 /** First connects in flight per worker process, unless a fleet says otherwise. */
-export const RAMP_CONCURRENCY = 50;
+export const RAMP_CONCURRENCY = 10;
 
 export interface FleetOptions {
   relay: RelayProcess;

@@ -31,8 +31,8 @@ interface Profile {
 }
 
 // 500 devices per worker process: with more, a worker's own event loop lags
-// (QUIC: one UDP endpoint per device) and its devices notice a dead relay
-// late, which would be charged to the relay.
+// and its devices notice a dead relay late, which would be charged to the
+// relay.
 const PROFILES: Record<string, Profile> = {
   quick: {
     fleet: {

@@ -43,6 +43,11 @@ export interface ClientTransportOptions {
   probeIntervalMs?: number;
   /** QUIC handshake timeout (default 5 s). */
   quicConnectTimeoutMs?: number;
+  /**
+   * UDP endpoint QUIC dials from, shared by many connectors (a gateway
+   * hosting many devices); the caller closes it. Default: one per connector.
+   */
+  quicEndpoint?: Deno.QuicEndpoint;
   caPem?: string;
   insecure?: boolean;
   /** TLS server name when it differs from the host in `address`. */

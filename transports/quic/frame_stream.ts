@@ -5,11 +5,12 @@
 // Byte streams are read into buffers of our own size: a default reader has
 // Deno allocate 64 KiB for every pending read, so each idle device stream
 // held 64 KiB (half the relay's memory per QUIC connection). An idle stream
-// now waits with 4 KiB; inside a large frame reads grow to 64 KiB.
+// now waits with 512 bytes (a heartbeat fits); inside a large frame reads
+// grow to what the frame still needs, 64 KiB at most.
 import { RelayError } from "../../src/errors/relay_error.ts";
 
 const HEADER_BYTES = 4;
-const IDLE_READ_BYTES = 4 * 1024;
+const IDLE_READ_BYTES = 512;
 const MAX_READ_BYTES = 64 * 1024;
 
 export function encodeFrame(payload: Uint8Array): Uint8Array {
