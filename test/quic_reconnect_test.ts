@@ -2,6 +2,8 @@
 // attempt from one UDP endpoint (Deno keeps native memory for each endpoint
 // ever opened), and callers can share one endpoint across connectors.
 import assert from "node:assert/strict";
+import { RelayError } from "../src/errors/relay_error.ts";
+import { createDevCa, issueServerCertificate } from "../src/tls/dev_pki.ts";
 import { quicDeviceConnector } from "../transports/quic/quic_connectors.ts";
 import { startTestRelay } from "./harness.ts";
 
@@ -71,5 +73,38 @@ Deno.test("connectors given one QUIC endpoint share it and leave it open", async
   } finally {
     endpoint.close();
     await t.close();
+  }
+});
+
+Deno.test("a QUIC connection the relay refuses (shedding handshakes) is marked refused, for the short backoff", async () => {
+  const ca = await createDevCa();
+  const { serverCertPem, serverKeyPem } = await issueServerCertificate(ca, {
+    hosts: ["127.0.0.1"],
+  });
+  const server = new Deno.QuicEndpoint({ hostname: "127.0.0.1", port: 0 });
+  const listener = server.listen({
+    cert: serverCertPem,
+    key: serverKeyPem,
+    alpnProtocols: ["relay.v1"],
+  });
+  const refusing = (async () => {
+    for await (const incoming of listener) incoming.refuse();
+  })();
+  const connector = quicDeviceConnector({
+    address: `127.0.0.1:${server.addr.port}`,
+    caPem: ca.caCertPem,
+  });
+  try {
+    const error = await connector.probe().then(
+      () => assert.fail("the refused connection succeeded"),
+      (error) => error,
+    );
+    assert.ok(error instanceof RelayError, String(error));
+    assert.equal(error.code, "UNAVAILABLE");
+    assert.equal(error.refused, true, error.message);
+  } finally {
+    connector.close();
+    server.close();
+    await refusing.catch(() => undefined);
   }
 });

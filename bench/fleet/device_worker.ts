@@ -7,7 +7,8 @@
 // Usage:
 //   deno run -A bench/fleet/device_worker.ts --transport h2|quic \
 //     --grpc HOST:PORT --quic HOST:PORT --ca FILE --credentials FILE \
-//     --prefix dev- --from 0 --count 2500 [--ramp-concurrency 200]
+//     --prefix dev- --from 0 --count 2500 [--ramp-concurrency 200] \
+//     [--quic-connect-timeout-ms 15000]
 import { parseArgs } from "node:util";
 import { DeviceAgent, deviceConnector, echoHandler } from "../../src/main.ts";
 import { BENCH_SERVER_NAME } from "../echo_path.ts";
@@ -24,6 +25,10 @@ const { values } = parseArgs({
     from: { type: "string", default: "0" },
     count: { type: "string", default: "1" },
     "ramp-concurrency": { type: "string", default: "200" },
+    // Longer than the SDK's 5 s: on two cores shared with 20 workers a QUIC
+    // handshake can take seconds, and each abandoned one is retried while
+    // it still runs out at the relay, which snowballed into a stalled ramp.
+    "quic-connect-timeout-ms": { type: "string", default: "15000" },
     "report-ms": { type: "string", default: "200" },
   },
 });
@@ -59,6 +64,7 @@ function startAgent(index: number): Promise<void> {
       serverName: BENCH_SERVER_NAME,
       transport,
       ...(quicEndpoint ? { quicEndpoint } : {}),
+      quicConnectTimeoutMs: Number(values["quic-connect-timeout-ms"]),
     }),
     deviceId,
     token,

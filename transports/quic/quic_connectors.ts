@@ -145,12 +145,13 @@ async function connectQuic(
       (late) => late.close({ closeCode: 0, reason: "given up" }),
       () => undefined,
     );
+    const message = (error as Error).message;
     throw error instanceof RelayError ? error : new RelayError(
       "UNAVAILABLE",
-      `cannot reach ${options.address} over QUIC: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
+      `cannot reach ${options.address} over QUIC: ${message}`,
+      // Refused before any crypto (the relay shedding handshakes): retrying
+      // soon costs it little, so the agent's backoff stays short.
+      { cause: error, refused: /refused to accept/.test(message) },
     );
   } finally {
     clearTimeout(timer);
