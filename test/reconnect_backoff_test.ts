@@ -3,6 +3,7 @@
 // after the relay returns, however long the relay was down.
 import assert from "node:assert/strict";
 import { deviceConnector } from "../src/main.ts";
+import { RelayError } from "../src/errors/relay_error.ts";
 import { DeviceAgent } from "../src/sdk/device_agent.ts";
 import { startTestRelay } from "./harness.ts";
 
@@ -51,5 +52,35 @@ Deno.test("a device is back within refusedMaxMs of a restarted relay's return, n
     }
   } finally {
     await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+Deno.test("an h2 connection the relay sheds before TLS is marked refused, for the short backoff", async () => {
+  const t = await startTestRelay({
+    transport: "h2",
+    config: { "relay.session.max_pending_handshakes": 1 },
+  });
+  // A silent connection holds the one handshake place.
+  const holder = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: Number(t.relay.grpcAddress.split(":").at(-1)),
+  });
+  const connector = deviceConnector({ ...t.clientOptions, transport: "h2" });
+  try {
+    const stream = connector.connect();
+    // grpc-js dials on the first message; the failure ends the stream.
+    const error = await (async () => {
+      await stream.send({ register: { device_id: "shed-1" } });
+      for await (const _ of stream.messages) break;
+    })().then(
+      () => assert.fail("the shed connection was served"),
+      (error) => error,
+    );
+    assert.ok(error instanceof RelayError, String(error));
+    assert.equal(error.refused, true, error.message);
+  } finally {
+    holder.close();
+    connector.close();
+    await t.close();
   }
 });

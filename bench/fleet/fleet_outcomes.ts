@@ -194,6 +194,8 @@ export function stormOutcome(
       agent_backoff:
         "full jitter, 500 ms doubling to 30 s, 2 s while refused (SDK defaults)",
     },
-    notes: [],
+    notes: runs.map((r) =>
+      `${r.transport} attempts failed with: ${JSON.stringify(r.errors)}`
+    ),
   };
 }

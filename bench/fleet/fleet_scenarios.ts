@@ -195,6 +195,8 @@ export interface StormRun {
   p10ToP90Seconds: number;
   peakCores: number;
   back: number;
+  /** Why reconnect attempts failed between the kill and the last one back. */
+  errors: Record<string, number>;
 }
 
 /**
@@ -226,6 +228,7 @@ export async function runStorm(
       `${transport}: storm: killing the relay under ${sizes.devices} devices`,
     );
     const connectsBefore = fleet.connects();
+    const errorsBefore = fleet.errors();
     const killedAt = Date.now();
     await relay.kill();
     await sleep(sizes.downMs);
@@ -251,6 +254,11 @@ export async function runStorm(
       spreadSeconds: (times.at(-1)! - times[0]!) / 1000,
       p10ToP90Seconds: (at(0.9) - at(0.1)) / 1000,
       peakCores: peak.peakCores,
+      errors: Object.fromEntries(
+        Object.entries(fleet.errors())
+          .map(([reason, n]) => [reason, n - (errorsBefore[reason] ?? 0)])
+          .filter(([, n]) => Number(n) > 0),
+      ),
     };
   } finally {
     await fleet?.close();

@@ -41,6 +41,9 @@ export function toServiceError(error: RelayError): Partial<grpc.StatusObject> {
   return { code: TO_STATUS[error.code], details: error.message, metadata };
 }
 
+const REFUSED =
+  /ECONNREFUSED|socket disconnected before secure TLS connection was established/;
+
 /** Turns a gRPC client error into a RelayError with the relay's own code. */
 export function fromServiceError(error: unknown): RelayError {
   if (error instanceof RelayError) return error;
@@ -52,8 +55,10 @@ export function fromServiceError(error: unknown): RelayError {
   const details = status.details || String(status.message ?? "transport error");
   return new RelayError(code, details, {
     source: "upstream",
-    // grpc-js names the socket error only in the text.
-    refused: code === "UNAVAILABLE" && details.includes("ECONNREFUSED"),
+    // grpc-js names the socket error only in the text. Refused: nothing
+    // listens, or the relay closed the connection before TLS (shedding
+    // handshakes); retrying soon costs the relay little either way.
+    refused: code === "UNAVAILABLE" && REFUSED.test(details),
     cause: error,
   });
 }
