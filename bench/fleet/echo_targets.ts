@@ -22,6 +22,53 @@ export interface EchoTargets {
   close(): Promise<void>;
 }
 
+export function echoDeviceId(transport: "h2" | "quic"): string {
+  return `echo-${transport}-0`;
+}
+
+/**
+ * One echo device process on `transport`, connected to `relay` (which must
+ * know echoDeviceId(transport)), and the client's spec for reaching it.
+ */
+export async function startEchoDevice(
+  relay: RelayProcess,
+  transport: "h2" | "quic",
+): Promise<{ device: WorkerProcess; spec: EchoTargetSpec }> {
+  const { endpoints } = relay;
+  const device = new WorkerProcess(
+    worker("./device_worker.ts"),
+    [
+      ...["--transport", transport, "--grpc", endpoints.grpcAddress],
+      ...["--quic", endpoints.quicAddress, "--ca", endpoints.caFile],
+      ...["--credentials", endpoints.credentialsFile],
+      ...["--prefix", `echo-${transport}-`, "--from", "0", "--count", "1"],
+    ],
+    { name: `device worker (${transport})` },
+  );
+  try {
+    await device.waitFor(
+      (m) => m.type === "status" && m.connected === 1,
+      30_000,
+      "the device to connect",
+    );
+  } catch (error) {
+    await device.close();
+    throw error;
+  }
+  return {
+    device,
+    spec: {
+      name: transport,
+      transport,
+      address: endpoints.grpcAddress,
+      quicAddress: endpoints.quicAddress,
+      serverName: "localhost",
+      token: endpoints.adminToken,
+      deviceId: echoDeviceId(transport),
+    },
+  };
+}
+
 export async function startEchoTargets(
   progress: (text: string) => void,
   relayConfig: Record<string, unknown> = {},
@@ -30,7 +77,7 @@ export async function startEchoTargets(
   try {
     progress("starting the relay process");
     const relay = await RelayProcess.start({
-      deviceIds: TRANSPORTS.map((t) => `echo-${t}-0`),
+      deviceIds: TRANSPORTS.map(echoDeviceId),
       config: relayConfig,
     });
     cleanup.defer(() => relay.close());
@@ -39,31 +86,9 @@ export async function startEchoTargets(
     const specs: EchoTargetSpec[] = [];
     for (const transport of TRANSPORTS) {
       progress(`starting the ${transport} echo device process`);
-      const device = new WorkerProcess(
-        worker("./device_worker.ts"),
-        [
-          ...["--transport", transport, "--grpc", endpoints.grpcAddress],
-          ...["--quic", endpoints.quicAddress, "--ca", caFile],
-          ...["--credentials", endpoints.credentialsFile],
-          ...["--prefix", `echo-${transport}-`, "--from", "0", "--count", "1"],
-        ],
-        { name: `device worker (${transport})` },
-      );
+      const { device, spec } = await startEchoDevice(relay, transport);
       cleanup.defer(() => device.close());
-      await device.waitFor(
-        (m) => m.type === "status" && m.connected === 1,
-        30_000,
-        "the device to connect",
-      );
-      specs.push({
-        name: transport,
-        transport,
-        address: endpoints.grpcAddress,
-        quicAddress: endpoints.quicAddress,
-        serverName: "localhost",
-        token: endpoints.adminToken,
-        deviceId: `echo-${transport}-0`,
-      });
+      specs.push(spec);
     }
     progress("starting the direct echo server process");
     const direct = new WorkerProcess(

@@ -2,49 +2,30 @@
 // (window 16) through it to one device: prints the throughput and the
 // functions with the most self time, and writes the .cpuprofile.
 // Usage: deno run -A bench/fleet/profile_stream.ts [h2|quic] [OUT.cpuprofile]
+import { echoDeviceId, startEchoDevice } from "./echo_targets.ts";
 import { hotFunctions, RelayProfiler } from "./relay_profiler.ts";
 import { RelayProcess } from "./relay_process.ts";
 import { WorkerProcess } from "./worker_process.ts";
 
 const transport = Deno.args[0] === "quic" ? "quic" : "h2";
 const out = Deno.args[1] ?? `relay-stream-${transport}.cpuprofile`;
-const deviceId = `echo-${transport}-0`;
 const worker = (name: string) => new URL(name, import.meta.url).pathname;
 
 const relay = await RelayProcess.start({
-  deviceIds: [deviceId],
+  deviceIds: [echoDeviceId(transport)],
   inspect: true,
 });
 const { endpoints } = relay;
 const workers: WorkerProcess[] = [];
 try {
-  const device = new WorkerProcess(worker("./device_worker.ts"), [
-    ...["--transport", transport, "--grpc", endpoints.grpcAddress],
-    ...["--quic", endpoints.quicAddress, "--ca", endpoints.caFile],
-    ...["--credentials", endpoints.credentialsFile],
-    ...["--prefix", `echo-${transport}-`, "--from", "0", "--count", "1"],
-  ]);
+  const { device, spec } = await startEchoDevice(relay, transport);
   workers.push(device);
-  await device.waitFor(
-    (m) => m.type === "status" && m.connected === 1,
-    30_000,
-    "the device to connect",
-  );
   const profiler = await RelayProfiler.attach(relay.inspectPort!);
-  const target = {
-    name: transport,
-    transport,
-    address: endpoints.grpcAddress,
-    quicAddress: endpoints.quicAddress,
-    serverName: "localhost",
-    token: endpoints.adminToken,
-    deviceId,
-  };
   const client = new WorkerProcess(worker("./echo_client_worker.ts"), [
     ...["--ca", endpoints.caFile, "--mode", "windowed", "--payload", "65536"],
     ...["--window", "16", "--rounds", "2", "--duration-ms", "6000"],
     ...["--warmup-ms", "1000"],
-  ], { env: { BENCH_ECHO_TARGETS: JSON.stringify([target]) } });
+  ], { env: { BENCH_ECHO_TARGETS: JSON.stringify([spec]) } });
   workers.push(client);
   await client.waitFor((m) => m.type === "mark", 30_000, "the first round");
   await profiler.startCpu();
