@@ -84,3 +84,43 @@ Deno.test("an h2 connection the relay sheds before TLS is marked refused, for th
     await t.close();
   }
 });
+
+Deno.test("an h2 device dials the relay on every one of its own retries, not on grpc-js's growing backoff", async () => {
+  // A relay that sheds every connection: accepted, then closed before TLS.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let dials = 0;
+  const shedding = (async () => {
+    for await (const conn of listener) {
+      dials++;
+      conn.close();
+    }
+  })();
+  const agent = new DeviceAgent({
+    connector: deviceConnector({
+      address: `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+      transport: "h2",
+      insecure: true,
+    }),
+    deviceId: "dials-1",
+    token: "unused",
+    allowPlaintext: true,
+    // About 100 ms between attempts.
+    backoff: {
+      initialMs: 20,
+      maxMs: 100,
+      refusedMaxMs: 100,
+      random: () => 0.999,
+    },
+  });
+  try {
+    agent.start();
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    // grpc-js's own backoff (1.6x per failure from 200 ms) would allow about
+    // 6 dials in 3 s and fail the other attempts without dialling.
+    assert.ok(dials >= 12, `${dials} dials in 3 s`);
+  } finally {
+    await agent.close();
+    listener.close();
+    await shedding.catch(() => {});
+  }
+});

@@ -51,7 +51,12 @@ function createClient(options: GrpcClientOptions): RelayServiceClient {
     "grpc.max_receive_message_length": options.maxMessageBytes ??
       8 * 1024 * 1024,
     "grpc.max_send_message_length": options.maxMessageBytes ?? 8 * 1024 * 1024,
-    "grpc.initial_reconnect_backoff_ms": 200,
+    // The SDK owns the retry policy (jittered, with the short ceiling while
+    // refused). grpc-js's own reconnect backoff grows 1.6x per failure up to
+    // 120 s and fails every call meanwhile with the stale last error, so
+    // after an outage it held devices off long after the relay was back.
+    "grpc.initial_reconnect_backoff_ms": GRPC_RECONNECT_BACKOFF_MS,
+    "grpc.max_reconnect_backoff_ms": GRPC_RECONNECT_BACKOFF_MS,
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_timeout_ms": 10_000,
     // One connection per client: grpc-js would otherwise share a connection
@@ -65,6 +70,9 @@ function createClient(options: GrpcClientOptions): RelayServiceClient {
   const { RelayService } = relayProto().relay.v1;
   return new RelayService(options.address, credentials, channelOptions);
 }
+
+/** grpc-js's own pause between dials of one channel (it has no "none"). */
+const GRPC_RECONNECT_BACKOFF_MS = 100;
 
 /** SNI sent for IP targets; the certificate is checked against the IP itself. */
 const IP_PLACEHOLDER_NAME = "ip-address.invalid";
