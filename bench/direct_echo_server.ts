@@ -6,6 +6,7 @@ import { Buffer } from "node:buffer";
 import type { ControllerMessage__Output } from "../src/gen/relay/v1/ControllerMessage.ts";
 import type { DeviceResponse } from "../src/gen/relay/v1/DeviceResponse.ts";
 import { relayProto } from "../transports/grpc/relay_proto.ts";
+import { widenFlowControlWindows } from "../transports/grpc/http2_servers.ts";
 
 export interface DirectTls {
   caPem: string;
@@ -61,6 +62,9 @@ export async function startDirectEchoServer(
       (error, bound) => error ? reject(error) : resolve(bound),
     );
   });
+  // The relay's HTTP/2 windows, so the reference differs from it only by
+  // the hop it saves.
+  widenFlowControlWindows(server);
   return {
     address: `127.0.0.1:${port}`,
     close: () =>

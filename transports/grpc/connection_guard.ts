@@ -6,11 +6,8 @@
 import type * as grpc from "@grpc/grpc-js";
 import type { Socket } from "node:net";
 import type { HandshakeAdmission } from "../../src/limits/handshake_admission.ts";
-import type {
-  Http2SecureServer,
-  Http2Server,
-  ServerHttp2Session,
-} from "node:http2";
+import type { ServerHttp2Session } from "node:http2";
+import { http2ServersOf } from "./http2_servers.ts";
 
 export interface ConnectionGuardOptions {
   handshakeTimeoutMs: number;
@@ -24,14 +21,7 @@ export function guardConnections(
   server: grpc.Server,
   options: ConnectionGuardOptions,
 ): void {
-  // grpc-js keeps its node:http2 servers in a private map; there is no public hook.
-  const servers = (server as unknown as {
-    http2Servers?: Map<Http2Server | Http2SecureServer, unknown>;
-  }).http2Servers;
-  if (servers === undefined) {
-    throw new Error("grpc-js internals changed: no http2Servers to guard");
-  }
-  for (const http2Server of servers.keys()) {
+  for (const http2Server of http2ServersOf(server)) {
     // Each connection by peer address: its socket (the TLS one once TLS is
     // done) and, until its HTTP/2 session starts, its handshake place.
     const connections = new Map<

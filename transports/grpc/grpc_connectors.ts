@@ -15,6 +15,7 @@ import { RelayError } from "../../src/errors/relay_error.ts";
 import { clientStream } from "./client_stream.ts";
 import { relayProto } from "./relay_proto.ts";
 import { fromServiceError } from "./status_mapping.ts";
+import { STREAM_WINDOW_BYTES } from "./http2_servers.ts";
 
 export interface GrpcClientOptions {
   /** host:port of the relay's gRPC listener. */
@@ -63,6 +64,8 @@ function createClient(options: GrpcClientOptions): RelayServiceClient {
     // among all clients of a process with the same target and credentials,
     // so one device's failure (or GOAWAY) would cut off every other device.
     "grpc.use_local_subchannel_pool": 1,
+    // How much the relay may send ahead (see STREAM_WINDOW_BYTES).
+    "grpc-node.flow_control_window": STREAM_WINDOW_BYTES,
   };
   const serverName = options.serverName ??
     (ipTarget ? IP_PLACEHOLDER_NAME : undefined);

@@ -15,6 +15,7 @@ import type { RelayServiceHandlers } from "../../src/gen/relay/v1/RelayService.t
 import { relayProto } from "./relay_proto.ts";
 import { HandshakeAdmission } from "../../src/limits/handshake_admission.ts";
 import { guardConnections } from "./connection_guard.ts";
+import { widenFlowControlWindows } from "./http2_servers.ts";
 import { serverStreamLink } from "./server_stream_link.ts";
 import { toServiceError } from "./status_mapping.ts";
 
@@ -102,6 +103,7 @@ export class GrpcRelayServer {
           "no stream",
         ),
     });
+    widenFlowControlWindows(this.#server);
     return this.#port;
   }
 
