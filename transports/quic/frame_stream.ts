@@ -6,17 +6,30 @@
 // Deno allocate 64 KiB for every pending read, so each idle device stream
 // held 64 KiB (half the relay's memory per QUIC connection). An idle stream
 // now waits with 512 bytes (a heartbeat fits); inside a large frame reads
-// grow to what the frame still needs, 64 KiB at most.
+// grow to what the frame still needs, 64 KiB at most. A frame up to 128 KiB
+// is read straight into its own buffer (no joining copy); a longer one in
+// 64 KiB reads, so a claimed length never allocates more than that ahead of
+// the bytes that arrive.
 import { RelayError } from "../../src/errors/relay_error.ts";
 
 const HEADER_BYTES = 4;
 const IDLE_READ_BYTES = 512;
 const MAX_READ_BYTES = 64 * 1024;
+const MAX_DIRECT_FRAME_BYTES = 2 * MAX_READ_BYTES;
 
 export function encodeFrame(payload: Uint8Array): Uint8Array {
   const frame = new Uint8Array(HEADER_BYTES + payload.byteLength);
-  new DataView(frame.buffer).setUint32(0, payload.byteLength);
   frame.set(payload, HEADER_BYTES);
+  return sealFrame(frame);
+}
+
+/**
+ * Writes the header of a frame whose payload was encoded after 4 reserved
+ * bytes (saves copying the payload into a new frame).
+ */
+export function sealFrame(frame: Uint8Array): Uint8Array {
+  new DataView(frame.buffer, frame.byteOffset, HEADER_BYTES)
+    .setUint32(0, frame.byteLength - HEADER_BYTES);
   return frame;
 }
 
@@ -46,11 +59,15 @@ export class FrameReader {
         { source: "downstream" },
       );
     }
-    if (!await this.#fill(HEADER_BYTES + length)) {
-      throw new RelayError("INVALID_REQUEST", "stream ended inside a frame", {
-        source: "downstream",
-      });
+    if (
+      this.#reader instanceof ReadableStreamBYOBReader &&
+      this.#buffered < HEADER_BYTES + length &&
+      length <= MAX_DIRECT_FRAME_BYTES
+    ) {
+      this.#take(HEADER_BYTES);
+      return await this.#readInto(length, this.#reader);
     }
+    if (!await this.#fill(HEADER_BYTES + length)) throw endedInsideFrame();
     this.#take(HEADER_BYTES);
     return this.#take(length);
   }
@@ -67,15 +84,33 @@ export class FrameReader {
       const { value, done } = await this.#read(bytes - this.#buffered);
       if (done) {
         if (this.#buffered === 0) return false;
-        throw new RelayError("INVALID_REQUEST", "stream ended inside a frame", {
-          source: "downstream",
-        });
+        throw endedInsideFrame();
       }
       if (value.byteLength === 0) continue;
       this.#chunks.push(value);
       this.#buffered += value.byteLength;
     }
     return true;
+  }
+
+  /** The rest of a `length`-byte frame, read into one buffer that starts with what is buffered. */
+  async #readInto(
+    length: number,
+    reader: ReadableStreamBYOBReader,
+  ): Promise<Uint8Array> {
+    let frame = new Uint8Array(length);
+    let filled = this.#buffered;
+    frame.set(this.#take(filled));
+    while (filled < length) {
+      // BYOB reads transfer the buffer: go on with the one handed back.
+      const { value, done } = await reader.read(
+        new Uint8Array(frame.buffer, filled, length - filled),
+      );
+      if (done || value === undefined) throw endedInsideFrame();
+      frame = new Uint8Array(value.buffer);
+      filled += value.byteLength;
+    }
+    return frame;
   }
 
   /** One read; a BYOB read asks for what the frame still needs, within bounds. */
@@ -130,6 +165,12 @@ export class FrameReader {
     if (consume) this.#buffered -= bytes;
     return out;
   }
+}
+
+function endedInsideFrame(): RelayError {
+  return new RelayError("INVALID_REQUEST", "stream ended inside a frame", {
+    source: "downstream",
+  });
 }
 
 /** A BYOB reader when `readable` is a byte stream (QUIC streams are), else undefined. */

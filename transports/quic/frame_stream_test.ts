@@ -77,6 +77,7 @@ Deno.test("a stream cut inside a frame is an error, at a boundary a clean end", 
 function byteStreamOf(
   wire: Uint8Array,
   asked: number[],
+  maxPerRead = Infinity,
 ): ReadableStream<Uint8Array> {
   let offset = 0;
   return new ReadableStream({
@@ -90,7 +91,7 @@ function byteStreamOf(
         request.respond(0);
         return;
       }
-      const n = Math.min(view.byteLength, wire.byteLength - offset);
+      const n = Math.min(view.byteLength, wire.byteLength - offset, maxPerRead);
       view.set(wire.subarray(offset, offset + n));
       offset += n;
       request.respond(n);
@@ -110,4 +111,28 @@ Deno.test("byte streams are read into small buffers while idle and large ones in
   assert.equal(asked[0], 512, "a stream waiting for a frame holds 512 bytes");
   assert.ok(asked.includes(64 * 1024), `asked ${asked}`);
   assert.ok(Math.max(...asked) <= 64 * 1024, `asked ${asked}`);
+});
+
+Deno.test("a frame up to 128 KiB is read straight into one buffer, packet by packet", async () => {
+  const payloads = [
+    new Uint8Array(100_000).map((_, i) => i % 251),
+    new Uint8Array([1, 2]),
+    new Uint8Array(70_000).fill(3),
+  ];
+  const wire = new Uint8Array(payloads.flatMap((p) => [...encodeFrame(p)]));
+  const asked: number[] = [];
+  // QUIC hands over about a packet per read.
+  const reader = new FrameReader(byteStreamOf(wire, asked, 1200), 1 << 20);
+  for (const payload of payloads) {
+    assert.deepEqual(await reader.next(), payload);
+  }
+  assert.equal(await reader.next(), undefined);
+  // After the 512-byte first read, the rest of the 100,000-byte frame.
+  assert.equal(asked[1], 100_000 - (512 - 4), `asked ${asked.slice(0, 4)}`);
+
+  const cut = encodeFrame(new Uint8Array(5000)).subarray(0, 3000);
+  await assert.rejects(
+    new FrameReader(byteStreamOf(cut, [], 1200), 1 << 20).next(),
+    /stream ended inside a frame/,
+  );
 });

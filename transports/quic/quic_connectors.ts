@@ -17,7 +17,7 @@ import type {
   TunnelFrame__Output,
   TunnelStream,
 } from "../../src/sdk/connector.ts";
-import { encodeFrame, FrameReader } from "./frame_stream.ts";
+import { FrameReader } from "./frame_stream.ts";
 import type { BidirectionalStream } from "./quic_stream_link.ts";
 import { codecFor, type MessageCodec } from "./relay_codec.ts";
 import { RELAY_ALPN } from "./quic_relay_server.ts";
@@ -174,7 +174,7 @@ function quicClientStream<Out, In>(
 ): ClientStream<Out, In> {
   const opened: Promise<OpenedStream> = stream.then(async (bidi) => {
     const writer = bidi.writable.getWriter();
-    await writer.write(encodeFrame(codecs.open.encode(open)));
+    await writer.write(codecs.open.frame(open));
     return {
       writer,
       frames: new FrameReader(
@@ -219,7 +219,7 @@ function quicClientStream<Out, In>(
     async send(message: Out): Promise<void> {
       try {
         const { writer } = await opened;
-        await writer.write(encodeFrame(encode.encode(message)));
+        await writer.write(encode.frame(message));
       } catch (error) {
         throw failed(error);
       }

@@ -2,7 +2,7 @@
 // frames decoded lazily, writes awaited for backpressure, one AbortSignal
 // for the stream's end whatever its cause.
 import { RelayError } from "../../src/errors/relay_error.ts";
-import { encodeFrame, type FrameReader } from "./frame_stream.ts";
+import type { FrameReader } from "./frame_stream.ts";
 import type { MessageCodec } from "./relay_codec.ts";
 
 export interface BidirectionalStream {
@@ -102,7 +102,7 @@ export function quicStreamLink<In, Out>(
     async send(message: Out): Promise<void> {
       if (closed) throw new RelayError("CANCELLED", "stream is closed");
       try {
-        await writer.write(encodeFrame(options.encode.encode(message)));
+        await writer.write(options.encode.frame(message));
       } catch (error) {
         closed = true; // the write side is broken for good
         end(
@@ -120,7 +120,7 @@ export function quicStreamLink<In, Out>(
       closed = true;
       const last = finalFrame === undefined
         ? Promise.resolve()
-        : writer.write(encodeFrame(options.encode.encode(finalFrame)));
+        : writer.write(options.encode.frame(finalFrame));
       const flushed = last.then(() => writer.close()).catch(() => {
         // The peer is gone already; there is nobody to tell.
       }).finally(() => {
