@@ -35,8 +35,14 @@ export const CONNECTION_WINDOW_BYTES = 4 * STREAM_WINDOW_BYTES;
 export function widenFlowControlWindows(server: grpc.Server): void {
   for (const http2Server of http2ServersOf(server)) {
     http2Server.on("session", (session) => {
-      session.settings({ initialWindowSize: STREAM_WINDOW_BYTES });
-      session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
+      // A connection gone by now throws here; it must not take the relay.
+      if (session.destroyed || session.closed) return;
+      try {
+        session.settings({ initialWindowSize: STREAM_WINDOW_BYTES });
+        session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
+      } catch {
+        // The session ended meanwhile: nothing to tune.
+      }
     });
   }
 }
