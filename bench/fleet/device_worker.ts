@@ -7,7 +7,7 @@
 // Usage:
 //   deno run -A bench/fleet/device_worker.ts --transport h2|quic \
 //     --grpc HOST:PORT --quic HOST:PORT --ca FILE --credentials FILE \
-//     --prefix dev- --from 0 --count 2500 [--ramp-concurrency 200] \
+//     --prefix dev- --from 0 --count 2500 [--ramp-concurrency 10] \
 //     [--quic-connect-timeout-ms 15000]
 import { parseArgs } from "node:util";
 import { DeviceAgent, deviceConnector, echoHandler } from "../../src/main.ts";
@@ -24,7 +24,7 @@ const { values } = parseArgs({
     prefix: { type: "string", default: "dev-" },
     from: { type: "string", default: "0" },
     count: { type: "string", default: "1" },
-    "ramp-concurrency": { type: "string", default: "200" },
+    "ramp-concurrency": { type: "string", default: "10" },
     // Longer than the SDK's 5 s: on two cores shared with 20 workers a QUIC
     // handshake can take seconds, and each abandoned one is retried while
     // it still runs out at the relay, which snowballed into a stalled ramp.
