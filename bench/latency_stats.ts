@@ -39,3 +39,24 @@ export function summarizeLatencies(samples: readonly number[]): LatencySummary {
     maxMs: sorted[count - 1]!,
   };
 }
+
+/** A Prometheus histogram: cumulative counts by upper bound (+Inf last). */
+export type HistogramBuckets = { le: number; count: number }[];
+
+/**
+ * Upper bound of the bucket holding the `q` quantile of what was observed
+ * between two reads of one histogram (NaN when nothing was).
+ */
+export function bucketQuantile(
+  before: HistogramBuckets,
+  after: HistogramBuckets,
+  q: number,
+): number {
+  const observed = after.map((bucket, i) => ({
+    le: bucket.le,
+    count: bucket.count - (before[i]?.count ?? 0),
+  }));
+  const total = observed.at(-1)?.count ?? 0;
+  if (total === 0) return NaN;
+  return observed.find((bucket) => bucket.count >= q * total)!.le;
+}

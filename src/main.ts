@@ -15,6 +15,7 @@ import type {
 import type { RelayConfig } from "./config/config_schema.ts";
 import { RelayCore } from "./core/relay_core.ts";
 import type { PresenceEvent } from "./core/device_registry.ts";
+import { EventLoopLagProbe } from "./observability/event_loop_lag.ts";
 import { startHealthServer } from "./observability/health_server.ts";
 import { healthReport } from "./observability/health_report.ts";
 import { RelayMqtt } from "./mqtt/relay_mqtt.ts";
@@ -179,6 +180,12 @@ export async function startRelay(
         }),
     }).catch(fail)
     : undefined;
+  // Only worth its timer where /metrics is served.
+  const lagProbe = healthServer
+    ? new EventLoopLagProbe((seconds) =>
+      core.metrics.eventLoopLag.observe(seconds)
+    )
+    : undefined;
 
   logger.info("relay started", {
     relay_id: config.relay.id,
@@ -217,6 +224,7 @@ export async function startRelay(
         // Every call is answered or closed by now; idle sockets need no wait.
         await grpc.close(250);
         await quic.server?.close();
+        lagProbe?.close();
         await healthServer?.shutdown();
         store.close();
         logger.info("relay stopped");

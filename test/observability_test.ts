@@ -36,6 +36,18 @@ contractTest(
     );
     assert.ok(rss > 10 * 2 ** 20, `rss ${rss}`);
     assert.match(metrics, /relay_process_memory_bytes\{area="heap_used"\} \d+/);
+    // The event-loop lag probe wakes every 100 ms from the relay's start.
+    const lagWakeUps = async () =>
+      Number(
+        /relay_event_loop_lag_seconds_count (\d+)/.exec(
+          await (await fetch(`${base}/metrics`)).text(),
+        )?.[1] ?? 0,
+      );
+    const deadline = Date.now() + 2_000;
+    while (await lagWakeUps() < 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(await lagWakeUps() >= 2, "event loop lag observations");
 
     const notFound = await fetch(`${base}/nope`);
     assert.equal(notFound.status, 404);

@@ -137,6 +137,12 @@ export function activeOutcome(
         runs,
         (r: FleetRun) => r.active.latency.maxMs,
       ),
+      row(
+        "relay event-loop lag p99, bucket bound",
+        "ms",
+        runs,
+        (r: FleetRun) => r.active.relayLoopLagP99Ms,
+      ),
     ],
     settings: {
       streams: sizes.streams,
@@ -149,6 +155,7 @@ export function activeOutcome(
     },
     notes: [
       "Open loop: each round trip is timed from its scheduled send time.",
+      "Relay event-loop lag: how late the relay ran its 100 ms timer (relay_event_loop_lag_seconds), i.e. how long work queued inside the relay; the rest of a round trip's tail is the load generators' on the same cores.",
       ...notes,
     ],
   };

@@ -1,7 +1,7 @@
 // Scenarios 1 (idle fleet), 2 (active controller streams on that fleet) and
 // 5 (reconnect storm), each run over h2 and over QUIC against a relay
 // process of its own; devices and controllers run in worker processes.
-import { summarizeLatencies } from "../latency_stats.ts";
+import { bucketQuantile, summarizeLatencies } from "../latency_stats.ts";
 import { DeviceFleet, deviceIds, type FleetTransport } from "./device_fleet.ts";
 import { coresUsed, watchProcess } from "./process_stats.ts";
 import { RelayProcess } from "./relay_process.ts";
@@ -42,6 +42,8 @@ export interface FleetRun {
     achievedPerSecond: number;
     errors: Record<string, number>;
     relayCores: number;
+    /** p99 of the relay's event-loop lag, as its histogram bucket's bound. */
+    relayLoopLagP99Ms: number;
     latency: ReturnType<typeof summarizeLatencies>;
   };
 }
@@ -110,6 +112,12 @@ export async function runFleet(
   }
 }
 
+/**
+ * How late the relay's event loop ran: it tells the relay's share of the
+ * round-trip tail from the load generators' on the same cores.
+ */
+const LOOP_LAG_METRIC = "relay_event_loop_lag_seconds";
+
 async function runActive(
   relay: RelayProcess,
   transport: FleetTransport,
@@ -146,6 +154,7 @@ async function runActive(
     }
     await sleep(sizes.activeWarmupMs);
     const from = await relay.sample();
+    const lagFrom = await relay.histogram(LOOP_LAG_METRIC);
     const results = await Promise.all(
       workers.map((worker) =>
         worker.waitFor(
@@ -156,6 +165,7 @@ async function runActive(
       ),
     );
     const to = await relay.sample();
+    const lagTo = await relay.histogram(LOOP_LAG_METRIC);
     const latencies = results.flatMap((r) => r.latenciesMs as number[]);
     const errors: Record<string, number> = {};
     for (const result of results) {
@@ -169,6 +179,7 @@ async function runActive(
       achievedPerSecond: latencies.length / seconds,
       errors,
       relayCores: coresUsed(from, to),
+      relayLoopLagP99Ms: bucketQuantile(lagFrom, lagTo, 0.99) * 1000,
       latency: summarizeLatencies(latencies),
     };
   } finally {

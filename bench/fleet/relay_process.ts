@@ -3,6 +3,7 @@
 // fixed loopback ports chosen up front, so it can be killed and restarted on
 // the same addresses. Devices are registered in its store before it starts;
 // their credentials go to a JSON file that device workers read.
+import type { HistogramBuckets } from "../latency_stats.ts";
 import { stringify } from "yaml";
 import { RelayStore } from "../../src/store/relay_store.ts";
 import { freeTcpPort, freeUdpPort } from "./free_ports.ts";
@@ -113,10 +114,13 @@ export class RelayProcess {
     }
   }
 
+  async #metrics(): Promise<string> {
+    return await (await fetch(`${this.endpoints.healthUrl}/metrics`)).text();
+  }
+
   /** Heap and RSS as the relay reports them on /metrics. */
   async memory(): Promise<Record<string, number>> {
-    const text = await (await fetch(`${this.endpoints.healthUrl}/metrics`))
-      .text();
+    const text = await this.#metrics();
     const memory: Record<string, number> = {};
     for (
       const match of text.matchAll(
@@ -126,6 +130,20 @@ export class RelayProcess {
       memory[match[1]!] = Number(match[2]);
     }
     return memory;
+  }
+
+  /** An unlabelled histogram on /metrics, as cumulative bucket counts. */
+  async histogram(name: string): Promise<HistogramBuckets> {
+    const buckets: HistogramBuckets = [];
+    const pattern = new RegExp(
+      `^${name}_bucket\\{le="([^"]+)"\\} (\\d+)`,
+      "gm",
+    );
+    for (const match of (await this.#metrics()).matchAll(pattern)) {
+      const le = match[1] === "+Inf" ? Infinity : Number(match[1]);
+      buckets.push({ le, count: Number(match[2]) });
+    }
+    return buckets;
   }
 
   /** SIGKILL: no graceful shutdown, as in a crash. */

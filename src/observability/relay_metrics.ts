@@ -22,6 +22,7 @@ export class RelayMetrics {
   readonly quicListenerUp: Gauge;
   readonly transportSwitches: Counter<"from" | "to">;
   readonly processMemory: Gauge<"area">;
+  readonly eventLoopLag: Histogram;
 
   /** `listDevices` is read at scrape time, so the device gauge is always current. */
   constructor(listDevices: () => Iterable<DeviceSample> = () => []) {
@@ -137,6 +138,25 @@ export class RelayMetrics {
         this.set({ area: "heap_total" }, memory.heapTotal);
         this.set({ area: "external" }, memory.external);
       },
+    });
+    this.eventLoopLag = new Histogram({
+      name: "relay_event_loop_lag_seconds",
+      help:
+        "How late the relay's event loop ran a 100 ms timer: how long work waited behind other work",
+      buckets: [
+        0.001,
+        0.0025,
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.1,
+        0.25,
+        0.5,
+        1,
+        2.5,
+      ],
+      registers,
     });
   }
 }
