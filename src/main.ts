@@ -32,6 +32,7 @@ import { RelayStore } from "./store/relay_store.ts";
 import { GrpcRelayServer } from "../transports/grpc/grpc_relay_server.ts";
 import { QuicRelayServer } from "../transports/quic/quic_relay_server.ts";
 import { browserRoutes } from "../transports/quic/browser_routes.ts";
+import { udpReceiveBufferAdvice } from "../transports/quic/udp_receive_buffer.ts";
 import {
   grpcControllerConnector,
   grpcDeviceConnector,
@@ -319,6 +320,17 @@ function startQuic(
     return { address: "", off: reason, failed: true };
   }
   core.metrics.quicListenerUp.set(1);
+  const advice = udpReceiveBufferAdvice();
+  if (advice) {
+    logger.warn(
+      "QUIC: the kernel's default UDP receive buffer is small; under load it drops datagrams, which QUIC resends late",
+      {
+        udp_receive_buffer_bytes: advice.bytes,
+        recommended_bytes: advice.recommendedBytes,
+        fix: advice.fix,
+      },
+    );
+  }
   const host = config.relay.quic_address.replace(/:\d+$/, "");
   const wildcard = host === "0.0.0.0" || host === "[::]";
   return {

@@ -7,6 +7,10 @@ import { loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { CleanupStack, closeOnSignals } from "../cleanup_stack.ts";
 import { sourceRevision } from "../source_revision.ts";
+import {
+  raiseUdpReceiveBuffers,
+  udpReceiveBufferDrops,
+} from "../udp_receive_buffers.ts";
 import { activeOutcome, idleOutcome, stormOutcome } from "./fleet_outcomes.ts";
 import { type FleetReport, markdownReport } from "./fleet_report.ts";
 import type { ScenarioOutcome } from "./fleet_result.ts";
@@ -147,6 +151,9 @@ async function main(): Promise<number> {
   };
   try {
     const env = await environment();
+    const udpBuffer = await raiseUdpReceiveBuffers(cleanup);
+    env.udp_receive_buffer_bytes = `${udpBuffer.bytes} (${udpBuffer.note})`;
+    const dropsBefore = await udpReceiveBufferDrops();
     if (only.has("fleet")) {
       await attempt("idle fleet + active streams", async () => {
         const runs: FleetRun[] = [];
@@ -180,6 +187,8 @@ async function main(): Promise<number> {
     }
     env.wall_s = ((performance.now() - started) / 1000).toFixed(0);
     env.loadavg_after = loadavg()[0]!.toFixed(2);
+    env.udp_receive_buffer_drops = (await udpReceiveBufferDrops()) -
+      dropsBefore;
     const report: FleetReport = {
       environment: env,
       profile: values.profile!,
