@@ -143,6 +143,12 @@ export function activeOutcome(
         runs,
         (r: FleetRun) => r.active.relayLoopLagP99Ms,
       ),
+      row(
+        "UDP datagrams dropped, receive buffers full",
+        "",
+        runs,
+        (r: FleetRun) => r.active.udpDrops,
+      ),
     ],
     settings: {
       streams: sizes.streams,
@@ -191,6 +197,12 @@ export function stormOutcome(
       row("spread first..last", "s", runs, (r: StormRun) => r.spreadSeconds),
       row("spread p10..p90", "s", runs, (r: StormRun) => r.p10ToP90Seconds),
       row("peak relay CPU", "cores", runs, (r: StormRun) => r.peakCores),
+      row(
+        "UDP datagrams dropped, receive buffers full",
+        "",
+        runs,
+        (r: StormRun) => r.udpDrops,
+      ),
     ],
     settings: {
       devices: sizes.devices,

@@ -4,6 +4,7 @@
 import { bucketQuantile, summarizeLatencies } from "../latency_stats.ts";
 import { DeviceFleet, deviceIds, type FleetTransport } from "./device_fleet.ts";
 import { coresUsed, watchProcess } from "./process_stats.ts";
+import { udpReceiveBufferDrops } from "../udp_receive_buffers.ts";
 import { RelayProcess } from "./relay_process.ts";
 import { WorkerProcess } from "./worker_process.ts";
 
@@ -44,6 +45,8 @@ export interface FleetRun {
     relayCores: number;
     /** p99 of the relay's event-loop lag, as its histogram bucket's bound. */
     relayLoopLagP99Ms: number;
+    /** UDP datagrams the host dropped for full receive buffers meanwhile. */
+    udpDrops: number;
     latency: ReturnType<typeof summarizeLatencies>;
   };
 }
@@ -155,6 +158,7 @@ async function runActive(
     await sleep(sizes.activeWarmupMs);
     const from = await relay.sample();
     const lagFrom = await relay.histogram(LOOP_LAG_METRIC);
+    const dropsFrom = await udpReceiveBufferDrops();
     const results = await Promise.all(
       workers.map((worker) =>
         worker.waitFor(
@@ -166,6 +170,7 @@ async function runActive(
     );
     const to = await relay.sample();
     const lagTo = await relay.histogram(LOOP_LAG_METRIC);
+    const udpDrops = (await udpReceiveBufferDrops()) - dropsFrom;
     const latencies = results.flatMap((r) => r.latenciesMs as number[]);
     const errors: Record<string, number> = {};
     for (const result of results) {
@@ -180,6 +185,7 @@ async function runActive(
       errors,
       relayCores: coresUsed(from, to),
       relayLoopLagP99Ms: bucketQuantile(lagFrom, lagTo, 0.99) * 1000,
+      udpDrops,
       latency: summarizeLatencies(latencies),
     };
   } finally {
@@ -205,6 +211,8 @@ export interface StormRun {
   spreadSeconds: number;
   p10ToP90Seconds: number;
   peakCores: number;
+  /** UDP datagrams the host dropped for full receive buffers, kill to last back. */
+  udpDrops: number;
   back: number;
   /** Why reconnect attempts failed between the kill and the last one back. */
   errors: Record<string, number>;
@@ -240,6 +248,7 @@ export async function runStorm(
     );
     const connectsBefore = fleet.connects();
     const errorsBefore = fleet.errors();
+    const dropsFrom = await udpReceiveBufferDrops();
     const killedAt = Date.now();
     await relay.kill();
     await sleep(sizes.downMs);
@@ -251,6 +260,7 @@ export async function runStorm(
       (error) => timedOut = error.message,
     );
     const peak = await watch.stop();
+    const udpDrops = (await udpReceiveBufferDrops()) - dropsFrom;
     const times = (await fleet.connectTimes()).filter((t) => t > killedAt)
       .sort((a, b) => a - b);
     const at = (p: number) =>
@@ -265,6 +275,7 @@ export async function runStorm(
       spreadSeconds: (times.at(-1)! - times[0]!) / 1000,
       p10ToP90Seconds: (at(0.9) - at(0.1)) / 1000,
       peakCores: peak.peakCores,
+      udpDrops,
       errors: Object.fromEntries(
         Object.entries(fleet.errors())
           .map(([reason, n]) => [reason, n - (errorsBefore[reason] ?? 0)])
