@@ -15,7 +15,8 @@ const COLUMNS = ["h2", "quic", "direct", "nginx"] as const;
 function cell(value: number | undefined): string {
   if (value === undefined) return "";
   if (!Number.isFinite(value)) return "n/a";
-  const digits = Math.abs(value) >= 100
+  // Counts print as whole numbers; measured figures to 3 significant digits.
+  const digits = Number.isInteger(value) || Math.abs(value) >= 100
     ? 0
     : Math.abs(value) >= 10
     ? 1
