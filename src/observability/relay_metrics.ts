@@ -2,6 +2,24 @@
 // Label values come from closed sets (codes, states, transports).
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
+/** Buckets of the duration histograms, 0.5 ms to 10 s. */
+const SECONDS_BUCKETS = [
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+];
+
 export interface DeviceSample {
   state: string;
   transport: string;
@@ -63,22 +81,7 @@ export class RelayMetrics {
       name: "relay_request_duration_seconds",
       help: "Time from a controller request to its answer",
       labelNames: ["code"],
-      buckets: [
-        0.0005,
-        0.001,
-        0.0025,
-        0.005,
-        0.01,
-        0.025,
-        0.05,
-        0.1,
-        0.25,
-        0.5,
-        1,
-        2.5,
-        5,
-        10,
-      ],
+      buckets: SECONDS_BUCKETS,
       registers,
     });
     this.deviceRegistrations = new Counter({
@@ -143,19 +146,7 @@ export class RelayMetrics {
       name: "relay_event_loop_lag_seconds",
       help:
         "How late the relay's event loop ran a 100 ms timer: how long work waited behind other work",
-      buckets: [
-        0.001,
-        0.0025,
-        0.005,
-        0.01,
-        0.025,
-        0.05,
-        0.1,
-        0.25,
-        0.5,
-        1,
-        2.5,
-      ],
+      buckets: SECONDS_BUCKETS,
       registers,
     });
   }
