@@ -286,3 +286,21 @@ Deno.test("a bad config value fails at start naming the key", async () => {
     /config key relay\.heartbeat_interval_seconds: .*expected number/,
   );
 });
+
+Deno.test("--help and -h print each subcommand's usage and exit 0", async () => {
+  const cases = ["serve", "device", "ctl", "token"].flatMap((command) =>
+    ["--help", "-h"].map((flag) => ({ command, flag }))
+  );
+  const results = await Promise.all(
+    cases.map(({ command, flag }) => run([command, flag])),
+  );
+  for (const [index, { command, flag }] of cases.entries()) {
+    const { code, stdout, stderr } = results[index]!;
+    assert.equal(code, 0, `${command} ${flag}: exit ${code}: ${stderr}`);
+    assert.match(stdout, new RegExp(`^usage: relay ${command} `));
+  }
+  // Help wins over other flags, even ones that would be an error alone.
+  const ctlCall = await run(["ctl", "call", "--bogus", "-h"]);
+  assert.equal(ctlCall.code, 0, ctlCall.stderr);
+  assert.match(ctlCall.stdout, /^usage: relay ctl /);
+});

@@ -17,11 +17,31 @@ ${CTL_USAGE}
 
 ${TOKEN_USAGE}`;
 
+const SUBCOMMAND_USAGE: Record<string, string> = {
+  serve: SERVE_USAGE,
+  device: DEVICE_USAGE,
+  ctl: CTL_USAGE,
+  token: TOKEN_USAGE,
+};
+
+/** `--help` or `-h` anywhere before a `--` separator. */
+function asksForHelp(args: string[]): boolean {
+  const end = args.indexOf("--");
+  return (end === -1 ? args : args.slice(0, end)).some((arg) =>
+    arg === "--help" || arg === "-h"
+  );
+}
+
 export async function runCli(
   args: string[],
   wiring: CliWiring,
 ): Promise<number> {
   const [command, ...rest] = args;
+  const usage = command === undefined ? undefined : SUBCOMMAND_USAGE[command];
+  if (usage !== undefined && asksForHelp(rest)) {
+    console.log(`usage: ${usage}`);
+    return 0;
+  }
   try {
     switch (command) {
       case "serve":
