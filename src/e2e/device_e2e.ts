@@ -19,10 +19,20 @@ export interface IncomingRequest {
   payload: Uint8Array;
 }
 
+export interface OpenOptions {
+  /**
+   * Report a replayed envelope in `replayed` instead of refusing it: for a
+   * caller that answers a retry from its idempotency cache and runs nothing.
+   */
+  acceptReplay?: boolean;
+}
+
 export interface DecryptedRequest {
   payload: Uint8Array;
   /** False for a plaintext request the agent accepted. */
   encrypted: boolean;
+  /** This envelope was opened before (only with `acceptReplay`; never run it again). */
+  replayed: boolean;
   /** Turns the handler's answer into the bytes sent back. */
   seal(response: Uint8Array): Promise<Uint8Array>;
 }
@@ -41,7 +51,10 @@ export class DeviceE2e {
   }
 
   /** Throws RelayError INVALID_REQUEST ("e2e: request rejected: ...") for what it refuses. */
-  async open(request: IncomingRequest): Promise<DecryptedRequest> {
+  async open(
+    request: IncomingRequest,
+    options: OpenOptions = {},
+  ): Promise<DecryptedRequest> {
     if (envelopeKind(request.payload) === undefined) {
       if (!this.#options.allowPlaintext) {
         throw requestRejected(
@@ -51,6 +64,7 @@ export class DeviceE2e {
       return {
         payload: request.payload,
         encrypted: false,
+        replayed: false,
         seal: (response) => Promise.resolve(response),
       };
     }
@@ -59,10 +73,15 @@ export class DeviceE2e {
       controllerId: request.controllerId,
       method: request.method,
     }, request.payload);
-    this.#replay.check(opened.enc, opened.sealedAt);
+    this.#replay.checkFresh(opened.sealedAt);
+    const replayed = !this.#replay.record(opened.enc, opened.sealedAt);
+    if (replayed && options.acceptReplay !== true) {
+      throw requestRejected("replayed");
+    }
     return {
       payload: opened.payload,
       encrypted: true,
+      replayed,
       seal: (response) => opened.sealResponse(response),
     };
   }

@@ -40,6 +40,12 @@ export class ReplayGuard {
 
   /** Records the request, or throws RelayError INVALID_REQUEST when stale or replayed. */
   check(enc: Uint8Array, sealedAt: number): void {
+    this.checkFresh(sealedAt);
+    if (!this.record(enc, sealedAt)) throw requestRejected("replayed");
+  }
+
+  /** Throws RelayError INVALID_REQUEST when `sealedAt` is outside the window or before this guard. */
+  checkFresh(sealedAt: number): void {
     const now = this.#now();
     if (sealedAt > now + this.#windowMs) {
       throw requestRejected(
@@ -62,10 +68,18 @@ export class ReplayGuard {
         "stale (sealed before this device agent started, or evicted from its replay cache)",
       );
     }
+  }
+
+  /**
+   * Records `enc` as seen (of a request that passed checkFresh, sealed at
+   * `sealedAt`); false when it was seen before, i.e. a replay.
+   */
+  record(enc: Uint8Array, sealedAt: number): boolean {
     const id = toBase64Url(enc);
-    if (this.#seen.has(id)) throw requestRejected("replayed");
-    this.#sweep(now);
+    if (this.#seen.has(id)) return false;
+    this.#sweep(this.#now());
     this.#seen.set(id, sealedAt);
+    return true;
   }
 
   #sweep(now: number): void {

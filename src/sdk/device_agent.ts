@@ -3,7 +3,8 @@
 // answers heartbeats, runs the application's handler per method name, and
 // publishes the device's status and telemetry through the relay connection.
 // Requests are end-to-end encrypted to the device's key (advertised in the
-// register metadata); plaintext requests are refused unless allowed.
+// register metadata); plaintext requests are refused unless allowed. Recent
+// answers are kept so a retried request does not run its handler twice.
 import { DeviceE2e } from "../e2e/device_e2e.ts";
 import {
   type DeviceKeyPair,
@@ -13,6 +14,11 @@ import {
 } from "../e2e/device_key.ts";
 import { RelayError } from "../errors/relay_error.ts";
 import { AgentConnection } from "./agent_connection.ts";
+import {
+  AnswerCache,
+  type AnswerCacheLimits,
+  DEFAULT_ANSWER_CACHE_LIMITS,
+} from "./answer_cache.ts";
 import {
   backoffDelay,
   type BackoffOptions,
@@ -45,6 +51,7 @@ export {
 export type AgentState = "connecting" | "connected" | "disconnected" | "closed";
 
 export type { PublishOptions, Qos } from "./publish_outbox.ts";
+export type { AnswerCacheLimits } from "./answer_cache.ts";
 export type { PublishPayload } from "./device_topics.ts";
 
 /** Counters since the agent was created. */
@@ -53,6 +60,8 @@ export interface AgentStats {
   requestsHandled: number;
   /** Of those, answered with an error. */
   requestsFailed: number;
+  /** Of those, retries answered without running the handler (cached or joined). */
+  requestsDeduplicated: number;
   /** Successful registrations (first connect, reconnects, transport moves). */
   connects: number;
 }
@@ -94,6 +103,13 @@ export interface DeviceAgentOptions {
   maxUnackedPublishes?: number;
   /** Publications waiting to be sent, also while disconnected (default 100). */
   maxQueuedPublishes?: number;
+  /**
+   * The answer cache: a request retried with the same controller id and
+   * sequence number (after a relay restart, a move to another relay, or a
+   * resume) gets the first answer, and its handler does not run again.
+   * Defaults: 10,000 answers, 5 min, 16 MiB; `maxEntries: 0` turns it off.
+   */
+  idempotency?: Partial<AnswerCacheLimits>;
 }
 
 export class DeviceAgent {
@@ -110,11 +126,13 @@ export class DeviceAgent {
   #running: Promise<void> | undefined;
   #connection: AgentConnection | undefined;
   readonly #dispatcher: RequestDispatcher;
+  readonly #answers: AnswerCache;
   #e2e: Promise<DeviceE2e> | undefined;
   readonly #outbox: PublishOutbox;
   readonly #stats: AgentStats = {
     requestsHandled: 0,
     requestsFailed: 0,
+    requestsDeduplicated: 0,
     connects: 0,
   };
 
@@ -128,11 +146,16 @@ export class DeviceAgent {
       refusedMaxMs: options.backoff?.refusedMaxMs ?? DEFAULT_REFUSED_MAX_MS,
       ...(options.backoff?.random ? { random: options.backoff.random } : {}),
     };
+    this.#answers = new AnswerCache({
+      ...DEFAULT_ANSWER_CACHE_LIMITS,
+      ...options.idempotency,
+    });
     this.#dispatcher = new RequestDispatcher({
       deviceId: options.deviceId,
       handlers: this.#handlers,
       maxConcurrent: options.maxConcurrentHandlers ?? 256,
       stats: this.#stats,
+      answers: this.#answers,
     });
     this.#outbox = new PublishOutbox({
       maxUnacked: options.maxUnackedPublishes ?? 32,
@@ -262,6 +285,7 @@ export class DeviceAgent {
     this.#connection?.stop();
     await this.#running;
     this.#outbox.close(new RelayError("CANCELLED", "device agent closed"));
+    this.#answers.close();
     this.#options.connector.close();
     this.#setState({ ...this.#state, state: "closed" });
   }

@@ -1,9 +1,17 @@
 // Runs the device application's handlers for the relay's data requests:
 // opens the end-to-end envelope, picks the handler by method name, bounds
 // how many run at once, aborts at the controller's deadline or the session's
-// end, and answers every request exactly once.
-import type { DeviceE2e } from "../e2e/device_e2e.ts";
+// end, answers a retry (same controller and sequence number) from the
+// answer cache instead of running the handler again, and answers every
+// request exactly once.
+import type { DecryptedRequest, DeviceE2e } from "../e2e/device_e2e.ts";
+import { requestRejected } from "../e2e/envelope.ts";
 import { type ErrorCode, RelayError } from "../errors/relay_error.ts";
+import {
+  type Answer,
+  AnswerCache,
+  requestFingerprint,
+} from "./answer_cache.ts";
 import type { ClientStream, DeviceMessage, RelayMessage } from "./connector.ts";
 
 export interface DeviceRequest {
@@ -27,6 +35,8 @@ export type DeviceHandler = (
 export interface DispatchStats {
   requestsHandled: number;
   requestsFailed: number;
+  /** Answered from the answer cache or by joining a duplicate still running. */
+  requestsDeduplicated: number;
 }
 
 export interface RequestDispatcherOptions {
@@ -36,6 +46,8 @@ export interface RequestDispatcherOptions {
   maxConcurrent: number;
   /** Counted into as requests are answered. */
   stats: DispatchStats;
+  /** Answers of recent requests, for retries with the same sequence number. */
+  answers: AnswerCache;
 }
 
 /** The connection a request came on. */
@@ -108,34 +120,82 @@ export class RequestDispatcher {
     const signal = abort.signal;
     this.#runHandler(async () => {
       try {
-        // Refusals (plaintext, tampered, replayed, stale) are answered with
-        // their INVALID_REQUEST before any handler sees the request.
+        // Refusals (plaintext, tampered, stale) are answered with their
+        // INVALID_REQUEST before any handler sees the request. A replayed
+        // envelope passes here: the answer cache may still answer it.
         const opened = await e2e.open({
           deviceId: this.#options.deviceId,
           controllerId: request.controller_id,
           method: request.method_name,
           payload: request.encrypted_payload,
-        });
-        const payload = await handler({
-          method: request.method_name,
-          payload: opened.payload,
-          controllerId: request.controller_id,
-          sequenceNumber: request.controller_sequence_number,
-          encrypted: opened.encrypted,
-          signal,
-        });
-        await reply(await opened.seal(payload), "OK", "");
+        }, { acceptReplay: true });
+        const execute = () => this.#execute(handler, request, opened, signal);
+        const sequenceNumber = request.controller_sequence_number;
+        // 0 is proto3's "unset": not deduplicated, as on the relay.
+        const { answer, source } = sequenceNumber === 0
+          ? { answer: await execute(), source: "executed" }
+          : await this.#options.answers.run(
+            AnswerCache.key(request.controller_id, sequenceNumber),
+            requestFingerprint(
+              request.method_name,
+              opened.payload,
+              opened.encrypted,
+            ),
+            execute,
+          );
+        if (source !== "executed") this.#options.stats.requestsDeduplicated++;
+        if (answer.error === "OK") {
+          // Sealed anew for the envelope that asked (a retry has its own).
+          await reply(await opened.seal(answer.payload), "OK", "");
+        } else {
+          await reply(new Uint8Array(0), answer.error, answer.errorMessage);
+        }
       } catch (error) {
-        const relayError = error instanceof RelayError ? error : new RelayError(
-          "INTERNAL_ERROR",
-          `handler failed: ${(error as Error)?.message ?? error}`,
-        );
+        const relayError = asRelayError(error);
         await reply(new Uint8Array(0), relayError.code, relayError.message);
       } finally {
         clearTimeout(timer);
         sessionSignal.removeEventListener("abort", onSessionEnd);
       }
     });
+  }
+
+  /**
+   * Runs the handler. Its outcome, bytes or error, resolves and is kept for
+   * retries: the handler ran, and only answering a retry with what it decided
+   * stops a second run. What rejects is not kept, so a retry runs the handler
+   * again: a replayed envelope (nothing ran), an error the handler marks
+   * retryable (a RelayError with `retryable`, by default UNAVAILABLE,
+   * RATE_LIMITED, DEADLINE_EXCEEDED, DEVICE_OFFLINE: "nothing done, try
+   * again"), and an error thrown once `signal` was aborted (deadline,
+   * connection end, close), which the interruption caused.
+   */
+  async #execute(
+    handler: DeviceHandler,
+    request: NonNullable<RelayMessage["data_request"]>,
+    opened: DecryptedRequest,
+    signal: AbortSignal,
+  ): Promise<Answer> {
+    if (opened.replayed) throw requestRejected("replayed");
+    try {
+      const payload = await handler({
+        method: request.method_name,
+        payload: opened.payload,
+        controllerId: request.controller_id,
+        sequenceNumber: request.controller_sequence_number,
+        encrypted: opened.encrypted,
+        signal,
+      });
+      return { payload, error: "OK", errorMessage: "" };
+    } catch (error) {
+      const relayError = asRelayError(error);
+      if (signal.aborted || relayError.retryable) throw relayError;
+      return {
+        payload: new Uint8Array(0),
+        error: relayError.code,
+        errorMessage: relayError.message,
+      };
+    }
   }
 
   async #runHandler(task: () => Promise<void>): Promise<void> {
@@ -151,6 +211,14 @@ export class RequestDispatcher {
       this.#handlerSlots.shift()?.();
     }
   }
+}
+
+/** A handler's exception as the RelayError it answers with. */
+function asRelayError(error: unknown): RelayError {
+  return error instanceof RelayError ? error : new RelayError(
+    "INTERNAL_ERROR",
+    `handler failed: ${(error as Error)?.message ?? error}`,
+  );
 }
 
 /** The built-in `--echo` handler: returns the request payload unchanged. */
