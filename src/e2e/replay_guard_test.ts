@@ -78,3 +78,13 @@ Deno.test("expired entries are swept", () => {
   guard.check(enc(1000), now);
   assert.equal(guard.size, 1);
 });
+
+Deno.test("record reports a replay without throwing; checkFresh checks the window only", () => {
+  const now = 1_000_000;
+  const guard = new ReplayGuard({ windowMs: 1000, now: () => now });
+  guard.checkFresh(now);
+  assert.equal(guard.record(enc(1), now), true);
+  assert.equal(guard.record(enc(1), now), false);
+  assert.equal(guard.size, 1);
+  assert.throws(() => guard.checkFresh(now - 1001), refused(/stale/));
+});
