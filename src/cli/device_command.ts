@@ -16,6 +16,11 @@ import {
 import type { CliWiring } from "./wiring.ts";
 import { MQTT_LISTEN_USAGE, startMqttListener } from "./device_mqtt_listen.ts";
 import {
+  IDEMPOTENCY_OPTIONS,
+  IDEMPOTENCY_USAGE,
+  parseIdempotencyFlags,
+} from "./device_idempotency.ts";
+import {
   parseStatusFlag,
   parseTelemetryInterval,
   startDeviceReporting,
@@ -33,6 +38,7 @@ export const DEVICE_USAGE =
                          on MQTT device/<id>/status (QoS 1, retained) at every (re)connect
   --telemetry-interval D publish built-in telemetry (uptime, transport, requests handled,
                          memory) on MQTT telemetry/<id> every D while connected (e.g. 30s)
+${IDEMPOTENCY_USAGE}
 ${MQTT_LISTEN_USAGE}
 ${CLIENT_USAGE}
 Exits with status 1 when the relay refuses the credential before ever connecting.`;
@@ -48,6 +54,7 @@ export async function deviceCommand(
 ): Promise<number> {
   const parsed = parseFlags(args, {
     ...CLIENT_OPTIONS,
+    ...IDEMPOTENCY_OPTIONS,
     id: { type: "string" },
     token: { type: "string" },
     "token-file": { type: "string" },
@@ -73,6 +80,7 @@ export async function deviceCommand(
     ),
     log: (line: string) => console.error(line),
   };
+  const idempotency = parseIdempotencyFlags(parsed);
   const keyPath = stringFlag(parsed, "e2e-key") ?? defaultKeyPath(deviceId);
   const { key, created } = await loadOrCreateDeviceKeyFile(keyPath);
   const allowPlaintext = parsed.values["allow-plaintext"] === true;
@@ -89,6 +97,7 @@ export async function deviceCommand(
     metadata: keyValues(parsed, "metadata"),
     e2eKey: key,
     allowPlaintext,
+    idempotency,
   });
   if (parsed.values.echo === true) {
     agent.handle("*", echoHandler);
