@@ -159,7 +159,9 @@ export class SessionE2e {
     payload: Uint8Array,
     sequenceNumber?: number,
   ): Promise<PreparedRequest> {
-    if (sequenceNumber === undefined) {
+    // 0 is proto3's "unset": never deduplicated, so each send is a new
+    // request with its own envelope (the same one twice is a replay).
+    if (sequenceNumber === undefined || sequenceNumber === 0) {
       return this.#prepared(await this.#seal(method, payload), undefined);
     }
     // Looked up and stored synchronously: a duplicate sent right after the

@@ -97,6 +97,12 @@ Deno.test("explicit sequence numbers reuse the envelope for the same request", a
   await again.open(response(new Uint8Array(), "INTERNAL_ERROR", "boom"));
   const retry = await session.prepare("m", new Uint8Array([1]), 5);
   assert.notDeepEqual(retry.payload, other.payload);
+  // Sequence number 0 is unset: every send is a new envelope.
+  const [unset, unsetAgain] = await Promise.all([
+    session.prepare("m", payload, 0),
+    session.prepare("m", payload, 0),
+  ]);
+  assert.notDeepEqual(unset.payload, unsetAgain.payload);
 });
 
 Deno.test("the controller id comes from the token's sub, a lookup is bounded", async () => {
