@@ -5,27 +5,18 @@
 import assert from "node:assert/strict";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { startTestRelay } from "./harness.ts";
+import { CHROMIUM, SystemTools } from "./system_tools.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const DEVICE_ID = "browser-echo";
 const WAIT_MS = 10_000;
 
-const chromiumInstalled = await Deno.stat(CHROMIUM).then(
-  (info) => info.isFile,
-  () => false,
-);
+const tools = await SystemTools.check(CHROMIUM);
 const inCi = Deno.env.get("CI") === "true";
 const collectGarbage = (globalThis as { gc?: () => void }).gc;
 
-Deno.test({
+tools.test({
   name: "browser controller over WebTransport (headless Chromium)",
-  // Skipped locally without Chromium; in CI a missing browser is a failure.
-  ignore: !chromiumInstalled && !inCi,
   async fn() {
-    assert.ok(
-      chromiumInstalled,
-      `${CHROMIUM} is missing: apt-get install chromium (required when CI=true)`,
-    );
     assert.ok(
       collectGarbage || !inCi,
       "run with --v8-flags=--expose-gc (test/run_tests.ts does)",
@@ -170,7 +161,7 @@ Deno.test({
 /** Chromium with a fresh profile (Playwright passes it as --user-data-dir). */
 function launchChromium(profile: string): Promise<BrowserContext> {
   return chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath: tools.path("chromium"),
     headless: true, // adds --headless
     timeout: WAIT_MS,
     args: [

@@ -10,7 +10,8 @@ export interface Mosquitto {
   close(): Promise<void>;
 }
 
-export async function startMosquitto(): Promise<Mosquitto> {
+/** Starts `executable` (the path test/system_tools.ts found for mosquitto). */
+export async function startMosquitto(executable: string): Promise<Mosquitto> {
   const dir = await Deno.makeTempDir({ prefix: "mosquitto-test-" });
   // Mosquitto needs a concrete port: take a free one from the kernel.
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -29,7 +30,7 @@ export async function startMosquitto(): Promise<Mosquitto> {
       "log_dest none",
     ].join("\n") + "\n",
   );
-  const process = new Deno.Command("mosquitto", {
+  const process = new Deno.Command(executable, {
     args: ["-c", `${dir}/mosquitto.conf`],
     stdin: "null",
     stdout: "null",

@@ -25,23 +25,9 @@ import {
   withPresenceRelay,
 } from "./mqtt_presence_scenarios.ts";
 import { MqttSubscriber } from "./mqtt_subscriber.ts";
+import { MOSQUITTO, SystemTools } from "./system_tools.ts";
 
-/** Debian installs the broker in /usr/sbin, which is not on every PATH. */
-const MOSQUITTO = existsSync("/usr/sbin/mosquitto")
-  ? "/usr/sbin/mosquitto"
-  : "mosquitto";
-const MOSQUITTO_PASSWD = existsSync("/usr/bin/mosquitto_passwd")
-  ? "/usr/bin/mosquitto_passwd"
-  : "mosquitto_passwd";
-
-function existsSync(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch (_missing) {
-    return false;
-  }
-}
+const tools = await SystemTools.check(MOSQUITTO);
 
 interface MosquittoOptions {
   tls?: { caPem: string; certPem: string; keyPem: string };
@@ -84,7 +70,7 @@ class Mosquitto {
       );
     }
     if (options.login) {
-      const status = await new Deno.Command(MOSQUITTO_PASSWD, {
+      const status = await new Deno.Command(tools.path("mosquitto_passwd"), {
         args: [
           "-b",
           "-c",
@@ -112,7 +98,7 @@ class Mosquitto {
     assert.equal(this.#process, undefined, "mosquitto is running");
     const deadline = Date.now() + 5000;
     for (;;) {
-      const process = new Deno.Command(MOSQUITTO, {
+      const process = new Deno.Command(tools.path("mosquitto"), {
         args: ["-c", `${this.#dir}/mosquitto.conf`],
         stdin: "null",
         stdout: "null",
@@ -188,19 +174,19 @@ function external(mosquitto: Mosquitto) {
   };
 }
 
-Deno.test("mosquitto: online, graceful, revoked and replaced events with growing generations", () =>
+tools.test("mosquitto: online, graceful, revoked and replaced events with growing generations", () =>
   withMosquitto((m) => lifecycleScenario(external(m))));
 
-Deno.test("mosquitto: a silent device goes suspect, then offline (timeout)", () =>
+tools.test("mosquitto: a silent device goes suspect, then offline (timeout)", () =>
   withMosquitto((m) => timeoutScenario(external(m))));
 
-Deno.test("mosquitto: a dropped device goes offline when its resume window expires", () =>
+tools.test("mosquitto: a dropped device goes offline when its resume window expires", () =>
   withMosquitto((m) => resumeWindowScenario(external(m))));
 
-Deno.test("mosquitto: shutdown sends devices offline (relay_shutdown), then the relay", () =>
+tools.test("mosquitto: shutdown sends devices offline (relay_shutdown), then the relay", () =>
   withMosquitto((m) => shutdownScenario(external(m))));
 
-Deno.test("mosquitto: latency from device connect to the online event at a subscriber", () =>
+tools.test("mosquitto: latency from device connect to the online event at a subscriber", () =>
   withMosquitto((m) =>
     withPresenceRelay(external(m), {}, async (t, sub) => {
       const fromConnect: number[] = [];
@@ -222,7 +208,7 @@ Deno.test("mosquitto: latency from device connect to the online event at a subsc
     }, [ONLINE])
   ));
 
-Deno.test("mosquitto: a relay killed with SIGKILL is announced by its last will; its restart clears the stale presence", async () => {
+tools.test("mosquitto: a relay killed with SIGKILL is announced by its last will; its restart clears the stale presence", async () => {
   await withMosquitto(async (mosquitto) => {
     const relayId = uniqueId("relay");
     const stateDir = await Deno.makeTempDir({ prefix: "relay-kill-test-" });
@@ -316,7 +302,7 @@ Deno.test("mosquitto: a relay killed with SIGKILL is announced by its last will;
   });
 });
 
-Deno.test("mosquitto: a broker restart never stalls requests; events resume and the snapshot is re-published", async () => {
+tools.test("mosquitto: a broker restart never stalls requests; events resume and the snapshot is re-published", async () => {
   await withMosquitto(async (mosquitto) => {
     // The relay reaches Mosquitto through a gate the test opens only once the
     // subscriber is back, so it sees every event queued during the outage.
@@ -515,7 +501,7 @@ function closeQuietly(conn: Deno.Conn): void {
   }
 }
 
-Deno.test("mosquitto: while the broker is down the queue stays bounded and drops are counted", async () => {
+tools.test("mosquitto: while the broker is down the queue stays bounded and drops are counted", async () => {
   await withMosquitto(async (mosquitto) => {
     const t = await startTestRelay({
       config: {
@@ -553,7 +539,7 @@ Deno.test("mosquitto: while the broker is down the queue stays bounded and drops
   });
 });
 
-Deno.test("mosquitto: mqtts:// with a CA file and username/password", async () => {
+tools.test("mosquitto: mqtts:// with a CA file and username/password", async () => {
   const ca = await createDevCa();
   const server = await issueServerCertificate(ca, {
     hosts: ["localhost", "127.0.0.1"],

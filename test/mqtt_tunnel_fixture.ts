@@ -15,6 +15,15 @@ import {
   TRANSPORTS,
 } from "./harness.ts";
 import { type Mosquitto, startMosquitto } from "./mosquitto_fixture.ts";
+import {
+  MOSQUITTO,
+  MOSQUITTO_CLIENTS,
+  type SystemTool,
+  SystemTools,
+} from "./system_tools.ts";
+
+/** The external broker and the mosquitto_pub/_sub clients, when installed. */
+export const tools = await SystemTools.check(MOSQUITTO, MOSQUITTO_CLIENTS);
 
 /** The relay's embedded broker, or an external Mosquitto. */
 export type BrokerKind = "embedded" | "mosquitto";
@@ -64,19 +73,30 @@ export function tunnelTest(
     config?: Record<string, unknown>;
     /** Default: every broker. */
     brokers?: readonly BrokerKind[];
+    /** System tools the body runs (e.g. MOSQUITTO_CLIENTS); the mosquitto broker adds MOSQUITTO. */
+    needs?: readonly SystemTool[];
   } = {},
 ): void {
-  const { brokers = BROKERS, config } = options;
+  const { brokers = BROKERS, config, needs = [] } = options;
   for (const transport of TRANSPORTS) {
     for (const broker of brokers) {
-      Deno.test(`${name} [${transport}, ${broker}]`, async () => {
-        await withTunnel(
-          { transport, broker, ...(config ? { config } : {}) },
-          body,
-        );
+      tools.test({
+        name: `${name} [${transport}, ${broker}]`,
+        needs: [...needs, ...brokerNeeds(broker)],
+        fn: async () => {
+          await withTunnel(
+            { transport, broker, ...(config ? { config } : {}) },
+            body,
+          );
+        },
       });
     }
   }
+}
+
+/** The system tools a broker kind needs: none for the embedded one. */
+export function brokerNeeds(broker: BrokerKind): SystemTool[] {
+  return broker === "mosquitto" ? [MOSQUITTO] : [];
 }
 
 /**
@@ -129,7 +149,7 @@ export async function withTunnel(
   body: (f: TunnelFixture) => Promise<void>,
 ): Promise<void> {
   const mosquitto: Mosquitto | undefined = options.broker === "mosquitto"
-    ? await startMosquitto()
+    ? await startMosquitto(tools.path("mosquitto"))
     : undefined;
   const listeners: MqttTunnelListener[] = [];
   let t: TestRelay | undefined;

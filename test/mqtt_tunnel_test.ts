@@ -10,6 +10,7 @@ import {
   mosquittoArgs,
   nextMessage,
   runCommand,
+  tools,
   tunnelTest,
   versionsOf,
   withTunnel,
@@ -17,6 +18,7 @@ import {
 import { TRANSPORTS } from "./harness.ts";
 import { generate } from "mqtt-packet";
 import { eventually } from "./harness.ts";
+import { MOSQUITTO_CLIENTS } from "./system_tools.ts";
 
 const QOS = [0, 1, 2] as const;
 const asNumber = (version: "311" | "5") => version === "5" ? 5 : 4;
@@ -32,7 +34,7 @@ tunnelTest(
           // Tunnel -> broker: mosquitto_pub exits 0 only once its QoS flow completed.
           const topic = `device/${f.deviceId}/pub/${version}/${qos}`;
           const got = nextMessage(outside, topic);
-          const pub = await runCommand("mosquitto_pub", [
+          const pub = await runCommand(tools.path("mosquitto_pub"), [
             ...mosquittoArgs(f.port, version),
             "-q",
             String(qos),
@@ -53,7 +55,7 @@ tunnelTest(
             qos,
             retain: true,
           });
-          const sub = await runCommand("mosquitto_sub", [
+          const sub = await runCommand(tools.path("mosquitto_sub"), [
             ...mosquittoArgs(f.port, version),
             "-q",
             String(qos),
@@ -82,6 +84,7 @@ tunnelTest(
     );
     assert.deepEqual(f.tunnelErrors, []);
   },
+  { needs: [MOSQUITTO_CLIENTS] },
 );
 
 tunnelTest(
@@ -216,7 +219,7 @@ tunnelTest("CONNECT refusals: a will outside the ACL, MQTT 3.1", async (f) => {
       (error: { code?: number }) => error.code === code,
     );
   }
-  const old = await runCommand("mosquitto_pub", [
+  const old = await runCommand(tools.path("mosquitto_pub"), [
     "-h",
     "127.0.0.1",
     "-p",
@@ -232,7 +235,7 @@ tunnelTest("CONNECT refusals: a will outside the ACL, MQTT 3.1", async (f) => {
   assert.match(old.stderr, /unacceptable protocol version/i);
   // mosquitto_sub understands the refusal of its only filter.
   for (const version of versionsOf(f.broker)) {
-    const denied = await runCommand("mosquitto_sub", [
+    const denied = await runCommand(tools.path("mosquitto_sub"), [
       ...mosquittoArgs(f.port, version),
       "-t",
       "cmd/dev-2/#",
@@ -241,7 +244,7 @@ tunnelTest("CONNECT refusals: a will outside the ACL, MQTT 3.1", async (f) => {
     ]);
     assert.equal(denied.stderr, "All subscription requests were denied.\n");
   }
-});
+}, { needs: [MOSQUITTO_CLIENTS] });
 
 tunnelTest(
   "the embedded broker (3.1.1 only) refuses MQTT 5.0 clients itself",
@@ -249,7 +252,7 @@ tunnelTest(
     // The relay forwards the CONNECT; aedes answers "unacceptable protocol
     // version" and closes, and the tunnel ends with it.
     await assert.rejects(connectMqtt(f.url, 5), /protocol version/i);
-    const pub = await runCommand("mosquitto_pub", [
+    const pub = await runCommand(tools.path("mosquitto_pub"), [
       ...mosquittoArgs(f.port, "5"),
       "-t",
       `device/${f.deviceId}/x`,
@@ -264,7 +267,7 @@ tunnelTest(
     await client.publishAsync(`device/${f.deviceId}/x`, "ok", { qos: 1 });
     await client.endAsync();
   },
-  { brokers: ["embedded"] },
+  { brokers: ["embedded"], needs: [MOSQUITTO_CLIENTS] },
 );
 
 tunnelTest(
@@ -358,7 +361,7 @@ tunnelTest(
       // 32 MiB for the stalled client (published by another process, so
       // this one holds only what the relay and the agent buffer).
       await Deno.writeFile(payload, new Uint8Array(64 * 1024));
-      const flood = await runCommand("mosquitto_pub", [
+      const flood = await runCommand(tools.path("mosquitto_pub"), [
         ...mosquittoArgs(f.broker.port, "311"),
         "-t",
         `cmd/${f.deviceId}/flood`,
@@ -405,6 +408,7 @@ tunnelTest(
       stalled.close();
     }
   },
+  { needs: [MOSQUITTO_CLIENTS] },
 );
 
 for (const transport of TRANSPORTS) {

@@ -12,6 +12,7 @@ import {
   BROKERS,
   connectMqtt,
   mosquittoArgs,
+  tools,
   withTunnel,
 } from "./mqtt_tunnel_fixture.ts";
 
@@ -38,7 +39,7 @@ async function measure(run: Run): Promise<number> {
   const outside = await connectMqtt(run.brokerUrl, 4);
   await outside.publishAsync(marker, "ready", { qos: 1, retain: true });
   await outside.endAsync();
-  const subscriber = new Deno.Command("mosquitto_sub", {
+  const subscriber = new Deno.Command(tools.path("mosquitto_sub"), {
     args: [
       ...mosquittoArgs(run.subscribeTo, "311"),
       "-q",
@@ -64,7 +65,7 @@ async function measure(run: Run): Promise<number> {
   const line = "x".repeat(PAYLOAD_BYTES) + "\n";
   const input = new TextEncoder().encode(line.repeat(MESSAGES));
   const started = performance.now();
-  const publisher = new Deno.Command("mosquitto_pub", {
+  const publisher = new Deno.Command(tools.path("mosquitto_pub"), {
     args: [
       ...mosquittoArgs(run.publishTo, "311"),
       "-q",
@@ -118,7 +119,7 @@ async function measure(run: Run): Promise<number> {
   return MESSAGES / (elapsedMs / 1000);
 }
 
-Deno.test("MQTT tunnel throughput: messages of 100 bytes, QoS 0 and 1 (printed)", async () => {
+tools.test("MQTT tunnel throughput: messages of 100 bytes, QoS 0 and 1 (printed)", async () => {
   const rows: string[] = [];
   for (const broker of BROKERS) {
     for (const transport of TRANSPORTS) {

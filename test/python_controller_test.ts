@@ -1,10 +1,11 @@
 // Interoperability: an independent controller written in Python (grpcio)
 // talks to the relay using only proto/relay/v1/relay.proto, the dev CA and
-// the admin token. Needs python3 with grpcio and grpc_tools (or protoc);
-// without them the test is ignored locally and fails under CI=true.
+// the admin token. Needs python3 with grpcio and grpc_tools (or protoc):
+// test/system_tools.ts finds it (and skips or fails the test without it).
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { startTestRelay } from "./harness.ts";
+import { PYTHON_GRPC, SystemTools } from "./system_tools.ts";
 
 const SCRIPT = fileURLToPath(
   new URL("./python/controller.py", import.meta.url),
@@ -12,53 +13,12 @@ const SCRIPT = fileURLToPath(
 const DEVICE_ID = "py-dev-1";
 const RUN_TIMEOUT_MS = 60_000;
 
-interface PythonProbe {
-  python?: string;
-  reasons: string[];
-}
+const tools = await SystemTools.check(PYTHON_GRPC);
 
-/** The first interpreter that has grpcio and a proto compiler. */
-async function findPython(): Promise<PythonProbe> {
-  const candidates = [
-    Deno.env.get("PYTHON"),
-    "python3",
-    // Debian's python3-grpcio lives here even when another python3 (pyenv) is first on PATH.
-    "/usr/bin/python3",
-  ].filter((c): c is string => c !== undefined && c !== "");
-  const reasons: string[] = [];
-  for (const python of new Set(candidates)) {
-    try {
-      const { code, stdout, stderr } = await new Deno.Command(python, {
-        args: [SCRIPT, "--probe"],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      if (code === 0) return { python, reasons };
-      const out = new TextDecoder().decode(stdout) +
-        new TextDecoder().decode(stderr);
-      reasons.push(`${python}: ${out.trim()}`);
-    } catch (error) {
-      reasons.push(`${python}: ${(error as Error).message}`);
-    }
-  }
-  return { reasons };
-}
-
-const probe = await findPython();
-const inCi = Deno.env.get("CI") === "true";
-
-Deno.test({
+tools.test({
   name: "a Python grpcio controller lists devices and pipelines requests",
-  // Visible as "ignored" on machines without the Python packages; CI installs them.
-  ignore: probe.python === undefined && !inCi,
   async fn() {
-    const python = probe.python;
-    assert.ok(
-      python !== undefined,
-      "python3 with grpcio and grpc_tools is required under CI=true " +
-        "(apt-get install python3-grpcio python3-grpc-tools):\n" +
-        probe.reasons.join("\n"),
-    );
+    const python = tools.path("python");
     const t = await startTestRelay();
     try {
       // The Python controller has no E2E: its device accepts plaintext.

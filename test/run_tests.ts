@@ -6,7 +6,12 @@
 // one crash ends the whole run. A file whose process dies of a signal
 // (exit 134/139) is run again (up to three times) and the crash is reported;
 // a failed assertion is never retried.
+//
+// Tests that need a missing system tool (test/system_tools.ts) are ignored
+// outside CI and print a SKIPPED-GROUP line; the summary names each group,
+// why it was skipped and how to enable it.
 import { fileURLToPath } from "node:url";
+import { INSTALL_ALL, SKIPPED_PREFIX } from "./system_tools.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DIRECTORIES = ["src", "transports", "test"];
@@ -22,6 +27,8 @@ interface FileResult {
   ignored: number;
   code: number;
   crashes: number;
+  /** SKIPPED-GROUP lines: group name to "reason; enable with: command". */
+  skippedGroups: Map<string, string>;
 }
 
 async function* testFiles(dir: string): AsyncGenerator<string> {
@@ -73,7 +80,50 @@ async function runFile(file: string, extraArgs: string[]): Promise<FileResult> {
       ignored: Number(summary?.[3] ?? 0),
       code: output.code,
       crashes,
+      skippedGroups: skippedGroups(text),
     };
+  }
+}
+
+function skippedGroups(text: string): Map<string, string> {
+  const groups = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(SKIPPED_PREFIX)) continue;
+    const rest = line.slice(SKIPPED_PREFIX.length);
+    const colon = rest.indexOf(": ");
+    groups.set(rest.slice(0, colon), rest.slice(colon + 2));
+  }
+  return groups;
+}
+
+/** Each skipped group once, with its reason and the files whose tests it skipped. */
+function reportSkipped(results: readonly FileResult[]): void {
+  const groups = new Map<string, { detail: string; files: string[] }>();
+  const byFile = [...results].sort((a, b) => a.file.localeCompare(b.file));
+  for (const result of byFile) {
+    for (const [name, detail] of result.skippedGroups) {
+      const group = groups.get(name) ?? { detail, files: [] };
+      group.files.push(
+        `${result.file} (${result.ignored} of its tests ignored)`,
+      );
+      groups.set(name, group);
+    }
+  }
+  const other = byFile.filter((r) =>
+    r.ignored > 0 && r.skippedGroups.size === 0
+  );
+  if (groups.size === 0 && other.length === 0) return;
+  console.log(
+    "skipped: tests that need a system tool this machine lacks (a failure under CI=true); " +
+      `${INSTALL_ALL} installs them all`,
+  );
+  for (const [name, { detail, files }] of groups) {
+    console.log(`  ${name}: ${detail}\n    in ${files.join(", ")}`);
+  }
+  for (const result of other) {
+    console.log(
+      `  ${result.file}: ${result.ignored} ignored by the file itself`,
+    );
   }
 }
 
@@ -108,11 +158,16 @@ if (crashed.length > 0) {
 if (failedFiles.length > 0) {
   console.log(`failing files: ${failedFiles.join(", ")}`);
 }
+reportSkipped(results);
 const status = failedFiles.length === 0 ? "ok" : "FAILED";
 console.log(
   `${status} | ${total("passed")} passed | ${total("failed")} failed | ${
     total("ignored")
   } ignored`,
 );
-console.log(`${total("passed")} passed, ${total("failed")} failed`);
+console.log(
+  `${total("passed")} passed, ${total("failed")} failed, ${
+    total("ignored")
+  } skipped`,
+);
 Deno.exit(failedFiles.length === 0 ? 0 : 1);
