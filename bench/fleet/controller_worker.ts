@@ -3,8 +3,10 @@
 // spread over several ControllerClient connections. Each stream sends small
 // echo requests at a fixed rate (open loop, random phase); a round trip is
 // timed from its scheduled send time, so a stalled relay shows up as latency
-// rather than as fewer requests. Prints one JSON line at the end:
-//   {"type":"result","scheduled":N,"ok":N,"errors":{CODE:N},"latenciesMs":[...]}
+// rather than as fewer requests. Every request carries bytes of its own and
+// its answer is compared with them: an answer that is not its request's echo
+// counts as wrong, not ok. Prints one JSON line at the end:
+//   {"type":"result","scheduled":N,"ok":N,"wrong":N,"errors":{CODE:N},"latenciesMs":[...]}
 // Usage:
 //   deno run -A bench/fleet/controller_worker.ts --transport h2|quic \
 //     --grpc ADDR --quic ADDR --ca FILE --token-file FILE --prefix dev- \
@@ -54,6 +56,18 @@ const latenciesMs: number[] = [];
 const errors: Record<string, number> = {};
 let scheduled = 0;
 let ok = 0;
+let wrong = 0;
+
+/** Random leading bytes make each request's payload its own. */
+function uniquePayload(): Uint8Array {
+  const bytes = payload.slice();
+  crypto.getRandomValues(bytes.subarray(0, 16));
+  return bytes;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
+}
 
 const started = performance.now();
 const measureFrom = started + warmupMs;
@@ -88,9 +102,12 @@ async function runStream(index: number): Promise<void> {
     const sentAt = Math.min(due, performance.now());
     const measured = sentAt >= measureFrom;
     if (measured) scheduled++;
-    const call = session.call("echo", payload, { timeoutMs: 10_000 }).then(
-      () => {
+    const sent = uniquePayload();
+    const call = session.call("echo", sent, { timeoutMs: 10_000 }).then(
+      (answer) => {
         if (!measured) return;
+        // Another request's answer, or bytes changed on the way.
+        if (!sameBytes(sent, answer)) return void wrong++;
         ok++;
         latenciesMs.push(performance.now() - sentAt);
       },
@@ -115,6 +132,7 @@ console.log(JSON.stringify({
   type: "result",
   scheduled,
   ok,
+  wrong,
   errors,
   latenciesMs: latenciesMs.map((ms) => Math.round(ms * 1000) / 1000),
 }));

@@ -19,6 +19,8 @@ export interface FleetOptions {
   transport: FleetTransport;
   devices: number;
   devicesPerProcess: number;
+  /** Index of the fleet's first device id (default 0): fleets on two transports share one relay. */
+  firstDevice?: number;
   /** First connects in flight per worker process (default RAMP_CONCURRENCY). */
   rampConcurrency?: number;
 }
@@ -36,6 +38,7 @@ export class DeviceFleet {
   static start(options: FleetOptions): DeviceFleet {
     const { relay, transport, devices, devicesPerProcess } = options;
     const ca = relay.endpoints.caFile;
+    const first = options.firstDevice ?? 0;
     const workers: WorkerProcess[] = [];
     for (let from = 0; from < devices; from += devicesPerProcess) {
       workers.push(
@@ -46,7 +49,7 @@ export class DeviceFleet {
           `--ca=${ca}`,
           `--credentials=${relay.endpoints.credentialsFile}`,
           `--prefix=${DEVICE_PREFIX}`,
-          `--from=${from}`,
+          `--from=${first + from}`,
           `--count=${Math.min(devicesPerProcess, devices - from)}`,
           `--ramp-concurrency=${options.rampConcurrency ?? RAMP_CONCURRENCY}`,
         ], { v8Flags: ["--expose-gc"] }),

@@ -1,6 +1,6 @@
 // `deno task bench` (quick profile, a few minutes) and `deno task bench:full`
 // (10,000 devices, 1,000 streams): five scenarios, each over HTTP/2 and QUIC
-// side by side, with the relay, devices, controllers, the direct echo server
+// side by side, and a soak with both on one relay, with the relay, devices, controllers, the direct echo server
 // and nginx each in processes of their own. Prints a markdown table and
 // writes the JSON result file.
 import { loadavg, totalmem } from "node:os";
@@ -26,13 +26,28 @@ import {
 import { runHopLatency } from "./hop_latency.ts";
 import { BENCH_RELAY_SETTINGS, FD_LIMIT } from "./relay_process.ts";
 import { runSingleStream } from "./single_stream.ts";
+import { soakOutcome } from "./soak_outcome.ts";
+import { runSoak, type SoakSizes } from "./soak_scenario.ts";
 
 interface Profile {
   fleet: FleetSizes;
   storm: StormSizes;
   hop: { count: number; warmup: number };
   stream: { durationMs: number; window: number; payloadKiB: number };
+  soak: SoakSizes;
 }
+
+/** The soak a user measured (20 sessions x 10/s, 100 devices), for 3 or 10 minutes. */
+const soakSizes = (warmupMs: number, measuredMs: number): SoakSizes => ({
+  devicesPerTransport: 50,
+  sessionsPerTransport: 10,
+  ratePerSession: 10,
+  payloadBytes: 64,
+  warmupMs,
+  measuredMs,
+  sampleIntervalMs: 5_000,
+  idempotencyTtlSeconds: 20,
+});
 
 // Full: heartbeats every 15 s (the relay's default is 30 s) and 1 request/s
 // per stream. With 5 s and 2/s the 2 shared cores saturate: the load
@@ -58,6 +73,7 @@ const PROFILES: Record<string, Profile> = {
     storm: { devices: 1_000, devicesPerProcess: 500, downMs: 1_000 },
     hop: { count: 1_000, warmup: 200 },
     stream: { durationMs: 4_000, window: 16, payloadKiB: 64 },
+    soak: soakSizes(40_000, 140_000),
   },
   full: {
     fleet: {
@@ -75,21 +91,21 @@ const PROFILES: Record<string, Profile> = {
     storm: { devices: 5_000, devicesPerProcess: 500, downMs: 1_000 },
     hop: { count: 5_000, warmup: 500 },
     stream: { durationMs: 12_000, window: 16, payloadKiB: 64 },
+    soak: soakSizes(60_000, 540_000),
   },
 };
 
-const SCENARIOS = ["fleet", "hop", "stream", "storm"] as const;
+const SCENARIOS = ["fleet", "hop", "stream", "storm", "soak"] as const;
 
 async function environment(): Promise<Record<string, unknown>> {
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
-  const nginx = await new Deno.Command("nginx", {
-    args: ["-v"],
-    stderr: "piped",
-  })
-    .output().then(
-      (o) => new TextDecoder().decode(o.stderr).trim(),
-      () => "not installed",
-    );
+  // Spawning a missing program throws at once rather than rejecting.
+  const nginx = await Promise.resolve().then(() =>
+    new Deno.Command("nginx", { args: ["-v"], stderr: "piped" }).output()
+  ).then(
+    (o) => new TextDecoder().decode(o.stderr).trim(),
+    () => "not installed",
+  );
   const lock = JSON.parse(
     await Deno.readTextFile(new URL("../../deno.lock", import.meta.url)),
   );
@@ -119,6 +135,7 @@ async function main(): Promise<number> {
       profile: { type: "string", default: "quick" },
       only: { type: "string" },
       out: { type: "string" },
+      "heap-snapshots": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -127,7 +144,7 @@ async function main(): Promise<number> {
     console.log(
       `usage: deno task bench [--profile quick|full] [--only ${
         SCENARIOS.join(",")
-      }] [--out FILE]`,
+      }] [--out FILE] [--heap-snapshots DIR]`,
     );
     return values.help ? 0 : 2;
   }
@@ -183,6 +200,21 @@ async function main(): Promise<number> {
           runs.push(await runStorm(transport, profile.storm, progress));
         }
         scenarios.push(stormOutcome(runs, profile.storm));
+      });
+    }
+    if (only.has("soak")) {
+      await attempt("soak", async () => {
+        scenarios.push(
+          soakOutcome(
+            await runSoak(profile.soak, {
+              progress,
+              ...(values["heap-snapshots"]
+                ? { heapSnapshotDir: values["heap-snapshots"] }
+                : {}),
+            }),
+            profile.soak,
+          ),
+        );
       });
     }
     env.wall_s = ((performance.now() - started) / 1000).toFixed(0);

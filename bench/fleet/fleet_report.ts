@@ -10,7 +10,7 @@ export interface FleetReport {
   failures: { scenario: string; error: string }[];
 }
 
-const COLUMNS = ["h2", "quic", "direct", "nginx"] as const;
+const COLUMNS = ["h2", "quic", "direct", "nginx", "both"] as const;
 
 function cell(value: number | undefined): string {
   if (value === undefined) return "";

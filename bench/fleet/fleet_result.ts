@@ -10,6 +10,8 @@ export interface FigureRow {
   direct?: number;
   /** Same client through nginx grpc_pass to that echo server. */
   nginx?: number;
+  /** One relay serving both transports at once (the soak's relay-wide figures). */
+  both?: number;
   /** The target as text, e.g. "<= 600 MB (h2), <= 1.5 GB (quic)". */
   target?: string;
   /** Whether every measured value meets the target (absent: no target). */
@@ -24,4 +26,6 @@ export interface ScenarioOutcome {
   settings: Record<string, unknown>;
   /** Errors or remarks worth reading next to the figures. */
   notes: string[];
+  /** Measurements over time behind the figures (the soak's memory samples), JSON only. */
+  series?: Record<string, unknown>;
 }

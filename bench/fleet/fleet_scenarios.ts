@@ -177,6 +177,10 @@ async function runActive(
       for (const [code, n] of Object.entries(result.errors as object)) {
         errors[code] = (errors[code] ?? 0) + Number(n);
       }
+      // Answers that were not their request's echo.
+      if (Number(result.wrong) > 0) {
+        errors.WRONG_ANSWER = (errors.WRONG_ANSWER ?? 0) + Number(result.wrong);
+      }
     }
     const seconds = sizes.activeMs / 1000;
     return {

@@ -77,6 +77,12 @@ export class RelayProfiler {
     return profile as CpuProfile;
   }
 
+  /** A full garbage collection: what is left is what the relay holds on to. */
+  async collectGarbage(): Promise<void> {
+    await this.#send("HeapProfiler.enable");
+    await this.#send("HeapProfiler.collectGarbage");
+  }
+
   /** Writes a full heap snapshot (after a GC) to `path`. */
   async heapSnapshot(path: string): Promise<void> {
     this.#chunks.length = 0;
