@@ -38,6 +38,7 @@ Deno.test("entries expire after the TTL and the oldest is evicted past max_entri
   assert.equal(cache.size, 2);
   assert.equal((await run("a")).outcome, "executed");
   assert.equal((await run("c")).outcome, "cached");
+  cache.close();
 });
 
 Deno.test("errors are not cached and concurrent duplicates join one execution", async () => {
@@ -68,6 +69,7 @@ Deno.test("errors are not cached and concurrent duplicates join one execution", 
   assert.equal(first.outcome, "executed");
   assert.equal(second.outcome, "joined");
   assert.equal(second.response, first.response);
+  cache.close();
 });
 
 Deno.test("a key reused for a different request is refused", async () => {
@@ -81,6 +83,7 @@ Deno.test("a key reused for a different request is refused", async () => {
     cache.run("k", "echo/bbb", () => Promise.resolve(response("second"))),
     /sequence number already used for a different request/,
   );
+  cache.close();
 });
 
 Deno.test("cached payload bytes stay under max_bytes", async () => {
@@ -99,4 +102,72 @@ Deno.test("cached payload bytes stay under max_bytes", async () => {
   await cache.run("huge", "fp", sized(11)); // larger than the bound: not cached
   assert.equal((await cache.run("huge", "fp", sized(11))).outcome, "executed");
   assert.ok(cache.bytes <= 10);
+  cache.close();
+});
+
+Deno.test("expired entries leave on the next store, without a lookup of their key", async () => {
+  let now = 0;
+  const cache = new IdempotencyCache({
+    ttlMs: 100,
+    maxEntries: 100,
+    maxBytes: 1024,
+    now: () => now,
+  });
+  const ok = () => Promise.resolve(response("x"));
+  await cache.run("a", "fp", ok);
+  await cache.run("b", "fp", ok);
+  now = 60;
+  await cache.run("c", "fp", ok);
+  assert.equal(cache.size, 3);
+  now = 100; // a and b expire; c has 60 ms left
+  await cache.run("d", "fp", ok);
+  assert.equal(cache.size, 2);
+  assert.equal(cache.bytes, 2);
+  cache.close();
+});
+
+Deno.test("expired entries leave as time passes, with no traffic at all", async () => {
+  const cache = new IdempotencyCache({
+    ttlMs: 20,
+    maxEntries: 100,
+    maxBytes: 1024,
+  });
+  await cache.run("a", "fp", () => Promise.resolve(response("x")));
+  await cache.run("b", "fp", () => Promise.resolve(response("y")));
+  assert.equal(cache.size, 2);
+  const deadline = Date.now() + 2000;
+  while (cache.size > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.equal(cache.size, 0, "the sweep timer removed the expired entries");
+  assert.equal(cache.bytes, 0);
+  cache.close();
+});
+
+Deno.test("a cached payload holds only its own bytes, not the buffer it was decoded from", async () => {
+  const cache = new IdempotencyCache({
+    ttlMs: 1000,
+    maxEntries: 100,
+    maxBytes: 1024 * 1024,
+  });
+  // A small payload decoded as a view into a large received message.
+  const message = new Uint8Array(64 * 1024).fill(7);
+  const view = message.subarray(100, 104);
+  const small = { ...response(""), encrypted_payload: view };
+  await cache.run("small", "fp", () => Promise.resolve(small));
+  const cached = await cache.run("small", "fp", () => Promise.resolve(small));
+  assert.equal(cached.outcome, "cached");
+  assert.deepEqual([...cached.response.encrypted_payload], [7, 7, 7, 7]);
+  assert.equal(cached.response.encrypted_payload.buffer.byteLength, 4);
+  assert.equal(cache.bytes, 4);
+
+  // A view that (nearly) fills its buffer is kept: the whole buffer counts.
+  const nearlyWhole = new Uint8Array(1040).subarray(16);
+  await cache.run(
+    "large",
+    "fp",
+    () => Promise.resolve({ ...response(""), encrypted_payload: nearlyWhole }),
+  );
+  assert.equal(cache.bytes, 4 + 1040);
+  cache.close();
 });

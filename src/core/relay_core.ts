@@ -65,6 +65,7 @@ export class RelayCore {
   readonly #logger: Logger;
   readonly #inputLimits: InputLimits;
   readonly #publications: DevicePublications;
+  readonly #idempotency: IdempotencyCache;
   /** Open controller streams by token hash and by "jti:<jti>", for revocation. */
   readonly #streamsByToken = new Map<string, Set<ControllerLink>>();
   readonly #tokensByStream = new Map<ControllerLink, Set<string>>();
@@ -124,15 +125,17 @@ export class RelayCore {
       ),
       registry: this.metrics.registry,
     });
+    this.#idempotency = new IdempotencyCache({
+      ttlMs: relay.idempotency.ttl_seconds * 1000,
+      maxEntries: relay.idempotency.max_entries,
+      maxBytes: relay.idempotency.max_bytes,
+      now,
+    });
+    this.metrics.watchIdempotencyCache(this.#idempotency);
     this.router = new RequestRouter({
       registry: this.registry,
       lookupDeviceProject: (id) => this.#store.getDevice(id)?.project,
-      idempotency: new IdempotencyCache({
-        ttlMs: relay.idempotency.ttl_seconds * 1000,
-        maxEntries: relay.idempotency.max_entries,
-        maxBytes: relay.idempotency.max_bytes,
-        now,
-      }),
+      idempotency: this.#idempotency,
       metrics: this.metrics,
       defaultTimeoutMs: relay.request.default_timeout_seconds * 1000,
       maxTimeoutMs: relay.request.max_timeout_seconds * 1000,
@@ -354,6 +357,7 @@ export class RelayCore {
     for (const link of [...this.#tokensByStream.keys()]) link.close(closing);
     await this.tunnels.closeAll(closing);
     this.registry.close();
+    this.#idempotency.close();
     await this.gate.close();
   }
 

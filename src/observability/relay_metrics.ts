@@ -25,6 +25,12 @@ export interface DeviceSample {
   transport: string;
 }
 
+/** What the idempotency cache gauges read (observability never imports the core). */
+export interface CacheSample {
+  readonly size: number;
+  readonly bytes: number;
+}
+
 export class RelayMetrics {
   readonly registry = new Registry();
   readonly devices: Gauge<"state" | "transport">;
@@ -41,6 +47,7 @@ export class RelayMetrics {
   readonly transportSwitches: Counter<"from" | "to">;
   readonly processMemory: Gauge<"area">;
   readonly eventLoopLag: Histogram;
+  #cache: CacheSample = { size: 0, bytes: 0 };
 
   /** `listDevices` is read at scrape time, so the device gauge is always current. */
   constructor(listDevices: () => Iterable<DeviceSample> = () => []) {
@@ -142,6 +149,18 @@ export class RelayMetrics {
         this.set({ area: "external" }, memory.external);
       },
     });
+    const cache = () => this.#cache;
+    new Gauge({
+      name: "relay_idempotency_cache",
+      help:
+        "Responses held by the idempotency cache (entries) and the buffer bytes their payloads keep alive (bytes)",
+      labelNames: ["measure"],
+      registers,
+      collect() {
+        this.set({ measure: "entries" }, cache().size);
+        this.set({ measure: "bytes" }, cache().bytes);
+      },
+    });
     this.eventLoopLag = new Histogram({
       name: "relay_event_loop_lag_seconds",
       help:
@@ -149,5 +168,10 @@ export class RelayMetrics {
       buckets: SECONDS_BUCKETS,
       registers,
     });
+  }
+
+  /** The cache whose size and bytes relay_idempotency_cache reports. */
+  watchIdempotencyCache(cache: CacheSample): void {
+    this.#cache = cache;
   }
 }
