@@ -4,7 +4,11 @@
 import { createHash } from "node:crypto";
 import { canSee, canSend, type MethodPolicy } from "../auth/access_policy.ts";
 import type { ControllerPrincipal } from "../auth/controller_auth.ts";
-import { type ErrorCode, RelayError } from "../errors/relay_error.ts";
+import {
+  type ErrorCode,
+  isErrorCode,
+  RelayError,
+} from "../errors/relay_error.ts";
 import type { RelayMetrics } from "../observability/relay_metrics.ts";
 import { validateDeviceId } from "../store/relay_store.ts";
 import type { DeviceRegistry } from "./device_registry.ts";
@@ -68,11 +72,13 @@ export class RequestRouter {
       this.#options.metrics.inFlightRequests.dec();
     }
     const seconds = (performance.now() - started) / 1000;
-    this.#options.metrics.requests.inc({ code: response.error });
-    this.#options.metrics.requestDuration.observe(
-      { code: response.error },
-      seconds,
-    );
+    // A device may answer with a code this relay does not know (a number on
+    // the wire): one label for all of them keeps the series bounded.
+    const code = isErrorCode(String(response.error))
+      ? response.error
+      : "UNKNOWN";
+    this.#options.metrics.requests.inc({ code });
+    this.#options.metrics.requestDuration.observe({ code }, seconds);
     return response;
   }
 
