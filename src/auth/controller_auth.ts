@@ -1,7 +1,9 @@
 // Controller identity: JWTs verified with jose against pinned keys (HS256
 // secret, PEM public keys, JWKS). Verified tokens are cached (bounded) so
 // that checking the credential on every message is cheap; expiry and
-// revocation (by token hash or `jti`) are checked on every use.
+// revocation (by token hash or `jti`) are checked on every use. Expired
+// tokens leave the cache by a scan at most once a minute, not only when
+// their own token comes again or the bound pushes them out.
 import { jwtVerify, SignJWT } from "jose";
 import { RelayError } from "../errors/relay_error.ts";
 import type { JwtKeys } from "./jwt_keys.ts";
@@ -11,6 +13,8 @@ export type Role = "admin" | "operator" | "viewer";
 const ROLES: ReadonlySet<string> = new Set(["admin", "operator", "viewer"]);
 const CONTROLLER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@\/-]{0,127}$/;
 const MAX_TOKEN_LENGTH = 8 * 1024;
+/** How often verify scans the cache for expired tokens (a scan of at most cacheSize). */
+const CACHE_SWEEP_MS = 60_000;
 
 export interface ControllerPrincipal {
   controllerId: string;
@@ -45,11 +49,17 @@ export class ControllerAuthenticator {
   readonly #now: () => number;
   readonly #cache = new Map<string, ControllerPrincipal>();
   readonly #cacheSize: number;
+  #nextSweep = 0;
 
   constructor(options: ControllerAuthOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#cacheSize = options.cacheSize ?? 10_000;
+  }
+
+  /** Verified tokens held. */
+  get cached(): number {
+    return this.#cache.size;
   }
 
   /** Unix milliseconds after which the principal's token is refused (expiry plus skew). */
@@ -64,6 +74,7 @@ export class ControllerAuthenticator {
         `controller token longer than ${MAX_TOKEN_LENGTH} characters`,
       );
     }
+    this.#sweep();
     const cached = this.#cache.get(token);
     const principal = cached ?? await this.#verifyJwt(token);
     if (this.validUntil(principal) <= this.#now()) {
@@ -123,6 +134,16 @@ export class ControllerAuthenticator {
       jti: typeof payload.jti === "string" ? payload.jti : "",
       expiresAt: payload.exp! * 1000,
     };
+  }
+
+  /** Drops expired tokens; their expiries differ, so this is a scan, done rarely. */
+  #sweep(): void {
+    const now = this.#now();
+    if (now < this.#nextSweep) return;
+    this.#nextSweep = now + CACHE_SWEEP_MS;
+    for (const [token, principal] of this.#cache) {
+      if (this.validUntil(principal) <= now) this.#cache.delete(token);
+    }
   }
 
   #remember(token: string, principal: ControllerPrincipal): void {
