@@ -16,6 +16,7 @@ import { relayProto } from "./relay_proto.ts";
 import { HandshakeAdmission } from "../../src/limits/handshake_admission.ts";
 import { guardConnections } from "./connection_guard.ts";
 import { widenFlowControlWindows } from "./http2_servers.ts";
+import { pingInRootContext } from "./keepalive_ping_context.ts";
 import { serverStreamLink } from "./server_stream_link.ts";
 import { toServiceError } from "./status_mapping.ts";
 
@@ -104,6 +105,8 @@ export class GrpcRelayServer {
         ),
     });
     widenFlowControlWindows(this.#server);
+    // Else each keepalive ping's async context keeps every earlier one alive.
+    pingInRootContext(this.#server);
     return this.#port;
   }
 
