@@ -76,7 +76,15 @@ export const configSchema = z.strictObject({
       max_pending_requests_per_device: z.number().int().positive().default(
         1024,
       ),
-      handshake_timeout_seconds: seconds.default(5),
+      /**
+       * TLS handshake, first stream and first message of an unauthenticated
+       * connection. gRPC C-core clients (grpcio, grpc-go's peers in C++,
+       * ...) whose channel is in TRANSIENT_FAILURE advance a reconnect only
+       * at their 5 s backup poll, so their TLS handshake takes 5-10 s as the
+       * relay sees it: at 5 s every such attempt after a relay restart was
+       * cut off, for minutes.
+       */
+      handshake_timeout_seconds: seconds.default(15),
       /**
        * Connections per listener in their TLS/QUIC handshake at once; more
        * are refused at once (a storm then spreads by the clients' backoff).
@@ -122,7 +130,7 @@ export const configSchema = z.strictObject({
     idempotency: z.strictObject({
       ttl_seconds: seconds.default(300),
       max_entries: z.number().int().positive().default(100000),
-      /** Bound on cached response payload bytes (LRU eviction). */
+      /** Bound on buffer bytes cached payloads keep alive (the oldest go first). */
       max_bytes: z.number().int().positive().default(64 * 1024 * 1024),
     }).prefault({}),
     tls: z.strictObject({

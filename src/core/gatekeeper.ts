@@ -121,6 +121,9 @@ export class Gatekeeper {
   /** A connection refused because max_pending_handshakes were under way (not audited: load, not identity). */
   handshakeShed(): void {
     this.#refused.inc({ reason: "handshakes_pending" });
+    this.#logger.debug("connection refused", {
+      reason: "max_pending_handshakes connections already in their handshake",
+    });
   }
 
   /**
@@ -132,12 +135,30 @@ export class Gatekeeper {
    */
   handshakeTimedOut(peer: Peer, what: string): void {
     this.#refused.inc({ reason: "handshake_timeout" });
+    this.#logger.debug("connection closed", {
+      remote: peer.remoteAddress,
+      transport: peer.transport,
+      reason: `${what} within the handshake timeout`,
+    });
     this.#record({
       event: "auth_failure",
       peer,
       principal: "",
       reason: `${what} within the handshake timeout`,
       code: "UNAUTHORIZED",
+    });
+  }
+
+  /**
+   * A TLS handshake that failed or timed out (before any identity): counted
+   * and logged at debug, so a client that never gets through is visible.
+   */
+  tlsFailed(peer: Peer, reason: string): void {
+    this.#refused.inc({ reason: "tls_failed" });
+    this.#logger.debug("connection closed", {
+      remote: peer.remoteAddress,
+      transport: peer.transport,
+      reason: `TLS handshake failed: ${reason}`,
     });
   }
 

@@ -31,6 +31,14 @@ hostileTest(
     const conn = await tcpConnect(t);
     const ms = await closedWithin(conn, BOUND_MS);
     assert.ok(ms >= 0, `still open after ${BOUND_MS} ms`);
+    // Counted, so a client that never gets through TLS is visible.
+    const metrics = await (await fetch(
+      `http://127.0.0.1:${t.relay.healthPort}/metrics`,
+    )).text();
+    assert.match(
+      metrics,
+      /relay_connections_refused_total\{reason="tls_failed"\} 1\b/,
+    );
     await assertStillServes(t);
   },
 );
@@ -76,7 +84,7 @@ hostileTest(
     transports: ["h2"],
   },
   async (t) => {
-    // Two silent connections hold both handshake places (5 s timeout).
+    // Two silent connections hold both handshake places (default timeout).
     const holders = await Promise.all([tcpConnect(t), tcpConnect(t)]);
     const third = await tcpConnect(t);
     const ms = await closedWithin(third, 1000);

@@ -12,6 +12,8 @@ import { http2ServersOf } from "./http2_servers.ts";
 export interface ConnectionGuardOptions {
   handshakeTimeoutMs: number;
   onHandshakeTimeout: (remoteAddress: string) => void;
+  /** A TLS handshake that failed or ran past its timeout. */
+  onTlsFailure: (remoteAddress: string, reason: string) => void;
   /** Bounds the connections in their TLS handshake; past it they are closed at once. */
   admission: HandshakeAdmission;
 }
@@ -41,6 +43,10 @@ export function guardConnections(
         releaseHandshake();
         if (connections.get(key) === entry) connections.delete(key);
       });
+    });
+    http2Server.on("tlsClientError", (error: Error, socket: Socket) => {
+      const reason = (error as { code?: string }).code ?? error.message;
+      options.onTlsFailure(socket.remoteAddress ?? "", reason);
     });
     http2Server.on("secureConnection", (socket: Socket) => {
       const entry = connections.get(peerKey(socket));

@@ -103,6 +103,8 @@ export class GrpcRelayServer {
           { remoteAddress, transport: "h2" },
           "no stream",
         ),
+      onTlsFailure: (remoteAddress, reason) =>
+        core.gate.tlsFailed({ remoteAddress, transport: "h2" }, reason),
     });
     widenFlowControlWindows(this.#server);
     // Else each keepalive ping's async context keeps every earlier one alive.
