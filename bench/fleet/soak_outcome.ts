@@ -14,29 +14,31 @@ const MB = 1e6;
 /** After warm-up the relay's RSS holds its level: a few MB over minutes at most. */
 export const SOAK_TARGETS = { rssSlopeMbPerMinute: 1 };
 
-function trafficRow(
-  figure: string,
-  unit: string,
-  run: SoakRun,
-  value: (traffic: SoakTraffic) => number,
-  target?: string,
-): FigureRow {
-  const h2 = value(run.traffic.h2);
-  const quic = value(run.traffic.quic);
+interface TrafficFigure {
+  figure: string;
+  value: (traffic: SoakTraffic) => number;
+  /** "0": met when no request of either transport counts. */
+  mustBeZero?: boolean;
+}
+
+/** A count by the controllers' transport, and their sum. */
+function trafficRow(run: SoakRun, spec: TrafficFigure): FigureRow {
+  const h2 = spec.value(run.traffic.h2);
+  const quic = spec.value(run.traffic.quic);
   const both = h2 + quic;
   return {
-    figure,
-    unit,
+    figure: spec.figure,
+    unit: "",
     h2,
     quic,
     both,
-    ...(target ? { target, met: both === 0 } : {}),
+    ...(spec.mustBeZero ? { target: "0", met: both === 0 } : {}),
   };
 }
 
-function latencyRow(figure: string, run: SoakRun): FigureRow {
+function p99Row(run: SoakRun): FigureRow {
   return {
-    figure,
+    figure: "round trip p99",
     unit: "ms",
     h2: run.traffic.h2.latency.p99Ms,
     quic: run.traffic.quic.latency.p99Ms,
@@ -83,11 +85,18 @@ export function soakOutcome(run: SoakRun, sizes: SoakSizes): ScenarioOutcome {
       (sizes.warmupMs + sizes.measuredMs) / 60_000
     } min`,
     rows: [
-      trafficRow("requests sent", "", run, (t) => t.sent),
-      trafficRow("answered with their echo", "", run, (t) => t.ok),
-      trafficRow("failed", "", run, failed, "0"),
-      trafficRow("wrong answers", "", run, (t) => t.wrong, "0"),
-      latencyRow("round trip p99", run),
+      trafficRow(run, { figure: "requests sent", value: (t) => t.sent }),
+      trafficRow(run, {
+        figure: "answered with their echo",
+        value: (t) => t.ok,
+      }),
+      trafficRow(run, { figure: "failed", value: failed, mustBeZero: true }),
+      trafficRow(run, {
+        figure: "wrong answers",
+        value: (t) => t.wrong,
+        mustBeZero: true,
+      }),
+      p99Row(run),
       {
         ...rssSlope,
         target: `<= ${limit} MB/min`,

@@ -6,7 +6,11 @@
 import { summarizeLatencies } from "../latency_stats.ts";
 import { DeviceFleet, deviceIds, type FleetTransport } from "./device_fleet.ts";
 import { FLEET_TRANSPORTS } from "./fleet_scenarios.ts";
-import { type MemorySample, sampleMemory } from "./memory_trend.ts";
+import {
+  type MemorySample,
+  type MemorySampler,
+  sampleMemory,
+} from "./memory_trend.ts";
 import { coresUsed } from "./process_stats.ts";
 import { RelayProcess } from "./relay_process.ts";
 import { RelayProfiler } from "./relay_profiler.ts";
@@ -76,6 +80,7 @@ export async function runSoak(
     inspect: true, // to collect garbage before each sample
   });
   let profiler: RelayProfiler | undefined;
+  let sampler: MemorySampler | undefined;
   const fleets: DeviceFleet[] = [];
   const controllers: WorkerProcess[] = [];
   const tokenFile = await Deno.makeTempFile({ prefix: "bench-token-" });
@@ -100,7 +105,7 @@ export async function runSoak(
     );
     await Deno.writeTextFile(tokenFile, relay.endpoints.adminToken);
     profiler = await RelayProfiler.attach(relay.inspectPort!);
-    const sampler = sampleMemory(relay, {
+    sampler = sampleMemory(relay, {
       intervalMs: sizes.sampleIntervalMs,
       beforeSample: () => profiler!.collectGarbage(),
     });
@@ -162,6 +167,8 @@ export async function runSoak(
         connectsBefore,
     };
   } finally {
+    // Stopped already unless the soak failed; its error is the one to report.
+    await sampler?.stop().catch(() => undefined);
     profiler?.close();
     await Promise.all(controllers.map((worker) => worker.close()));
     await Promise.all(fleets.map((fleet) => fleet.close()));
