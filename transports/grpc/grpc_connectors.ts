@@ -16,6 +16,7 @@ import { clientStream } from "./client_stream.ts";
 import { relayProto } from "./relay_proto.ts";
 import { fromServiceError } from "./status_mapping.ts";
 import { STREAM_WINDOW_BYTES } from "./http2_servers.ts";
+import { pingInRootContext } from "./keepalive_ping_context.ts";
 
 export interface GrpcClientOptions {
   /** host:port of the relay's gRPC listener. */
@@ -32,6 +33,8 @@ export interface GrpcClientOptions {
 }
 
 function createClient(options: GrpcClientOptions): RelayServiceClient {
+  // Else each keepalive ping's async context keeps every earlier one alive.
+  pingInRootContext();
   const host = options.address.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
   const ipTarget = isIP(host) !== 0 && options.serverName === undefined;
   const credentials = options.insecure

@@ -108,7 +108,7 @@ export class GrpcRelayServer {
     });
     widenFlowControlWindows(this.#server);
     // Else each keepalive ping's async context keeps every earlier one alive.
-    pingInRootContext(this.#server);
+    pingInRootContext();
     return this.#port;
   }
 
