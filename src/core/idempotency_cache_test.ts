@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { RelayMetrics } from "../observability/relay_metrics.ts";
 import { IdempotencyCache } from "./idempotency_cache.ts";
 import type { DeviceResponse } from "./messages.ts";
 
@@ -170,4 +171,22 @@ Deno.test("a cached payload holds only its own bytes, not the buffer it was deco
   );
   assert.equal(cache.bytes, 4 + 1040);
   cache.close();
+});
+
+Deno.test("relay_idempotency_cache reports the cache's entries and bytes", async () => {
+  const cache = new IdempotencyCache({
+    ttlMs: 1000,
+    maxEntries: 100,
+    maxBytes: 1024,
+  });
+  const metrics = new RelayMetrics();
+  metrics.watchIdempotencyCache(cache);
+  const gauge = async () =>
+    (await metrics.registry.getSingleMetric("relay_idempotency_cache")!.get())
+      .values.map(({ labels, value }) => [labels.measure, value]);
+  await cache.run("a", "fp", () => Promise.resolve(response("xyz")));
+  await cache.run("b", "fp", () => Promise.resolve(response("12345")));
+  assert.deepEqual(await gauge(), [["entries", 2], ["bytes", 8]]);
+  cache.close();
+  assert.deepEqual(await gauge(), [["entries", 0], ["bytes", 0]]);
 });

@@ -6,11 +6,15 @@
 // still runs joins it. A key reused for a different request is refused.
 //
 // Answers are plaintext (the agent seals each for the envelope that asked),
-// kept in insertion order, which is expiry order (one TTL for all): expired
-// answers are swept from the oldest end on every use and by a timer, and the
-// oldest go first when the entry or byte bound is reached.
+// error answers included. Expiry, the bounds and joining are ExpiringStore's.
 import { createHash } from "node:crypto";
 import { type ErrorCode, RelayError } from "../errors/relay_error.ts";
+import {
+  ExpiringStore,
+  type ExpiringStoreLimits,
+  type Retained,
+  type RunSource,
+} from "../limits/expiring_store.ts";
 
 /** What a handler's run produced: its bytes, or its error. */
 export interface Answer {
@@ -20,14 +24,8 @@ export interface Answer {
   errorMessage: string;
 }
 
-export interface AnswerCacheLimits {
-  /** Answers kept; 0 turns the cache off (no deduplication, no joining). */
-  maxEntries: number;
-  /** How long an answer is kept after the handler produced it. */
-  ttlMs: number;
-  /** Payload bytes of kept answers; a larger answer is not kept. */
-  maxBytes: number;
-}
+/** Answers kept (0 turns the cache off), how long, and their payload bytes. */
+export type AnswerCacheLimits = ExpiringStoreLimits;
 
 export const DEFAULT_ANSWER_CACHE_LIMITS: Readonly<AnswerCacheLimits> = Object
   .freeze({
@@ -40,60 +38,16 @@ export interface AnswerCacheOptions extends AnswerCacheLimits {
   now?: () => number;
 }
 
-export type AnswerSource = "executed" | "joined" | "cached";
+export type AnswerSource = RunSource;
 
-interface Kept {
-  answer: Answer;
-  fingerprint: string;
-  expiresAt: number;
-}
-
-interface Running {
-  promise: Promise<Answer>;
-  fingerprint: string;
-}
-
-/** A swept answer may outlive its TTL by this fraction of it (fewer timer wake-ups). */
-const SWEEP_SLACK = 1 / 16;
-/** setTimeout's longest delay; a longer one would fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-export class AnswerCache {
-  readonly #limits: AnswerCacheLimits;
-  readonly #now: () => number;
-  readonly #kept = new Map<string, Kept>();
-  readonly #running = new Map<string, Running>();
-  #bytes = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #closed = false;
-
+export class AnswerCache extends ExpiringStore<Answer> {
+  /** Throws RangeError on a limit that is not a number >= 0. */
   constructor(options: AnswerCacheOptions) {
-    for (const limit of ["maxEntries", "ttlMs", "maxBytes"] as const) {
-      const value = options[limit];
-      if (!Number.isFinite(value) || value < 0) {
-        throw new RangeError(`${limit} must be a number >= 0, got ${value}`);
-      }
-    }
-    this.#limits = {
-      maxEntries: options.maxEntries,
-      ttlMs: options.ttlMs,
-      maxBytes: options.maxBytes,
-    };
-    this.#now = options.now ?? Date.now;
+    super({ ...options, retain: ownPayload, conflict: sequenceNumberReused });
   }
 
   static key(controllerId: string, sequenceNumber: number): string {
     return `${controllerId}\u0000${sequenceNumber}`;
-  }
-
-  /** Answers kept. */
-  get size(): number {
-    return this.#kept.size;
-  }
-
-  /** Payload bytes of the answers kept. */
-  get bytes(): number {
-    return this.#bytes;
   }
 
   /**
@@ -108,97 +62,8 @@ export class AnswerCache {
     fingerprint: string,
     execute: () => Promise<Answer>,
   ): Promise<{ answer: Answer; source: AnswerSource }> {
-    if (this.#limits.maxEntries === 0 || this.#closed) {
-      return { answer: await execute(), source: "executed" };
-    }
-    this.#sweep();
-    const kept = this.#kept.get(key);
-    if (kept !== undefined) {
-      checkSameRequest(kept.fingerprint, fingerprint);
-      return { answer: kept.answer, source: "cached" };
-    }
-    const running = this.#running.get(key);
-    if (running !== undefined) {
-      checkSameRequest(running.fingerprint, fingerprint);
-      return { answer: await running.promise, source: "joined" };
-    }
-    const promise = execute();
-    this.#running.set(key, { promise, fingerprint });
-    try {
-      const answer = await promise;
-      this.#keep(key, { answer, fingerprint, expiresAt: 0 });
-      return { answer, source: "executed" };
-    } finally {
-      this.#running.delete(key);
-    }
-  }
-
-  /** Forgets every answer and stops the sweep timer; later runs are not deduplicated. */
-  close(): void {
-    this.#closed = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#kept.clear();
-    this.#bytes = 0;
-  }
-
-  #keep(key: string, entry: Kept): void {
-    const size = entry.answer.payload.byteLength;
-    if (this.#closed || size > this.#limits.maxBytes) return;
-    while (
-      this.#kept.size >= this.#limits.maxEntries ||
-      this.#bytes + size > this.#limits.maxBytes
-    ) {
-      const oldest = this.#kept.keys().next();
-      if (oldest.done) break;
-      this.#delete(oldest.value);
-    }
-    // Its own buffer: a view into a received frame would keep the frame alive.
-    const payload = entry.answer.payload.slice();
-    this.#kept.set(key, {
-      ...entry,
-      answer: { ...entry.answer, payload },
-      expiresAt: this.#now() + this.#limits.ttlMs,
-    });
-    this.#bytes += size;
-    this.#arm();
-  }
-
-  /** Drops expired answers from the oldest end. */
-  #sweep(): void {
-    const now = this.#now();
-    for (const [key, entry] of this.#kept) {
-      if (entry.expiresAt > now) break;
-      this.#delete(key);
-    }
-  }
-
-  /** One timer at a time, for the oldest answer's expiry (plus slack). */
-  #arm(): void {
-    if (this.#timer !== undefined) return;
-    const oldest = this.#kept.values().next();
-    if (oldest.done) return;
-    const delay = Math.min(
-      MAX_TIMER_MS,
-      Math.max(
-        oldest.value.expiresAt - this.#now(),
-        this.#limits.ttlMs * SWEEP_SLACK,
-      ),
-    );
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#sweep();
-      this.#arm();
-    }, delay);
-    // Kept answers never keep a process alive.
-    Deno.unrefTimer(this.#timer);
-  }
-
-  #delete(key: string): void {
-    const entry = this.#kept.get(key);
-    if (entry === undefined) return;
-    this.#kept.delete(key);
-    this.#bytes -= entry.answer.payload.byteLength;
+    const { value, source } = await this.runOnce(key, fingerprint, execute);
+    return { answer: value, source };
   }
 }
 
@@ -216,12 +81,16 @@ export function requestFingerprint(
   return `${method}\u0000${encrypted ? "e2e" : "plain"}\u0000${digest}`;
 }
 
-function checkSameRequest(expected: string, actual: string): void {
-  if (expected !== actual) {
-    throw new RelayError(
-      "INVALID_REQUEST",
-      "sequence number already used for a different request (method or payload differ); use a new sequence number",
-      { source: "downstream" },
-    );
-  }
+/** Every answer is kept, in a buffer of its own: a view into a received frame would keep the frame alive. */
+function ownPayload(answer: Answer): Retained<Answer> {
+  const payload = answer.payload.slice();
+  return { value: { ...answer, payload }, bytes: payload.byteLength };
+}
+
+function sequenceNumberReused(): RelayError {
+  return new RelayError(
+    "INVALID_REQUEST",
+    "sequence number already used for a different request (method or payload differ); use a new sequence number",
+    { source: "downstream" },
+  );
 }
