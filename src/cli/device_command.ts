@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { loadOrCreateDeviceKeyFile } from "../e2e/device_key.ts";
 import { RelayError } from "../errors/relay_error.ts";
-import { validateDeviceId } from "../store/relay_store.ts";
+import { validateDeviceId } from "../auth/device_id.ts";
 import { DeviceAgent, echoHandler } from "../sdk/device_agent.ts";
 import {
   CLIENT_OPTIONS,

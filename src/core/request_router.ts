@@ -10,7 +10,7 @@ import {
   RelayError,
 } from "../errors/relay_error.ts";
 import type { RelayMetrics } from "../observability/relay_metrics.ts";
-import { validateDeviceId } from "../store/relay_store.ts";
+import { validateDeviceId } from "../auth/device_id.ts";
 import type { DeviceRegistry } from "./device_registry.ts";
 import type { Gatekeeper, Peer } from "./gatekeeper.ts";
 import { IdempotencyCache } from "./idempotency_cache.ts";

@@ -2,8 +2,8 @@
 // kept only as SHA-256 hashes, revoked token hashes and revoked JWT ids. The CLI and a
 // running relay may share the file: SQLite serialises their writes.
 import { DatabaseSync } from "node:sqlite";
+import { validateDeviceId } from "../auth/device_id.ts";
 import { digestsEqual, hashToken } from "../auth/token_hash.ts";
-import { RelayError } from "../errors/relay_error.ts";
 
 export interface DeviceRecord {
   deviceId: string;
@@ -36,18 +36,6 @@ const SCHEMA = `
     revoked_at INTEGER NOT NULL
   );
 `;
-
-const DEVICE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
-
-export function validateDeviceId(deviceId: string): void {
-  if (!DEVICE_ID_PATTERN.test(deviceId)) {
-    throw new RelayError(
-      "INVALID_REQUEST",
-      "device id must be 1-128 characters of letters, digits, '.', '_', ':' or '-'",
-      { source: "downstream" },
-    );
-  }
-}
 
 export class RelayStore {
   readonly #db: DatabaseSync;

@@ -9,7 +9,8 @@
 import { RelayError } from "../errors/relay_error.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { RelayMetrics } from "../observability/relay_metrics.ts";
-import { type DeviceRecord, validateDeviceId } from "../store/relay_store.ts";
+import { validateDeviceId } from "../auth/device_id.ts";
+import type { DeviceRecord } from "../store/relay_store.ts";
 import type { Gatekeeper, Peer } from "../core/gatekeeper.ts";
 import { tunnelBytes } from "./tunnel_bytes.ts";
 import type {
