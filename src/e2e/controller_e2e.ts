@@ -5,7 +5,8 @@ import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { decodeJwt } from "jose";
 import { RelayError } from "../errors/relay_error.ts";
-import type { DeviceInfo, DeviceResponse } from "../sdk/connector.ts";
+import type { DeviceInfo__Output as DeviceInfo } from "../gen/relay/v1/DeviceInfo.ts";
+import type { DeviceResponse__Output as DeviceResponse } from "../gen/relay/v1/DeviceResponse.ts";
 import { E2E_METADATA_KEY, publicKeyFromMetadata } from "./device_key.ts";
 import {
   KEY_UNKNOWN_PROBE,

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { RelayError } from "../errors/relay_error.ts";
-import type { DeviceInfo, DeviceResponse } from "../sdk/connector.ts";
+import type { DeviceInfo__Output as DeviceInfo } from "../gen/relay/v1/DeviceInfo.ts";
+import type { DeviceResponse__Output as DeviceResponse } from "../gen/relay/v1/DeviceResponse.ts";
 import { ControllerE2e } from "./controller_e2e.ts";
 import { generateDeviceKey, publicKeyMetadata } from "./device_key.ts";
 import { envelopeKind, KEY_UNKNOWN_PROBE, openRequest } from "./envelope.ts";

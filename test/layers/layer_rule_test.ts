@@ -26,8 +26,6 @@ const NOT_YET_FIXED = [
   "src/core/relay_core.ts -> src/mqtt/topic_acl.ts",
   "src/core/relay_core.ts -> src/tunnel/tunnel_link.ts",
   "src/core/relay_core.ts -> src/tunnel/tunnel_service.ts",
-  "src/e2e -> src/sdk",
-  "src/e2e/controller_e2e.ts -> src/sdk/connector.ts",
   "src/mqtt -> src/core",
   "src/core -> src/observability",
   "src/observability/health_report.ts -> src/core/relay_core.ts",
