@@ -85,6 +85,8 @@ export async function startRelay(
     path: config.relay.audit.path || paths.auditLog,
   });
   const store = new RelayStore(paths.database);
+  // Device publications and MQTT tunnels alike, whether MQTT is on or off.
+  const topicAcl = new TopicAcl(config.relay.mqtt.acl);
   const core = new RelayCore({
     config,
     store,
@@ -96,10 +98,18 @@ export async function startRelay(
       options.onPresence?.(event);
     },
     ...(mqtt !== null ? { publisher: mqtt.publisher } : {}),
+    topicPolicy: topicAcl,
   });
   // MQTT tunnels reach the relay's own broker unless a dialer is given.
   const brokerDialer = options.brokerDialer ?? mqtt?.dialer;
-  if (brokerDialer) serveMqttTunnels(core, config, brokerDialer, logger);
+  if (brokerDialer) {
+    serveMqttTunnels(
+      core,
+      config,
+      { dialer: brokerDialer, acl: topicAcl },
+      logger,
+    );
+  }
   // Undone in reverse order if a later step fails.
   const cleanups: (() => Promise<void> | void)[] = [
     () => audit.close(),
@@ -239,7 +249,7 @@ export async function startRelay(
 function serveMqttTunnels(
   core: RelayCore,
   config: RelayConfig,
-  dialer: BrokerDialer,
+  { dialer, acl }: { dialer: BrokerDialer; acl: TopicAcl },
   logger: Logger,
 ): void {
   const mqtt = config.relay.mqtt;
@@ -247,7 +257,7 @@ function serveMqttTunnels(
     "MQTT",
     mqttTunnelHandler({
       dialer,
-      acl: new TopicAcl(mqtt.acl),
+      acl,
       maxPacketBytes: maxMessageBytes(config),
       ...(mqtt.username !== ""
         ? {

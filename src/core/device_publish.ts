@@ -1,19 +1,19 @@
 // Device publications (DevicePublish on the device stream): status and
 // telemetry a device sends through its relay connection, republished on MQTT
 // as that device. Each one is checked (QoS, payload size, rate limits, the
-// topic ACL with the device's own id) before it is handed to the publisher;
+// topic policy with the device's own id) before it is handed to the publisher;
 // a refusal is answered, never fatal to the device's stream. Payloads are
 // never logged.
 import { Counter, type Registry } from "prom-client";
 import { RelayError } from "../errors/relay_error.ts";
-import type { MqttPublisher } from "../mqtt/mqtt_ports.ts";
-import { isValidTopic, type TopicAcl } from "../mqtt/topic_acl.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Gatekeeper, Peer } from "./gatekeeper.ts";
+import type { Publisher } from "./publisher.ts";
+import type { TopicPolicy } from "./topic_policy.ts";
 import type { DevicePublish__Output as DevicePublish } from "../gen/relay/v1/DevicePublish.ts";
 import type { PublishAck } from "../gen/relay/v1/PublishAck.ts";
 
-/** Longest topic quoted in errors and log lines (the ACL sees all of it). */
+/** Longest topic quoted in errors and log lines (the policy sees all of it). */
 const QUOTED_TOPIC_CHARS = 200;
 
 type Outcome =
@@ -25,9 +25,10 @@ type Outcome =
   | "failed";
 
 export interface DevicePublicationsOptions {
-  acl: TopicAcl;
+  /** Which topics a device may publish to (the MQTT topic ACL). */
+  topicPolicy: TopicPolicy;
   /** Absent while MQTT is off: accepted publications are answered UNAVAILABLE. */
-  publisher?: MqttPublisher | undefined;
+  publisher?: Publisher | undefined;
   gate: Gatekeeper;
   logger: Logger;
   /** relay.limits.max_publish_payload_bytes (capped by request.max_payload_bytes) */
@@ -82,12 +83,12 @@ export class DevicePublications {
   }
 
   #accept(peer: Peer, deviceId: string, publish: DevicePublish): void {
-    const { acl, gate, maxPayloadBytes, publisher } = this.#options;
+    const { topicPolicy, gate, maxPayloadBytes, publisher } = this.#options;
     const { topic, payload, qos, retain } = publish;
     if (qos !== 0 && qos !== 1 && qos !== 2) {
       throw invalid(`qos must be 0, 1 or 2, got ${qos}`);
     }
-    if (!isValidTopic(topic)) {
+    if (!topicPolicy.isValidTopic(topic)) {
       throw invalid(
         "topic must be a non-empty MQTT topic name without wildcards",
       );
@@ -98,7 +99,7 @@ export class DevicePublications {
       );
     }
     gate.admitDevicePublish(peer, deviceId, payload.byteLength);
-    if (!acl.canPublish(deviceId, topic)) {
+    if (!topicPolicy.canPublish(deviceId, topic)) {
       const error = new RelayError(
         "PERMISSION_DENIED",
         `device ${deviceId} may not publish to ${

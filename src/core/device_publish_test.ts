@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { buildConfig } from "../config/load_config.ts";
-import type { MqttPublisher, PublishOptions } from "../mqtt/mqtt_ports.ts";
+// The MQTT topic ACL is the topic policy the relay runs with.
 import { TopicAcl } from "../mqtt/topic_acl.ts";
 import type { AuditLogger, AuditRecord } from "../observability/audit_log.ts";
 import { Logger } from "../observability/logger.ts";
 import { RelayMetrics } from "../observability/relay_metrics.ts";
 import { DevicePublications } from "./device_publish.ts";
 import { Gatekeeper } from "./gatekeeper.ts";
+import type { Publisher, PublishOptions } from "./publisher.ts";
 
 interface Published {
   topic: string;
@@ -36,12 +37,12 @@ function setup(
   });
   const metrics = new RelayMetrics();
   const published: Published[] = [];
-  const recording: MqttPublisher = {
+  const recording: Publisher = {
     publish: (topic, payload, options) =>
       published.push({ topic, payload, options }),
   };
   const publications = new DevicePublications({
-    acl: new TopicAcl(relayConfig.relay.mqtt.acl),
+    topicPolicy: new TopicAcl(relayConfig.relay.mqtt.acl),
     ...(publisher === "recording" ? { publisher: recording } : {}),
     gate: new Gatekeeper({ config: relayConfig, audit, metrics, logger }),
     logger,

@@ -9,8 +9,6 @@ import type { JwtKeys } from "../auth/jwt_keys.ts";
 import { hashToken, isTokenHash } from "../auth/token_hash.ts";
 import type { RelayConfig } from "../config/config_schema.ts";
 import { RelayError } from "../errors/relay_error.ts";
-import type { MqttPublisher } from "../mqtt/mqtt_ports.ts";
-import { TopicAcl } from "../mqtt/topic_acl.ts";
 import type { AuditLogger } from "../observability/audit_log.ts";
 import type { Logger } from "../observability/logger.ts";
 import { RelayMetrics } from "../observability/relay_metrics.ts";
@@ -24,6 +22,7 @@ import type { DeviceSession } from "./device_session.ts";
 import { IdempotencyCache } from "./idempotency_cache.ts";
 import { InputLimits } from "./input_limits.ts";
 import type { ControllerLink, DeviceLink } from "./links.ts";
+import type { Publisher } from "./publisher.ts";
 import type {
   DeviceInfo,
   ListOnlineDevicesRequest,
@@ -31,6 +30,7 @@ import type {
   RevokeTokenResponse,
 } from "./messages.ts";
 import { RequestRouter } from "./request_router.ts";
+import type { TopicPolicy } from "./topic_policy.ts";
 import { TunnelService } from "../tunnel/tunnel_service.ts";
 import type { TunnelLink } from "../tunnel/tunnel_link.ts";
 
@@ -49,7 +49,9 @@ export interface RelayCoreOptions {
   now?: () => number;
   onPresence?: (event: PresenceEvent) => void;
   /** Republishes device publications on MQTT; absent while MQTT is off. */
-  publisher?: MqttPublisher;
+  publisher?: Publisher;
+  /** Which topics a device may publish to (relay.mqtt.acl), MQTT on or off. */
+  topicPolicy: TopicPolicy;
 }
 
 export class RelayCore {
@@ -114,7 +116,7 @@ export class RelayCore {
     });
     this.#inputLimits = new InputLimits(relay.limits);
     this.#publications = new DevicePublications({
-      acl: new TopicAcl(relay.mqtt.acl),
+      topicPolicy: options.topicPolicy,
       publisher: options.publisher,
       gate: this.gate,
       logger,

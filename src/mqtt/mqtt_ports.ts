@@ -1,19 +1,11 @@
-// What the relay core and the tunnel need from the MQTT side, so that they
-// do not depend on a broker implementation (embedded aedes or external).
+// What the relay and the tunnel need from the MQTT side, so that they do not
+// depend on a broker implementation (embedded aedes or external).
+import type { Publisher } from "../core/publisher.ts";
 
-export interface PublishOptions {
-  qos: 0 | 1 | 2;
-  retain: boolean;
-}
+export type { PublishOptions } from "../core/publisher.ts";
 
-export interface MqttPublisher {
-  /** Queues a publication (bounded); never blocks device or controller traffic. */
-  publish(
-    topic: string,
-    payload: Uint8Array | string,
-    options: PublishOptions,
-  ): void;
-}
+/** The core's publisher port (src/core/publisher.ts), as MQTT implements it. */
+export type MqttPublisher = Publisher;
 
 /** One raw MQTT connection to the relay's broker, as a byte stream. */
 export interface BrokerConnection {
@@ -31,7 +23,7 @@ export interface BrokerDialer {
  * The MQTT side of a running relay (src/mqtt/relay_mqtt.ts implements it).
  * Where to get it: in src/main.ts `startRelay` creates it as `mqtt` (null when
  * relay.mqtt.enabled is false) before the RelayCore and passes `mqtt.publisher`
- * as RelayCoreOptions.publisher; the tunnel side takes `mqtt.dialer` there
+ * as RelayCoreOptions.publisher (the core's publisher port); the tunnel side takes `mqtt.dialer` there
  * (usable at once: dial() waits until the embedded broker runs). Outside,
  * `RunningRelay.mqtt` exposes the same object (undefined when MQTT is off).
  */

@@ -2,7 +2,9 @@
 // topics matching one of the publish patterns and subscribe only to filters
 // that lie entirely inside a subscribe pattern, with {device_id} replaced by
 // the device's own id. Used for device publications through the relay
-// connection and for MQTT tunnel sessions alike.
+// connection (as the core's topic policy port) and for MQTT tunnel sessions
+// alike.
+import type { TopicPolicy } from "../core/topic_policy.ts";
 
 /**
  * Topics the relay itself publishes (mqtt_topics.ts): never a device's,
@@ -18,11 +20,16 @@ export interface TopicAclConfig {
   subscribe: readonly string[];
 }
 
-export class TopicAcl {
+export class TopicAcl implements TopicPolicy {
   readonly #config: TopicAclConfig;
 
   constructor(config: TopicAclConfig) {
     this.#config = config;
+  }
+
+  /** An MQTT topic name (the module's isValidTopic). */
+  isValidTopic(topic: string): boolean {
+    return isValidTopic(topic);
   }
 
   /** A concrete topic (no wildcards) the device may publish to. */
