@@ -17,10 +17,10 @@ import {
   deviceError,
   frameHeader,
   openFrame,
-  quicCodecs,
   rawQuic,
   readToEnd,
 } from "./raw_quic.ts";
+import { relayCodecs as quicCodecs } from "../../transports/quic/relay_codec.ts";
 import { encodeFrame } from "../../transports/quic/frame_stream.ts";
 import { relayProto } from "../../transports/grpc/relay_proto.ts";
 import { assertStillServes } from "./still_serves.ts";

@@ -18,10 +18,10 @@ import {
   controllerError,
   deviceError,
   openFrame,
-  quicCodecs,
   rawQuic,
   readToEnd,
 } from "./raw_quic.ts";
+import { relayCodecs as quicCodecs } from "../../transports/quic/relay_codec.ts";
 import {
   closedWithin,
   garbage,

@@ -1,41 +1,20 @@
 // A raw relay.v1 QUIC client for hostile inputs: any bytes on any stream,
-// frames read back one by one (see transports/quic/frame_stream.ts for the
-// framing: a 4-byte big-endian length, then the encoded message).
-import type { ControllerStreamFrame__Output } from "../../src/gen/relay/v1/ControllerStreamFrame.ts";
+// frames read back one by one (see transports/quic/browser/relay_wire.js
+// for the framing: a 4-byte big-endian length, then the encoded message;
+// relay_codec.ts has the codecs, the relay's own).
 import type { StreamOpen } from "../../src/gen/relay/v1/StreamOpen.ts";
-import type {
-  ControllerMessage,
-  DeviceMessage,
-  RelayMessage,
-} from "../../src/sdk/connector.ts";
-import {
-  encodeFrame,
-  FrameReader,
-} from "../../transports/quic/frame_stream.ts";
-import { codecFor } from "../../transports/quic/relay_codec.ts";
+import { FrameReader } from "../../transports/quic/frame_stream.ts";
+import { relayCodecs } from "../../transports/quic/relay_codec.ts";
 import type { TestRelay } from "../harness.ts";
-
-export const quicCodecs = {
-  open: codecFor<StreamOpen>("StreamOpen"),
-  deviceMessage: codecFor<DeviceMessage>("DeviceMessage"),
-  relayMessage: codecFor<RelayMessage>("RelayMessage"),
-  controllerMessage: codecFor<ControllerMessage>("ControllerMessage"),
-  controllerFrame: codecFor<ControllerStreamFrame__Output>(
-    "ControllerStreamFrame",
-  ),
-  listRequest: codecFor<Record<string, never>>("ListOnlineDevicesRequest"),
-};
 
 export type StreamKind = NonNullable<StreamOpen["kind"]>;
 
 /** The StreamOpen frame that starts every relay.v1 QUIC stream. */
 export const openFrame = (kind: StreamKind, token = ""): Uint8Array =>
-  encodeFrame(
-    quicCodecs.open.encode({
-      kind,
-      authorization: token === "" ? "" : `Bearer ${token}`,
-    }),
-  );
+  relayCodecs.open.frame({
+    kind,
+    authorization: token === "" ? "" : `Bearer ${token}`,
+  });
 
 /** A frame header announcing `length` bytes, followed by only a few of them. */
 export function frameHeader(length: number): Uint8Array {
@@ -146,7 +125,7 @@ export function controllerError(outcome: StreamOutcome) {
   const last = outcome.frames.at(-1);
   return last === undefined
     ? undefined
-    : quicCodecs.controllerFrame.decode(last).error ?? undefined;
+    : relayCodecs.controllerFrame.decode(last).error ?? undefined;
 }
 
 /** The error carried by the last frame of a device stream, if any. */
@@ -154,7 +133,7 @@ export function deviceError(outcome: StreamOutcome) {
   const last = outcome.frames.at(-1);
   return last === undefined
     ? undefined
-    : quicCodecs.relayMessage.decode(last).error ?? undefined;
+    : relayCodecs.relayMessage.decode(last).error ?? undefined;
 }
 
 /** Bytes that decode as no protobuf message (a truncated varint field). */

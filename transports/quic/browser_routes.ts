@@ -1,5 +1,5 @@
 // HTTP routes for browser controllers, served on the relay's health port:
-// the WebTransport demo page, the browser client module, protobufjs and
+// the WebTransport demo page, the browser client modules, protobufjs and
 // relay.proto (parsed by the browser at run time), and /webtransport, which
 // tells the page where the QUIC listener is and which certificate to pin.
 import "reflect-metadata"; // @peculiar/x509 needs the Reflect metadata API
@@ -39,6 +39,8 @@ export function browserRoutes(options: BrowserRoutesOptions): Routes {
       here("./browser/relay_web_client.js"),
       JAVASCRIPT,
     ),
+    // The codec table and framing the relay itself imports.
+    "/demo/relay_wire.js": file(here("./browser/relay_wire.js"), JAVASCRIPT),
     "/demo/protobuf.min.js": file(protobufjs, JAVASCRIPT),
     "/demo/relay.proto": file(
       here("../../proto/relay/v1/relay.proto"),

@@ -1,5 +1,5 @@
 // Length-prefixed frames on a QUIC stream: a 4-byte big-endian length, then
-// that many bytes. The length is checked against the maximum before any
+// that many bytes (browser/relay_wire.js defines the header). The length is checked against the maximum before any
 // buffer for the frame is allocated.
 //
 // Byte streams are read into buffers of our own size: a default reader has
@@ -11,8 +11,9 @@
 // 64 KiB reads, so a claimed length never allocates more than that ahead of
 // the bytes that arrive.
 import { RelayError } from "../../src/errors/relay_error.ts";
+import { FRAME_HEADER_BYTES, sealFrame } from "./browser/relay_wire.js";
 
-const HEADER_BYTES = 4;
+const HEADER_BYTES = FRAME_HEADER_BYTES;
 const IDLE_READ_BYTES = 512;
 const MAX_READ_BYTES = 64 * 1024;
 const MAX_DIRECT_FRAME_BYTES = 2 * MAX_READ_BYTES;
@@ -21,16 +22,6 @@ export function encodeFrame(payload: Uint8Array): Uint8Array {
   const frame = new Uint8Array(HEADER_BYTES + payload.byteLength);
   frame.set(payload, HEADER_BYTES);
   return sealFrame(frame);
-}
-
-/**
- * Writes the header of a frame whose payload was encoded after 4 reserved
- * bytes (saves copying the payload into a new frame).
- */
-export function sealFrame(frame: Uint8Array): Uint8Array {
-  new DataView(frame.buffer, frame.byteOffset, HEADER_BYTES)
-    .setUint32(0, frame.byteLength - HEADER_BYTES);
-  return frame;
 }
 
 export class FrameReader {

@@ -10,16 +10,14 @@ import type {
   DeviceConnector,
   DeviceMessage,
   DeviceResponse,
-  ListOnlineDevicesRequest,
   RelayMessage,
-  RevokeTokenRequest,
   TunnelFrame,
   TunnelFrame__Output,
   TunnelStream,
 } from "../../src/sdk/connector.ts";
 import { FrameReader } from "./frame_stream.ts";
 import type { BidirectionalStream } from "./quic_stream_link.ts";
-import { codecFor, type MessageCodec } from "./relay_codec.ts";
+import { type MessageCodec, relayCodecs } from "./relay_codec.ts";
 import { RELAY_ALPN } from "./quic_relay_server.ts";
 
 export interface QuicClientOptions {
@@ -41,20 +39,6 @@ export interface QuicClientOptions {
    */
   endpoint?: Deno.QuicEndpoint;
 }
-
-const codecs = {
-  open: codecFor<StreamOpen>("StreamOpen"),
-  deviceMessage: codecFor<DeviceMessage>("DeviceMessage"),
-  relayMessage: codecFor<RelayMessage>("RelayMessage"),
-  controllerMessage: codecFor<ControllerMessage>("ControllerMessage"),
-  controllerFrame: codecFor<ControllerStreamFrame__Output>(
-    "ControllerStreamFrame",
-  ),
-  listRequest: codecFor<ListOnlineDevicesRequest>("ListOnlineDevicesRequest"),
-  revokeRequest: codecFor<RevokeTokenRequest>("RevokeTokenRequest"),
-  tunnelOut: codecFor<TunnelFrame>("TunnelFrame"),
-  tunnelIn: codecFor<TunnelFrame__Output>("TunnelFrame"),
-};
 
 const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
 
@@ -168,13 +152,13 @@ interface OpenedStream {
 function quicClientStream<Out, In>(
   stream: Promise<BidirectionalStream>,
   open: StreamOpen,
-  encode: MessageCodec<Out>,
+  encode: MessageCodec<Out, unknown>,
   decode: (frame: Uint8Array) => In | undefined,
   options: QuicClientOptions & { onAbort?: () => void },
 ): ClientStream<Out, In> {
   const opened: Promise<OpenedStream> = stream.then(async (bidi) => {
     const writer = bidi.writable.getWriter();
-    await writer.write(codecs.open.frame(open));
+    await writer.write(relayCodecs.open.frame(open));
     return {
       writer,
       frames: new FrameReader(
@@ -244,7 +228,7 @@ function controllerFrames<T>(
   pick: (frame: ControllerStreamFrame__Output) => T | undefined,
 ) {
   return (bytes: Uint8Array): T | undefined => {
-    const frame = codecs.controllerFrame.decode(bytes);
+    const frame = relayCodecs.controllerFrame.decode(bytes);
     if (frame.error) {
       throw new RelayError(
         frame.error.code as RelayError["code"],
@@ -299,8 +283,8 @@ export function quicDeviceConnector(
       return quicClientStream<DeviceMessage, RelayMessage>(
         stream,
         { kind: "DEVICE_CONNECT", authorization: "" },
-        codecs.deviceMessage,
-        (frame) => codecs.relayMessage.decode(frame),
+        relayCodecs.deviceMessage,
+        (frame) => relayCodecs.relayMessage.decode(frame),
         {
           ...options,
           onAbort: () => {
@@ -319,8 +303,8 @@ export function quicDeviceConnector(
       return quicClientStream<TunnelFrame, TunnelFrame__Output>(
         tunnelConnection().then((c) => c.createBidirectionalStream()),
         { kind: "TUNNEL", authorization: "" },
-        codecs.tunnelOut,
-        (frame) => codecs.tunnelIn.decode(frame),
+        relayCodecs.tunnelFrame,
+        (frame) => relayCodecs.tunnelFrame.decode(frame),
         options,
       );
     },
@@ -361,7 +345,7 @@ export function quicControllerConnector(
   const unary = async <Request, Reply>(
     kind: NonNullable<StreamOpen["kind"]>,
     token: string,
-    encode: MessageCodec<Request>,
+    encode: MessageCodec<Request, unknown>,
     request: Request,
     pick: (frame: ControllerStreamFrame__Output) => Reply | undefined,
   ): Promise<Reply> => {
@@ -386,7 +370,7 @@ export function quicControllerConnector(
       unary(
         "LIST_ONLINE_DEVICES",
         token,
-        codecs.listRequest,
+        relayCodecs.listRequest,
         request,
         (frame) => frame.devices?.devices,
       ),
@@ -394,7 +378,7 @@ export function quicControllerConnector(
       unary(
         "REVOKE_TOKEN",
         token,
-        codecs.revokeRequest,
+        relayCodecs.revokeRequest,
         request,
         (frame) => frame.revoked ?? undefined,
       ),
@@ -405,7 +389,7 @@ export function quicControllerConnector(
           kind: "CONNECT_TO_DEVICE",
           authorization: token ? `Bearer ${token}` : "",
         },
-        codecs.controllerMessage,
+        relayCodecs.controllerMessage,
         controllerFrames((frame) => frame.response ?? undefined),
         options,
       );

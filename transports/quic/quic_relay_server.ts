@@ -4,29 +4,18 @@
 // StreamOpen frame naming what it carries; every controller session has its
 // own stream, so a stalled one never delays another.
 import type { ControllerLink, DeviceLink } from "../../src/core/links.ts";
-import type {
-  ControllerMessage,
-  DeviceMessage,
-  ListOnlineDevicesRequest,
-  RelayMessage,
-  RevokeTokenRequest,
-} from "../../src/core/messages.ts";
 import type { RelayCore } from "../../src/core/relay_core.ts";
 import { RelayError } from "../../src/errors/relay_error.ts";
 import type { ControllerStreamFrame } from "../../src/gen/relay/v1/ControllerStreamFrame.ts";
 import type { StreamOpen__Output as StreamOpen } from "../../src/gen/relay/v1/StreamOpen.ts";
 import type { Logger } from "../../src/observability/logger.ts";
-import type {
-  TunnelFrame,
-  TunnelFrame__Output,
-} from "../../src/tunnel/tunnel_link.ts";
 import { HandshakeAdmission } from "../../src/limits/handshake_admission.ts";
 import { FrameReader } from "./frame_stream.ts";
 import {
   type BidirectionalStream,
   quicStreamLink,
 } from "./quic_stream_link.ts";
-import { codecFor } from "./relay_codec.ts";
+import { type MessageCodec, relayCodecs } from "./relay_codec.ts";
 
 export const RELAY_ALPN = "relay.v1";
 export const WEBTRANSPORT_ALPN = "h3";
@@ -46,18 +35,6 @@ export interface QuicRelayServerOptions {
   maxPendingHandshakes: number;
   logger: Logger;
 }
-
-const codecs = {
-  open: codecFor<StreamOpen>("StreamOpen"),
-  deviceMessage: codecFor<DeviceMessage>("DeviceMessage"),
-  relayMessage: codecFor<RelayMessage>("RelayMessage"),
-  controllerMessage: codecFor<ControllerMessage>("ControllerMessage"),
-  controllerFrame: codecFor<ControllerStreamFrame>("ControllerStreamFrame"),
-  listRequest: codecFor<ListOnlineDevicesRequest>("ListOnlineDevicesRequest"),
-  revokeRequest: codecFor<RevokeTokenRequest>("RevokeTokenRequest"),
-  tunnelIn: codecFor<TunnelFrame__Output>("TunnelFrame"),
-  tunnelOut: codecFor<TunnelFrame>("TunnelFrame"),
-};
 
 export class QuicRelayServer {
   readonly #options: QuicRelayServerOptions;
@@ -274,8 +251,8 @@ export class QuicRelayServer {
       case "DEVICE_CONNECT": {
         const link = quicStreamLink({
           ...base,
-          decode: codecs.deviceMessage,
-          encode: codecs.relayMessage,
+          decode: relayCodecs.deviceMessage,
+          encode: relayCodecs.relayMessage,
         });
         // The error travels in-band as RelayMessage.error (QUIC has no status
         // trailer); the core may have sent it already before closing.
@@ -298,8 +275,8 @@ export class QuicRelayServer {
       case "CONNECT_TO_DEVICE": {
         const link = quicStreamLink({
           ...base,
-          decode: codecs.controllerMessage,
-          encode: codecs.controllerFrame,
+          decode: relayCodecs.controllerMessage,
+          encode: relayCodecs.controllerFrame,
         });
         const controllerLink: ControllerLink = {
           transport: link.transport,
@@ -316,22 +293,26 @@ export class QuicRelayServer {
         // Its own QUIC stream: a stalled tunnel never holds up another.
         const link = quicStreamLink({
           ...base,
-          decode: codecs.tunnelIn,
-          encode: codecs.tunnelOut,
+          decode: relayCodecs.tunnelFrame,
+          encode: relayCodecs.tunnelFrame,
         });
         // The core sends the error frame itself; the stream then just ends.
         return await core.acceptTunnel({ ...link, close: () => link.close() });
       }
       case "LIST_ONLINE_DEVICES":
-        return await this.#unary(base, codecs.listRequest, async (request) => ({
-          devices: {
-            devices: await core.listDevices(peer, bearer, request),
-          },
-        }));
+        return await this.#unary(
+          base,
+          relayCodecs.listRequest,
+          async (request) => ({
+            devices: {
+              devices: await core.listDevices(peer, bearer, request),
+            },
+          }),
+        );
       case "REVOKE_TOKEN":
         return await this.#unary(
           base,
-          codecs.revokeRequest,
+          relayCodecs.revokeRequest,
           async (request) => ({
             revoked: await core.revokeToken(peer, bearer, request),
           }),
@@ -339,8 +320,8 @@ export class QuicRelayServer {
       default: {
         const link = quicStreamLink({
           ...base,
-          decode: codecs.open,
-          encode: codecs.controllerFrame,
+          decode: relayCodecs.open,
+          encode: relayCodecs.controllerFrame,
         });
         link.close(
           errorFrame(new RelayError("INVALID_REQUEST", "unknown stream kind")),
@@ -351,13 +332,13 @@ export class QuicRelayServer {
 
   async #unary<Request>(
     base: Omit<Parameters<typeof quicStreamLink>[0], "decode" | "encode">,
-    decode: ReturnType<typeof codecFor<Request>>,
+    decode: MessageCodec<unknown, Request>,
     handle: (request: Request) => Promise<ControllerStreamFrame>,
   ): Promise<void> {
     const link = quicStreamLink({
       ...base,
       decode,
-      encode: codecs.controllerFrame,
+      encode: relayCodecs.controllerFrame,
     });
     let reply: ControllerStreamFrame;
     try {
@@ -403,7 +384,7 @@ export class QuicRelayServer {
         );
       }
       try {
-        return codecs.open.decode(frame);
+        return relayCodecs.open.decode(frame);
       } catch (error) {
         throw new RelayError("INVALID_REQUEST", "malformed StreamOpen frame", {
           cause: error,

@@ -24,8 +24,8 @@ export interface QuicStreamLinkOptions<In, Out> {
   stream: BidirectionalStream;
   /** Reader positioned after the stream's StreamOpen frame. */
   frames: FrameReader;
-  decode: MessageCodec<In>;
-  encode: MessageCodec<Out>;
+  decode: MessageCodec<unknown, In>;
+  encode: MessageCodec<Out, unknown>;
   remoteAddress: string;
   /** Aborted when the whole connection goes away. */
   connectionSignal: AbortSignal;

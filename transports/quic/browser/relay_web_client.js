@@ -4,7 +4,8 @@
 // every bidirectional stream starts with a StreamOpen frame {kind,
 // authorization: "Bearer <jwt>"}; frames are a 4-byte big-endian length and
 // protobuf bytes. Messages are encoded with protobufjs from relay.proto,
-// parsed at run time (no hand-written protobuf). protobufjs is taken from
+// parsed at run time (no hand-written protobuf), through the codec table of
+// ./relay_wire.js, the one the relay itself uses. protobufjs is taken from
 // the `protobuf` option, else the page's global `protobuf`, else loaded from
 // ./protobuf.min.js next to this module.
 //
@@ -13,20 +14,12 @@
 //   const session = relay.openSession("device-1");
 //   const bytes = await session.call("echo", payload, { timeoutMs: 5000 });
 
-const HEADER_BYTES = 4;
+import { FRAME_HEADER_BYTES, relayCodecs } from "./relay_wire.js";
+
 const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** Grace on top of the relay's deadline, so the relay's answer normally wins. */
 const LOCAL_DEADLINE_GRACE_MS = 1000;
-
-const TO_OBJECT = {
-  longs: Number,
-  enums: String,
-  defaults: true,
-  arrays: true,
-  objects: true,
-  oneofs: true,
-};
 
 /** An error with the relay's code (relay.v1 ErrorCode name, e.g. "UNAUTHORIZED"). */
 export class RelayClientError extends Error {
@@ -102,19 +95,7 @@ async function loadTypes(options) {
     );
   }
   const { root } = protobuf.parse(await response.text(), { keepCase: true });
-  const codec = (name) => {
-    const type = root.lookupType(`relay.v1.${name}`);
-    return {
-      encode: (message) => type.encode(type.fromObject(message)).finish(),
-      decode: (bytes) => type.toObject(type.decode(bytes), TO_OBJECT),
-    };
-  };
-  return {
-    open: codec("StreamOpen"),
-    controllerMessage: codec("ControllerMessage"),
-    controllerFrame: codec("ControllerStreamFrame"),
-    listRequest: codec("ListOnlineDevicesRequest"),
-  };
+  return relayCodecs(protobuf, root);
 }
 
 function loadProtobufjs() {
@@ -232,10 +213,7 @@ class FramedStream {
   }
 
   async send(codec, message) {
-    const payload = codec.encode(message);
-    const frame = new Uint8Array(HEADER_BYTES + payload.byteLength);
-    new DataView(frame.buffer).setUint32(0, payload.byteLength);
-    frame.set(payload, HEADER_BYTES);
+    const frame = codec.frame(message);
     try {
       await this.#writer.write(frame);
     } catch (error) {
@@ -252,8 +230,8 @@ class FramedStream {
    * frame (the stream-level status) is thrown as RelayClientError.
    */
   async next() {
-    if (!await this.#fill(HEADER_BYTES, true)) return undefined;
-    const header = this.#take(HEADER_BYTES);
+    if (!await this.#fill(FRAME_HEADER_BYTES, true)) return undefined;
+    const header = this.#take(FRAME_HEADER_BYTES);
     const length = new DataView(header.buffer, header.byteOffset).getUint32(0);
     if (length > this.#maxFrameBytes) {
       throw new RelayClientError(
