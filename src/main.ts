@@ -45,6 +45,7 @@ import { happyEyeballsConnector } from "./sdk/happy_eyeballs_connector.ts";
 import type { BrokerDialer } from "./mqtt/mqtt_ports.ts";
 import { TopicAcl } from "./mqtt/topic_acl.ts";
 import { mqttTunnelHandler } from "./mqtt/tunnel_mqtt_bridge.ts";
+import { TunnelService } from "./tunnel/tunnel_service.ts";
 
 export { buildConfig, loadConfig } from "./config/load_config.ts";
 export { DeviceAgent, echoHandler } from "./sdk/device_agent.ts";
@@ -99,16 +100,16 @@ export async function startRelay(
     },
     ...(mqtt !== null ? { publisher: mqtt.publisher } : {}),
     topicPolicy: topicAcl,
+    tunnels: (context) => new TunnelService(context),
   });
   // MQTT tunnels reach the relay's own broker unless a dialer is given.
   const brokerDialer = options.brokerDialer ?? mqtt?.dialer;
   if (brokerDialer) {
-    serveMqttTunnels(
-      core,
-      config,
-      { dialer: brokerDialer, acl: topicAcl },
+    serveMqttTunnels(core, config, {
+      dialer: brokerDialer,
+      acl: topicAcl,
       logger,
-    );
+    });
   }
   // Undone in reverse order if a later step fails.
   const cleanups: (() => Promise<void> | void)[] = [
@@ -247,10 +248,13 @@ export async function startRelay(
 
 /** MQTT tunnels: client sessions bridged to the broker under the topic ACL. */
 function serveMqttTunnels(
-  core: RelayCore,
+  core: RelayCore<TunnelService>,
   config: RelayConfig,
-  { dialer, acl }: { dialer: BrokerDialer; acl: TopicAcl },
-  logger: Logger,
+  { dialer, acl, logger }: {
+    dialer: BrokerDialer;
+    acl: TopicAcl;
+    logger: Logger;
+  },
 ): void {
   const mqtt = config.relay.mqtt;
   core.tunnels.register(

@@ -6,9 +6,10 @@ import type { RelayMqttPorts } from "../mqtt/mqtt_ports.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { ControllerConnector, DeviceConnector } from "../sdk/connector.ts";
 import type { StatePaths } from "../state/state_dir.ts";
+import type { TunnelService } from "../tunnel/tunnel_service.ts";
 
 export interface RunningRelay {
-  readonly core: RelayCore;
+  readonly core: RelayCore<TunnelService>;
   readonly config: RelayConfig;
   readonly paths: StatePaths;
   /** host:port of the gRPC listener as bound (port 0 resolved). */

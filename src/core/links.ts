@@ -1,11 +1,14 @@
-// What the core needs from a transport. An adapter turns one device stream or
-// one controller stream into a link; the core drives the protocol.
+// What the core needs from a transport. An adapter turns one device stream,
+// one controller stream or one tunnel stream into a link; the core drives the
+// protocol.
 import type { RelayError } from "../errors/relay_error.ts";
 import type {
   ControllerMessage,
   DeviceMessage,
   DeviceResponse,
   RelayMessage,
+  TunnelFrame,
+  TunnelFrame__Output,
 } from "./messages.ts";
 
 export interface DeviceLink {
@@ -30,5 +33,27 @@ export interface ControllerLink {
   readonly messages: AsyncIterable<ControllerMessage>;
   readonly signal: AbortSignal;
   send(response: DeviceResponse): Promise<void>;
+  close(error?: RelayError): void;
+}
+
+/**
+ * One tunnel stream (an OpenTunnel call over HTTP/2, a TUNNEL stream over
+ * QUIC) as a link of relay.v1 TunnelFrame messages.
+ */
+export interface TunnelLink {
+  /** Short transport name ("h2", "quic"). */
+  readonly transport: string;
+  readonly remoteAddress: string;
+  /** Inbound frames; ends on the device's half-close, throws on transport failure. */
+  readonly messages: AsyncIterable<TunnelFrame__Output>;
+  /** Aborted when the transport stream is gone, for whatever reason. */
+  readonly signal: AbortSignal;
+  /** Resolves when the transport accepted the frame (backpressure). */
+  send(frame: TunnelFrame): Promise<void>;
+  /**
+   * Ends the stream: cleanly without an error, else with the error's code
+   * (the tunnel service has sent the `error` frame already; the adapter adds
+   * only what its wire format needs, e.g. a gRPC status).
+   */
   close(error?: RelayError): void;
 }

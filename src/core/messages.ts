@@ -10,6 +10,11 @@ export type { DeviceInfo } from "../gen/relay/v1/DeviceInfo.ts";
 export type { ListOnlineDevicesRequest__Output as ListOnlineDevicesRequest } from "../gen/relay/v1/ListOnlineDevicesRequest.ts";
 export type { RevokeTokenRequest__Output as RevokeTokenRequest } from "../gen/relay/v1/RevokeTokenRequest.ts";
 export type { RevokeTokenResponse } from "../gen/relay/v1/RevokeTokenResponse.ts";
+export type {
+  TunnelFrame,
+  TunnelFrame__Output,
+} from "../gen/relay/v1/TunnelFrame.ts";
+export type { TunnelKind__Output as TunnelKind } from "../gen/relay/v1/TunnelKind.ts";
 
 import type { ErrorCode } from "../errors/relay_error.ts";
 

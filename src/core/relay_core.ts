@@ -21,7 +21,7 @@ import { controllerPrincipal, Gatekeeper, type Peer } from "./gatekeeper.ts";
 import type { DeviceSession } from "./device_session.ts";
 import { IdempotencyCache } from "./idempotency_cache.ts";
 import { InputLimits } from "./input_limits.ts";
-import type { ControllerLink, DeviceLink } from "./links.ts";
+import type { ControllerLink, DeviceLink, TunnelLink } from "./links.ts";
 import type { Publisher } from "./publisher.ts";
 import type {
   DeviceInfo,
@@ -31,8 +31,7 @@ import type {
 } from "./messages.ts";
 import { RequestRouter } from "./request_router.ts";
 import type { TopicPolicy } from "./topic_policy.ts";
-import { TunnelService } from "../tunnel/tunnel_service.ts";
-import type { TunnelLink } from "../tunnel/tunnel_link.ts";
+import type { TunnelContext, TunnelPort } from "./tunnel_port.ts";
 
 /** Whole tokens are at least this long; anything shorter is a refused prefix. */
 const MIN_TOKEN_LENGTH = 32;
@@ -40,7 +39,7 @@ const JTI_PREFIX = "jti:";
 /** How long answers to requests failed at shutdown get to be written. */
 const ANSWER_FLUSH_MS = 500;
 
-export interface RelayCoreOptions {
+export interface RelayCoreOptions<Tunnels extends TunnelPort = TunnelPort> {
   config: RelayConfig;
   store: RelayStore;
   jwtKeys: JwtKeys;
@@ -52,16 +51,22 @@ export interface RelayCoreOptions {
   publisher?: Publisher;
   /** Which topics a device may publish to (relay.mqtt.acl), MQTT on or off. */
   topicPolicy: TopicPolicy;
+  /** Builds the tunnel service (src/tunnel) from what the core gives it. */
+  tunnels: (context: TunnelContext) => Tunnels;
 }
 
-export class RelayCore {
+/**
+ * `Tunnels` is the tunnel service's own type, so that the composition root
+ * can register handlers on `core.tunnels`.
+ */
+export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
   readonly metrics: RelayMetrics;
   readonly registry: DeviceRegistry;
   readonly router: RequestRouter;
   readonly auth: ControllerAuthenticator;
   readonly gate: Gatekeeper;
   /** Tunnel streams (e.g. MQTT); handlers per kind are registered by the composition root. */
-  readonly tunnels: TunnelService;
+  readonly tunnels: Tunnels;
   readonly #config: RelayConfig;
   readonly #store: RelayStore;
   readonly #logger: Logger;
@@ -76,7 +81,7 @@ export class RelayCore {
   #advertisedAddress: string;
   #draining = false;
 
-  constructor(options: RelayCoreOptions) {
+  constructor(options: RelayCoreOptions<Tunnels>) {
     const { config, logger } = options;
     const relay = config.relay;
     this.#config = config;
@@ -146,7 +151,7 @@ export class RelayCore {
       inputLimits: this.#inputLimits,
       gate: this.gate,
     });
-    this.tunnels = new TunnelService({
+    this.tunnels = options.tunnels({
       gate: this.gate,
       verifyCredential: (id, credential) =>
         this.#store.verifyDeviceCredential(id, credential),

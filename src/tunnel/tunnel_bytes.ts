@@ -3,7 +3,8 @@
 // holds back a device whose bytes are not consumed), `writable` sends data
 // frames with a bounded queue (writers wait while it is full).
 import { RelayError } from "../errors/relay_error.ts";
-import type { TunnelFrame__Output, TunnelLink } from "./tunnel_link.ts";
+import type { TunnelLink } from "../core/links.ts";
+import type { TunnelFrame__Output } from "../core/messages.ts";
 
 export interface TunnelBytesOptions {
   /** Largest data frame sent; bigger writes are split (default 64 KiB). */

@@ -7,19 +7,18 @@
 // frame. Each tunnel is its own transport stream, so one stalled tunnel
 // never holds up another or the device's request stream.
 import { RelayError } from "../errors/relay_error.ts";
-import type { Logger } from "../observability/logger.ts";
-import type { RelayMetrics } from "../observability/relay_metrics.ts";
 import { validateDeviceId } from "../auth/device_id.ts";
 import type { DeviceRecord } from "../store/relay_store.ts";
-import type { Gatekeeper, Peer } from "../core/gatekeeper.ts";
-import { tunnelBytes } from "./tunnel_bytes.ts";
+import { firstMessageWithin } from "../core/first_message.ts";
+import type { Peer } from "../core/gatekeeper.ts";
+import type { TunnelLink } from "../core/links.ts";
 import type {
   TunnelFrame,
   TunnelFrame__Output,
   TunnelKind,
-  TunnelLink,
-} from "./tunnel_link.ts";
-import { firstMessageWithin } from "../core/first_message.ts";
+} from "../core/messages.ts";
+import type { TunnelContext, TunnelPort } from "../core/tunnel_port.ts";
+import { tunnelBytes } from "./tunnel_bytes.ts";
 
 /** One authenticated tunnel, as its handler sees it. */
 export interface Tunnel {
@@ -38,17 +37,8 @@ export interface Tunnel {
 /** Serves one tunnel until it ends; throws a RelayError to end it with that error. */
 export type TunnelHandler = (tunnel: Tunnel) => Promise<void>;
 
-export interface TunnelServiceOptions {
-  gate: Gatekeeper;
-  verifyCredential: (
-    deviceId: string,
-    credential: string,
-  ) => DeviceRecord | undefined;
-  metrics: RelayMetrics;
-  logger: Logger;
-  /** Time a new tunnel stream has to send its `open` frame. */
-  handshakeTimeoutMs: number;
-  isDraining: () => boolean;
+/** What the core gives (TunnelContext), and tuning. */
+export interface TunnelServiceOptions extends TunnelContext {
   /** Largest data frame towards the device (default 64 KiB). */
   maxFrameBytes?: number;
   /** Bytes queued towards one device's tunnel before its writer waits (default 256 KiB). */
@@ -67,7 +57,8 @@ interface OpenTunnel {
   readonly done: Promise<void>;
 }
 
-export class TunnelService {
+/** The core's tunnel port, with handlers per tunnel kind. */
+export class TunnelService implements TunnelPort {
   readonly #options: TunnelServiceOptions;
   readonly #handlers = new Map<TunnelKind, TunnelHandler>();
   /** Open tunnels by device id, for revocation and shutdown. */

@@ -5,11 +5,8 @@ import { RelayError } from "../errors/relay_error.ts";
 import { openAuditLog } from "../observability/audit_log.ts";
 import { Logger } from "../observability/logger.ts";
 import { RelayMetrics } from "../observability/relay_metrics.ts";
-import type {
-  TunnelFrame,
-  TunnelFrame__Output,
-  TunnelLink,
-} from "./tunnel_link.ts";
+import type { TunnelLink } from "../core/links.ts";
+import type { TunnelFrame, TunnelFrame__Output } from "../core/messages.ts";
 import {
   type TunnelHandler,
   TunnelService,

@@ -20,13 +20,12 @@ async function tree(files: Record<string, string>): Promise<string> {
  * (issue 15). The test fails on any other, and on one fixed but still listed.
  */
 const NOT_YET_FIXED = [
-  "src/core/relay_core.ts -> src/tunnel/tunnel_link.ts",
-  "src/core/relay_core.ts -> src/tunnel/tunnel_service.ts",
   // The mqtt cycle through health_report -> relay_mqtt (listed below).
   "src/mqtt -> src/observability",
   "src/core -> src/observability",
   "src/observability/health_report.ts -> src/core/relay_core.ts",
   "src/observability/health_report.ts -> src/mqtt/relay_mqtt.ts",
+  // Through health_report too: tunnel -> core -> observability -> mqtt -> tunnel.
   "src/tunnel -> src/core",
 ];
 

@@ -7,10 +7,10 @@ import type { RelayCore } from "../../src/core/relay_core.ts";
 import type {
   ControllerMessage,
   DeviceMessage,
+  TunnelFrame__Output,
 } from "../../src/core/messages.ts";
 import { RelayError } from "../../src/errors/relay_error.ts";
 import type { Logger } from "../../src/observability/logger.ts";
-import type { TunnelFrame__Output } from "../../src/tunnel/tunnel_link.ts";
 import type { RelayServiceHandlers } from "../../src/gen/relay/v1/RelayService.ts";
 import { relayProto } from "./relay_proto.ts";
 import { HandshakeAdmission } from "../../src/limits/handshake_admission.ts";
