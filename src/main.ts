@@ -180,7 +180,12 @@ export async function startRelay(
         : {}),
       report: () =>
         healthReport({
-          core,
+          draining: core.draining,
+          devices: core.registry.list().map((session) => ({
+            transport: session.transport,
+            connected: session.link !== null,
+          })),
+          inFlightRequests: core.router.inFlight,
           config,
           startedAt,
           tls: tls !== null,

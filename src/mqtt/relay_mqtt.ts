@@ -8,6 +8,7 @@ import type { RelayConfig } from "../config/config_schema.ts";
 import type { PresenceEvent } from "../core/device_registry.ts";
 import type { RelayCore } from "../core/relay_core.ts";
 import { RelayError } from "../errors/relay_error.ts";
+import type { MqttHealth } from "../observability/health_report.ts";
 import type { Logger } from "../observability/logger.ts";
 import { BrokerClient } from "./broker_client.ts";
 import { embeddedDialer, externalDialer } from "./broker_dialer.ts";
@@ -40,18 +41,6 @@ export interface RelayMqttStart {
   core: RelayCore;
   /** DeviceInfo.relay_address of this relay (known once the listener is bound). */
   relayAddress: () => string;
-}
-
-/** What /health shows about MQTT. */
-export interface MqttHealth {
-  degraded: boolean;
-  message: string;
-  broker: "embedded" | "external";
-  url: string;
-  connected: boolean;
-  queued: number;
-  max_queue: number;
-  dropped: number;
 }
 
 export class RelayMqtt implements RelayMqttPorts {

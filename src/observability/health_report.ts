@@ -1,13 +1,35 @@
-// The JSON body of /health: component status and live figures.
+// The JSON body of /health: component status and live figures. It takes
+// plain figures; the composition root reads them from the core and MQTT.
 import type { RelayConfig } from "../config/config_schema.ts";
-import type { RelayCore } from "../core/relay_core.ts";
-import type { MqttHealth } from "../mqtt/relay_mqtt.ts";
 import type { ComponentStatus, HealthReport } from "./health_server.ts";
 
 export const VERSION = "0.2.0";
 
+/** What /health shows about MQTT (src/mqtt/relay_mqtt.ts reports it). */
+export interface MqttHealth {
+  degraded: boolean;
+  message: string;
+  broker: "embedded" | "external";
+  url: string;
+  connected: boolean;
+  queued: number;
+  max_queue: number;
+  dropped: number;
+}
+
+/** One device session: its transport, and whether its stream is up (else it waits for a resume). */
+export interface DeviceHealth {
+  transport: string;
+  connected: boolean;
+}
+
 export interface HealthReportInput {
-  core: RelayCore;
+  /** The relay is shutting down. */
+  draining: boolean;
+  /** Every device session the relay holds. */
+  devices: readonly DeviceHealth[];
+  /** Controller requests routed and not answered yet. */
+  inFlightRequests: number;
   config: RelayConfig;
   startedAt: number;
   tls: boolean;
@@ -19,13 +41,11 @@ export interface HealthReportInput {
 }
 
 export function healthReport(input: HealthReportInput): HealthReport {
-  const { core, config } = input;
-  const draining = core.draining;
+  const { config, devices, draining } = input;
   const serving: ComponentStatus = draining ? "unhealthy" : "healthy";
-  const devices = core.registry.list();
   const byTransport: Record<string, number> = {};
   for (const device of devices) {
-    if (device.link !== null) {
+    if (device.connected) {
       byTransport[device.transport] = (byTransport[device.transport] ?? 0) + 1;
     }
   }
@@ -72,10 +92,10 @@ export function healthReport(input: HealthReportInput): HealthReport {
         },
     },
     metrics: {
-      devices_connected: devices.filter((d) => d.link !== null).length,
-      devices_resumable: devices.filter((d) => d.link === null).length,
+      devices_connected: devices.filter((d) => d.connected).length,
+      devices_resumable: devices.filter((d) => !d.connected).length,
       devices_by_transport: byTransport,
-      in_flight_requests: core.router.inFlight,
+      in_flight_requests: input.inFlightRequests,
       ...("off" in mqtt ? {} : {
         mqtt: {
           broker: mqtt.broker,
