@@ -7,7 +7,6 @@
 import assert from "node:assert/strict";
 import { DeviceAgent, deviceConnector, echoHandler } from "../src/main.ts";
 import type { RelayMqtt } from "../src/mqtt/relay_mqtt.ts";
-import { RelayStore } from "../src/store/relay_store.ts";
 import { createDevCa, issueServerCertificate } from "../src/tls/dev_pki.ts";
 import { encode, eventually, startTestRelay } from "./harness.ts";
 import { assertAllPayloads } from "./mqtt_payload_schemas.ts";
@@ -26,6 +25,7 @@ import {
 } from "./mqtt_presence_scenarios.ts";
 import { MqttSubscriber } from "./mqtt_subscriber.ts";
 import { MOSQUITTO, SystemTools } from "./system_tools.ts";
+import { RelayProcess } from "../bench/fleet/relay_process.ts";
 
 const tools = await SystemTools.check(MOSQUITTO);
 
@@ -211,46 +211,32 @@ tools.test("mosquitto: latency from device connect to the online event at a subs
 tools.test("mosquitto: a relay killed with SIGKILL is announced by its last will; its restart clears the stale presence", async () => {
   await withMosquitto(async (mosquitto) => {
     const relayId = uniqueId("relay");
-    const stateDir = await Deno.makeTempDir({ prefix: "relay-kill-test-" });
-    const configPath = `${stateDir}/relay.yaml`;
-    await Deno.writeTextFile(
-      configPath,
-      [
-        "relay:",
-        `  id: ${relayId}`,
-        "  address: 127.0.0.1:0",
-        "  quic_address: 127.0.0.1:0",
-        `  state_dir: ${stateDir}`,
-        "  shutdown_grace_seconds: 1",
-        "  mqtt:",
-        `    broker_address: ${mosquitto.url}`,
-        "    reconnect_min_seconds: 0.05",
-        "    reconnect_max_seconds: 0.2",
-        "observability:",
-        "  health:",
-        "    address: 127.0.0.1:0",
-      ].join("\n") + "\n",
-    );
     const sub = await MqttSubscriber.connect(mosquitto.url, [
       statusTopic(relayId),
       "relay/device/+/presence",
     ]);
     const deviceId = uniqueId("dev");
-    let relay = await RelayProcess.start(configPath);
+    const relay = await RelayProcess.start({
+      deviceIds: [deviceId],
+      config: {
+        "relay.id": relayId,
+        "relay.shutdown_grace_seconds": 1,
+        "relay.mqtt.broker_address": mosquitto.url,
+        "relay.mqtt.reconnect_min_seconds": 0.05,
+        "relay.mqtt.reconnect_max_seconds": 0.2,
+      },
+    });
     let agent: DeviceAgent | undefined;
     try {
       await sub.waitForJson(statusTopic(relayId), { state: "online" });
-      const store = new RelayStore(`${stateDir}/relay.db`);
-      const token = store.registerDevice(deviceId, "default");
-      store.close();
       agent = new DeviceAgent({
         connector: deviceConnector({
-          address: relay.grpcAddress,
-          caPem: await Deno.readTextFile(`${stateDir}/ca.pem`),
+          address: relay.endpoints.grpcAddress,
+          caPem: relay.endpoints.caPem,
           transport: "h2",
         }),
         deviceId,
-        token,
+        token: relay.credentials[deviceId]!,
         backoff: { initialMs: 20, maxMs: 200 },
       });
       agent.handle("*", echoHandler);
@@ -260,7 +246,7 @@ tools.test("mosquitto: a relay killed with SIGKILL is announced by its last will
       await sub.waitForJson(presenceTopic(deviceId), { state: "online" });
 
       const killedAt = Date.now();
-      await relay.kill("SIGKILL");
+      await relay.kill();
       const will = await sub.waitForJson<{ reason: string }>(
         statusTopic(relayId),
         { state: "offline" },
@@ -276,7 +262,7 @@ tools.test("mosquitto: a relay killed with SIGKILL is announced by its last will
 
       // The same relay, restarted, clears what its previous run left behind.
       const from = sub.messages.length;
-      relay = await RelayProcess.start(configPath);
+      await relay.restart();
       await sub.waitForJson(statusTopic(relayId), { state: "online" }, {
         from,
       });
@@ -285,7 +271,7 @@ tools.test("mosquitto: a relay killed with SIGKILL is announced by its last will
         "stale retained presence cleared",
         { from },
       );
-      await relay.kill("SIGTERM");
+      await relay.stop();
       const stopped = await sub.waitForJson<{ reason: string }>(
         statusTopic(relayId),
         { state: "offline" },
@@ -295,9 +281,8 @@ tools.test("mosquitto: a relay killed with SIGKILL is announced by its last will
       assertAllPayloads(sub.messages);
     } finally {
       await agent?.close();
-      await relay.kill("SIGKILL");
+      await relay.close();
       await sub.close();
-      await Deno.remove(stateDir, { recursive: true });
     }
   });
 });
@@ -609,53 +594,4 @@ tools.test("mosquitto: mqtts:// with a CA file and username/password", async () 
 /** The relay's MQTT health (RunningRelay.mqtt is a RelayMqtt). */
 function health(t: { relay: { mqtt?: unknown } }) {
   return (t.relay.mqtt as RelayMqtt).health();
-}
-
-/** `relay serve` as a child process (so it can be killed for real). */
-class RelayProcess {
-  readonly grpcAddress: string;
-  readonly #process: Deno.ChildProcess;
-  #done = false;
-
-  private constructor(process: Deno.ChildProcess, grpcAddress: string) {
-    this.#process = process;
-    this.grpcAddress = grpcAddress;
-  }
-
-  static async start(configPath: string): Promise<RelayProcess> {
-    const process = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "src/main.ts", "serve", "--config", configPath],
-      cwd: new URL("..", import.meta.url),
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const lines = process.stderr.pipeThrough(new TextDecoderStream())
-      .getReader();
-    let text = "";
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      const match = /listening on (127\.0\.0\.1:\d+)/.exec(text);
-      if (match) {
-        // Keep draining stderr so the child never blocks on a full pipe.
-        (async () => {
-          while (!(await lines.read()).done) { /* discard */ }
-        })();
-        return new RelayProcess(process, match[1]!);
-      }
-      const { value, done } = await lines.read();
-      if (done) break;
-      text += value;
-    }
-    process.kill("SIGKILL");
-    await process.status;
-    throw new Error(`relay did not start:\n${text}`);
-  }
-
-  async kill(signal: Deno.Signal): Promise<void> {
-    if (this.#done) return;
-    this.#done = true;
-    this.#process.kill(signal);
-    await this.#process.status;
-  }
 }

@@ -10,72 +10,11 @@ import { RelayError } from "../src/errors/relay_error.ts";
 import { ControllerClient } from "../src/sdk/controller_client.ts";
 import { DeviceAgent } from "../src/sdk/device_agent.ts";
 import { controllerConnector, deviceConnector } from "../src/main.ts";
-import { RelayStore } from "../src/store/relay_store.ts";
 import type { ClientTransportOptions } from "../src/cli/wiring.ts";
+import { RelayProcess } from "../bench/fleet/relay_process.ts";
 import { decode, encode } from "./harness.ts";
 
-const START_TIMEOUT_MS = 20_000;
 const SEQUENCE_NUMBER = 4242;
-
-/** `relay serve` as a child process, so it can be killed for real. */
-class RelayProcess {
-  readonly port: number;
-  readonly #process: Deno.ChildProcess;
-  #exited = false;
-
-  private constructor(process: Deno.ChildProcess, port: number) {
-    this.#process = process;
-    this.port = port;
-  }
-
-  /** Starts on `port` (0: any free one) and resolves once it listens. */
-  static async start(configPath: string, port = 0): Promise<RelayProcess> {
-    const process = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "src/main.ts",
-        "serve",
-        "--config",
-        configPath,
-        "--address",
-        `127.0.0.1:${port}`,
-      ],
-      cwd: new URL("..", import.meta.url),
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    const reader = process.stderr.pipeThrough(new TextDecoderStream())
-      .getReader();
-    let text = "";
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      const match = /listening on 127\.0\.0\.1:(\d+)/.exec(text);
-      if (match) {
-        // Keep draining stderr so the child never blocks on a full pipe.
-        (async () => {
-          while (!(await reader.read()).done) { /* discard */ }
-        })();
-        return new RelayProcess(process, Number(match[1]));
-      }
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-    process.kill("SIGKILL");
-    await process.status;
-    throw new Error(`relay did not start:\n${text}`);
-  }
-
-  async kill(signal: Deno.Signal): Promise<void> {
-    if (this.#exited) return;
-    this.#exited = true;
-    this.#process.kill(signal);
-    await this.#process.status;
-  }
-}
 
 interface Scenario {
   deviceId: string;
@@ -84,37 +23,20 @@ interface Scenario {
 }
 
 async function crashScenario({ deviceId, encrypted }: Scenario) {
-  const stateDir = await Deno.makeTempDir({ prefix: "relay-crash-test-" });
-  const configPath = `${stateDir}/relay.yaml`;
-  await Deno.writeTextFile(
-    configPath,
-    [
-      "relay:",
-      "  quic_address: 127.0.0.1:0",
-      `  state_dir: ${stateDir}`,
-      "  shutdown_grace_seconds: 1",
-      "  quic:",
-      "    enabled: false",
-      "  mqtt:",
-      "    enabled: false",
-      "observability:",
-      "  health:",
-      "    address: 127.0.0.1:0",
-    ].join("\n") + "\n",
-  );
-  let relay = await RelayProcess.start(configPath);
-  const port = relay.port;
-  const caPem = await Deno.readTextFile(`${stateDir}/ca.pem`);
-  const adminToken = (await Deno.readTextFile(`${stateDir}/admin.token`))
-    .trim();
+  const relay = await RelayProcess.start({
+    deviceIds: [deviceId],
+    config: {
+      "relay.shutdown_grace_seconds": 1,
+      "relay.quic.enabled": false,
+      "relay.mqtt.enabled": false,
+    },
+  });
   const client: ClientTransportOptions = {
-    address: `127.0.0.1:${port}`,
-    caPem,
+    address: relay.endpoints.grpcAddress,
+    caPem: relay.endpoints.caPem,
     transport: "h2",
   };
-  const store = new RelayStore(`${stateDir}/relay.db`);
-  const credential = store.registerDevice(deviceId, "default");
-  store.close();
+  const credential = relay.credentials[deviceId]!;
 
   const agent = new DeviceAgent({
     connector: deviceConnector(client),
@@ -137,7 +59,7 @@ async function crashScenario({ deviceId, encrypted }: Scenario) {
   const controller = () => {
     const created = new ControllerClient({
       connector: controllerConnector(client),
-      token: adminToken,
+      token: relay.endpoints.adminToken,
       ...(encrypted ? {} : { e2e: false as const }),
     });
     controllers.push(created);
@@ -158,13 +80,13 @@ async function crashScenario({ deviceId, encrypted }: Scenario) {
       (error: RelayError) => error.code === "UNAVAILABLE",
     );
     await executing.promise;
-    await relay.kill("SIGKILL");
+    await relay.kill();
     release.resolve();
     await lost;
 
     // The same port and state directory: the device's credential, the
     // admin token and the CA survive; the relay's idempotency cache does not.
-    relay = await RelayProcess.start(configPath, port);
+    await relay.restart();
     await agent.waitFor(
       "connected",
       (state) => state.connectionId !== firstConnection,
@@ -193,8 +115,7 @@ async function crashScenario({ deviceId, encrypted }: Scenario) {
     release.resolve();
     await Promise.all(controllers.map((created) => created.close()));
     await agent.close();
-    await relay.kill("SIGKILL");
-    await Deno.remove(stateDir, { recursive: true });
+    await relay.close();
   }
 }
 

@@ -1,15 +1,24 @@
-// The system under test as its own OS process: `src/main.ts serve` with a
-// generated YAML config, TLS (dev PKI in a temporary state directory) and
-// fixed loopback ports chosen up front, so it can be killed and restarted on
-// the same addresses. Devices are registered in its store before it starts;
-// their credentials go to a JSON file that device workers read.
+// The relay as its own OS process: `src/main.ts serve` with a generated YAML
+// config, TLS (dev PKI in a temporary state directory) and fixed loopback
+// ports chosen up front, so it can be SIGKILLed and restarted on the same
+// addresses and state. Devices are registered in its store before it starts;
+// their credentials go to a JSON file that device workers read. The one
+// fixture for this: the fleet bench and the tests that crash the relay
+// (test/relay_crash_*_test.ts, test/mqtt_mosquitto_test.ts) all use it.
 import type { HistogramBuckets } from "../latency_stats.ts";
 import { stringify } from "yaml";
 import { RelayStore } from "../../src/store/relay_store.ts";
 import { freeTcpPort, freeUdpPort } from "./free_ports.ts";
 import { type ProcessSample, sampleProcess } from "./process_stats.ts";
 
-const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+const REPO_ROOT = new URL("../../", import.meta.url);
+const MAIN = new URL("src/main.ts", REPO_ROOT).pathname;
+/** What `relay serve` prints once every listener is up. */
+const LISTENING_LINE = / listening on /;
+/** How long a graceful stop may take before the process is killed. */
+const STOP_TIMEOUT_MS = 5000;
+/** Lines of the relay's stderr kept for error messages. */
+const STDERR_TAIL_LINES = 40;
 
 /** Open files allowed in the relay and worker processes (one per TCP connection). */
 export const FD_LIMIT = 20_000;
@@ -59,8 +68,10 @@ export class RelayProcess {
   readonly endpoints: RelayEndpoints;
   /** The inspector port when started with `inspect`. */
   readonly inspectPort: number | undefined;
+  readonly #credentials: Record<string, string> = {};
   #child: Deno.ChildProcess | undefined;
   #stderrTail: string[] = [];
+  #listeningAt = NaN;
 
   private constructor(options: RelayProcessOptions, stateDir: string) {
     this.#options = options;
@@ -85,7 +96,7 @@ export class RelayProcess {
 
   /** Writes the config, registers the devices and starts the relay. */
   static async start(options: RelayProcessOptions = {}): Promise<RelayProcess> {
-    const stateDir = await Deno.makeTempDir({ prefix: "relay-fleet-" });
+    const stateDir = await Deno.makeTempDir({ prefix: "relay-process-" });
     const relay = new RelayProcess(options, stateDir);
     try {
       await relay.#prepare();
@@ -102,13 +113,36 @@ export class RelayProcess {
     return this.#child.pid;
   }
 
+  /** The state directory (store, dev PKI, admin token); kept across restarts. */
+  get stateDir(): string {
+    return this.#stateDir;
+  }
+
+  /** The credential of each device in `deviceIds` (also in credentialsFile). */
+  get credentials(): Readonly<Record<string, string>> {
+    return this.#credentials;
+  }
+
+  /**
+   * performance.now() when the latest start printed its "listening on" line
+   * (every listener up), as read from its stderr.
+   */
+  get listeningAt(): number {
+    return this.#listeningAt;
+  }
+
+  /** The relay's last lines on stderr, for error messages. */
+  get stderrTail(): string {
+    return this.#stderrTail.join("\n");
+  }
+
   /** Resource use now; names the relay's last words if it has died. */
   async sample(): Promise<ProcessSample> {
     try {
       return await sampleProcess(this.pid);
     } catch (error) {
       throw new Error(
-        `the relay process is gone:\n${this.#stderrTail.join("\n")}`,
+        `the relay process is gone:\n${this.stderrTail}`,
         { cause: error },
       );
     }
@@ -151,15 +185,28 @@ export class RelayProcess {
     const child = this.#child;
     if (!child) return;
     this.#child = undefined;
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
+    signal(child, "SIGKILL");
     await child.status;
   }
 
-  /** Starts (again) on the same ports and state; resolves once /health answers. */
+  /**
+   * SIGTERM: the relay's graceful shutdown (SIGKILL if it takes longer than
+   * 5 s). The state directory stays, for a restart.
+   */
+  async stop(): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    this.#child = undefined;
+    signal(child, "SIGTERM");
+    const forced = setTimeout(() => signal(child, "SIGKILL"), STOP_TIMEOUT_MS);
+    await child.status;
+    clearTimeout(forced);
+  }
+
+  /**
+   * Starts (again) on the same ports and state; resolves once it prints that
+   * it listens (see listeningAt).
+   */
   async restart(): Promise<void> {
     if (this.#child) throw new Error("the relay process is already running");
     const command = new Deno.Command("sh", {
@@ -178,68 +225,44 @@ export class RelayProcess {
         "--config",
         this.#configFile,
       ],
+      cwd: REPO_ROOT,
+      env: { NO_COLOR: "1" },
       stdin: "null",
       stdout: "null",
       stderr: "piped",
     });
     const child = command.spawn();
     this.#child = child;
-    this.#keepStderrTail(child.stderr);
-    const deadline = Date.now() + (this.#options.startTimeoutMs ?? 30_000);
-    while (Date.now() < deadline) {
-      const exited = await Promise.race([
-        child.status.then(() => true),
-        new Promise<false>((resolve) => setTimeout(() => resolve(false), 50)),
-      ]);
-      if (exited) {
-        this.#child = undefined;
-        throw new Error(
-          `the relay exited at start:\n${this.#stderrTail.join("\n")}`,
-        );
-      }
-      const healthy = await fetch(`${this.endpoints.healthUrl}/health`).then(
-        async (response) => {
-          await response.body?.cancel();
-          return response.ok;
-        },
-        () => false,
-      );
-      if (healthy) {
-        this.endpoints.caPem ||= await Deno.readTextFile(
-          this.endpoints.caFile,
-        );
-        this.endpoints.adminToken ||=
-          (await Deno.readTextFile(`${this.#stateDir}/admin.token`)).trim();
-        return;
-      }
+    const listening = this.#readStderr(child.stderr);
+    const timeoutMs = this.#options.startTimeoutMs ?? 30_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      listening.then(() => "listening" as const),
+      child.status.then(() => "exited" as const),
+      new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (outcome === "listening") {
+      this.endpoints.caPem ||= await Deno.readTextFile(this.endpoints.caFile);
+      this.endpoints.adminToken ||=
+        (await Deno.readTextFile(`${this.#stateDir}/admin.token`)).trim();
+      return;
+    }
+    if (outcome === "exited") {
+      this.#child = undefined;
+      throw new Error(`the relay exited at start:\n${this.stderrTail}`);
     }
     await this.kill();
     throw new Error(
-      `the relay did not answer /health within the start timeout:\n${
-        this.#stderrTail.join("\n")
-      }`,
+      `the relay did not listen within ${timeoutMs} ms:\n${this.stderrTail}`,
     );
   }
 
+  /** Stops the relay (gracefully) and removes its state directory. */
   async close(): Promise<void> {
-    const child = this.#child;
-    if (child) {
-      this.#child = undefined;
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // already gone
-      }
-      const forced = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // already gone
-        }
-      }, 5000);
-      await child.status;
-      clearTimeout(forced);
-    }
+    await this.stop();
     await Deno.remove(this.#stateDir, { recursive: true }).catch(() => {});
   }
 
@@ -257,33 +280,53 @@ export class RelayProcess {
     };
     await Deno.writeTextFile(this.#configFile, stringify(nest(config)));
     const store = new RelayStore(`${this.#stateDir}/relay.db`);
-    const credentials: Record<string, string> = {};
     try {
       for (const deviceId of this.#options.deviceIds ?? []) {
-        credentials[deviceId] = store.registerDevice(deviceId, "default");
+        this.#credentials[deviceId] = store.registerDevice(deviceId, "default");
       }
     } finally {
       store.close();
     }
     await Deno.writeTextFile(
       this.endpoints.credentialsFile,
-      JSON.stringify(credentials),
+      JSON.stringify(this.#credentials),
     );
   }
 
-  async #keepStderrTail(stream: ReadableStream<Uint8Array>): Promise<void> {
-    const lines = stream.pipeThrough(new TextDecoderStream());
-    let partial = "";
-    try {
-      for await (const chunk of lines) {
-        const parts = (partial + chunk).split("\n");
-        partial = parts.pop()!;
-        this.#stderrTail.push(...parts);
-        this.#stderrTail = this.#stderrTail.slice(-40);
+  /**
+   * Reads the child's stderr to its end (so it never blocks on a full pipe),
+   * keeping the last lines; resolves when the "listening" line comes.
+   */
+  #readStderr(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const listening = Promise.withResolvers<void>();
+    (async () => {
+      let partial = "";
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+        const lines = (partial + chunk).split("\n");
+        partial = lines.pop()!;
+        for (const line of lines) {
+          if (LISTENING_LINE.test(line)) {
+            this.#listeningAt = performance.now();
+            listening.resolve();
+          }
+        }
+        this.#stderrTail.push(...lines);
+        this.#stderrTail = this.#stderrTail.slice(-STDERR_TAIL_LINES);
       }
-    } catch {
-      // the process ended
-    }
+    })().catch((error: unknown) => {
+      // The pipe broke with the process; keep its last words with the reason.
+      this.#stderrTail.push(`(stderr: ${error})`);
+    });
+    return listening.promise;
+  }
+}
+
+function signal(child: Deno.ChildProcess, name: Deno.Signal): void {
+  try {
+    child.kill(name);
+  } catch (error) {
+    // Only "it has already exited" is expected here.
+    if (!(error instanceof TypeError)) throw error;
   }
 }
 
