@@ -6,7 +6,6 @@ import {
   type ControllerPrincipal,
 } from "../auth/controller_auth.ts";
 import type { JwtKeys } from "../auth/jwt_keys.ts";
-import { hashToken, isTokenHash } from "../auth/token_hash.ts";
 import type { RelayConfig } from "../config/config_schema.ts";
 import { RelayError } from "../errors/relay_error.ts";
 import type { AuditLogger } from "../observability/audit_log.ts";
@@ -30,12 +29,11 @@ import type {
   RevokeTokenResponse,
 } from "./messages.ts";
 import { RequestRouter } from "./request_router.ts";
+import { RevocationTracker } from "./revocation_tracker.ts";
+import { TokenRevocation } from "./token_revocation.ts";
 import type { TopicPolicy } from "./topic_policy.ts";
 import type { TunnelContext, TunnelPort } from "./tunnel_port.ts";
 
-/** Whole tokens are at least this long; anything shorter is a refused prefix. */
-const MIN_TOKEN_LENGTH = 32;
-const JTI_PREFIX = "jti:";
 /** How long answers to requests failed at shutdown get to be written. */
 const ANSWER_FLUSH_MS = 500;
 
@@ -73,9 +71,9 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
   readonly #inputLimits: InputLimits;
   readonly #publications: DevicePublications;
   readonly #idempotency: IdempotencyCache;
-  /** Open controller streams by token hash and by "jti:<jti>", for revocation. */
-  readonly #streamsByToken = new Map<string, Set<ControllerLink>>();
-  readonly #tokensByStream = new Map<ControllerLink, Set<string>>();
+  /** Open controller streams by credential, for revocation and shutdown. */
+  readonly #streams = new RevocationTracker();
+  readonly #revocation: TokenRevocation;
   /** Answers being routed or written, so shutdown can let them finish. */
   readonly #answers = new Set<Promise<void>>();
   #advertisedAddress: string;
@@ -160,6 +158,12 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
       handshakeTimeoutMs: relay.session.handshake_timeout_seconds * 1000,
       isDraining: () => this.#draining,
     });
+    this.#revocation = new TokenRevocation({
+      store: this.#store,
+      registry: this.registry,
+      tunnels: this.tunnels,
+      streams: this.#streams,
+    });
   }
 
   get draining(): boolean {
@@ -206,13 +210,8 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
       logger: this.#logger,
       gate: this.gate,
       maxInFlight: this.#config.relay.request.max_in_flight_per_stream,
-      track: (principal, tracked) => {
-        this.#track(principal.tokenHash, tracked);
-        if (principal.jti !== "") {
-          this.#track(JTI_PREFIX + principal.jti, tracked);
-        }
-      },
-      untrack: (tracked) => this.#untrack(tracked),
+      track: (principal, tracked) => this.#streams.track(principal, tracked),
+      untrack: (tracked) => this.#streams.untrack(tracked),
       trackAnswer: (answer) => {
         this.#answers.add(answer);
         answer.finally(() => this.#answers.delete(answer));
@@ -263,11 +262,7 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
       this.gate.denied(peer, principal, error);
       throw error;
     }
-    const target = request.target_token_hash_or_prefix;
-    const reason = request.reason || "revoked by admin";
-    const { revokedKey, closed } = target.startsWith(JTI_PREFIX)
-      ? this.#revokeJti(target.slice(JTI_PREFIX.length), reason, request)
-      : this.#revokeHash(target, reason, request);
+    const { revokedKey, closed } = this.#revocation.revoke(request);
     this.#logger.info("token revoked", {
       by: principal.controllerId,
       target_type: String(request.target_type),
@@ -276,71 +271,6 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
     });
     this.gate.revoked(peer, principal, revokedKey, closed);
     return { revoked: true, closed_streams: closed };
-  }
-
-  /** Revokes a whole token or SHA-256 hex (device credential and/or controller token). */
-  #revokeHash(
-    target: string,
-    reason: string,
-    request: RevokeTokenRequest,
-  ): { revokedKey: string; closed: number } {
-    if (!isTokenHash(target) && target.length < MIN_TOKEN_LENGTH) {
-      throw new RelayError(
-        "INVALID_REQUEST",
-        "pass the whole token, its SHA-256 hex or jti:<id>; prefixes are not accepted",
-        { source: "downstream" },
-      );
-    }
-    const hash = isTokenHash(target) ? target : hashToken(target);
-    let closed = 0;
-    if (request.target_type !== "CONTROLLER") {
-      const deviceId = this.#store.revokeDeviceCredential(hash);
-      if (deviceId !== undefined) {
-        this.#store.revokeToken(hash, "device", reason);
-        const error = new RelayError(
-          "UNAUTHORIZED",
-          "device credential revoked",
-        );
-        if (this.registry.evict(deviceId, "revoked", error)) closed++;
-        closed += this.tunnels.closeDevice(deviceId, error);
-      } else if (request.target_type === "DEVICE") {
-        throw new RelayError(
-          "DEVICE_NOT_FOUND",
-          "no active device credential matches",
-          { source: "downstream" },
-        );
-      }
-    }
-    if (request.target_type !== "DEVICE") {
-      this.#store.revokeToken(hash, "controller", reason);
-      closed += this.#closeStreamsOf(hash);
-    }
-    // A hash prefix identifies the token in logs without being usable.
-    return { revokedKey: `sha256:${hash.slice(0, 12)}`, closed };
-  }
-
-  #revokeJti(
-    jti: string,
-    reason: string,
-    request: RevokeTokenRequest,
-  ): { revokedKey: string; closed: number } {
-    if (jti === "" || jti.length > 256) {
-      throw new RelayError("INVALID_REQUEST", "jti must be 1-256 characters", {
-        source: "downstream",
-      });
-    }
-    if (request.target_type === "DEVICE") {
-      throw new RelayError(
-        "INVALID_REQUEST",
-        "device credentials have no jti; revoke them by hash",
-        { source: "downstream" },
-      );
-    }
-    this.#store.revokeJti(jti, reason);
-    return {
-      revokedKey: JTI_PREFIX + jti,
-      closed: this.#closeStreamsOf(JTI_PREFIX + jti),
-    };
   }
 
   /**
@@ -361,7 +291,7 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
     }
     // The failed requests' answers go out before their streams close.
     await this.#answersSettled(Date.now() + ANSWER_FLUSH_MS);
-    for (const link of [...this.#tokensByStream.keys()]) link.close(closing);
+    this.#streams.closeAll(closing);
     await this.tunnels.closeAll(closing);
     this.registry.close();
     this.#idempotency.close();
@@ -430,35 +360,6 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
       transport: session.transport,
       project: session.project,
     };
-  }
-
-  #track(hash: string, link: ControllerLink): void {
-    let streams = this.#streamsByToken.get(hash);
-    if (streams === undefined) {
-      this.#streamsByToken.set(hash, streams = new Set());
-    }
-    streams.add(link);
-    let hashes = this.#tokensByStream.get(link);
-    if (hashes === undefined) {
-      this.#tokensByStream.set(link, hashes = new Set());
-    }
-    hashes.add(hash);
-  }
-
-  #untrack(link: ControllerLink): void {
-    for (const hash of this.#tokensByStream.get(link) ?? []) {
-      const streams = this.#streamsByToken.get(hash);
-      streams?.delete(link);
-      if (streams?.size === 0) this.#streamsByToken.delete(hash);
-    }
-    this.#tokensByStream.delete(link);
-  }
-
-  #closeStreamsOf(hash: string): number {
-    const streams = [...(this.#streamsByToken.get(hash) ?? [])];
-    const error = new RelayError("UNAUTHORIZED", "controller token revoked");
-    for (const link of streams) link.close(error);
-    return streams.length;
   }
 
   #onPresence(event: PresenceEvent): void {
