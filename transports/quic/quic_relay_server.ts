@@ -11,14 +11,10 @@ import type { StreamOpen__Output as StreamOpen } from "../../src/gen/relay/v1/St
 import type { Logger } from "../../src/observability/logger.ts";
 import { HandshakeAdmission } from "../../src/limits/handshake_admission.ts";
 import { FrameReader } from "./frame_stream.ts";
-import {
-  type BidirectionalStream,
-  quicStreamLink,
-} from "./quic_stream_link.ts";
+import { RELAY_ALPN, WEBTRANSPORT_ALPN } from "./alpn.ts";
+import type { BidirectionalStream } from "./message_stream.ts";
+import { quicStreamLink } from "./quic_stream_link.ts";
 import { type MessageCodec, relayCodecs } from "./relay_codec.ts";
-
-export const RELAY_ALPN = "relay.v1";
-export const WEBTRANSPORT_ALPN = "h3";
 
 export interface QuicRelayServerOptions {
   core: RelayCore;

@@ -1,14 +1,10 @@
-// One QUIC (or WebTransport) bidirectional stream as a typed message link:
-// frames decoded lazily, writes awaited for backpressure, one AbortSignal
-// for the stream's end whatever its cause.
+// One QUIC (or WebTransport) bidirectional stream as the relay core's typed
+// message link: frames decoded lazily, writes awaited for backpressure, one
+// AbortSignal for the stream's end whatever its cause.
 import { RelayError } from "../../src/errors/relay_error.ts";
 import type { FrameReader } from "./frame_stream.ts";
+import { type BidirectionalStream, MessageStream } from "./message_stream.ts";
 import type { MessageCodec } from "./relay_codec.ts";
-
-export interface BidirectionalStream {
-  readable: ReadableStream<Uint8Array>;
-  writable: WritableStream<Uint8Array>;
-}
 
 export interface QuicStreamLink<In, Out> {
   readonly transport: "quic";
@@ -36,7 +32,11 @@ export interface QuicStreamLinkOptions<In, Out> {
 export function quicStreamLink<In, Out>(
   options: QuicStreamLinkOptions<In, Out>,
 ): QuicStreamLink<In, Out> {
-  const writer = options.stream.writable.getWriter();
+  const stream = new MessageStream<In, Out>(options.stream, {
+    frames: options.frames,
+    decode: refusingMalformed(options.decode),
+    encode: options.encode,
+  });
   const aborter = new AbortController();
   // `closed`: no more writes (our close, or the connection is gone). A read
   // failure only ends the signal, so the core can still send the error frame
@@ -63,24 +63,11 @@ export function quicStreamLink<In, Out>(
 
   async function* messages(): AsyncGenerator<In> {
     try {
-      for (;;) {
-        const frame = await options.frames.next();
-        // The peer's FIN is a clean end; our own close is not the peer's doing.
-        if (frame === undefined && closed) {
-          throw aborter.signal.reason ??
-            new RelayError("CANCELLED", "stream closed");
-        }
-        if (frame === undefined) return;
-        let message: In;
-        try {
-          message = options.decode.decode(frame);
-        } catch (error) {
-          throw new RelayError("INVALID_REQUEST", "malformed protobuf frame", {
-            source: "downstream",
-            cause: error,
-          });
-        }
-        yield message;
+      yield* stream.messages();
+      // The peer's FIN is a clean end; our own close is not the peer's doing.
+      if (closed) {
+        throw aborter.signal.reason ??
+          new RelayError("CANCELLED", "stream closed");
       }
     } catch (error) {
       const relayError = error instanceof RelayError
@@ -102,7 +89,7 @@ export function quicStreamLink<In, Out>(
     async send(message: Out): Promise<void> {
       if (closed) throw new RelayError("CANCELLED", "stream is closed");
       try {
-        await writer.write(options.encode.frame(message));
+        await stream.write(message);
       } catch (error) {
         closed = true; // the write side is broken for good
         end(
@@ -118,16 +105,29 @@ export function quicStreamLink<In, Out>(
     close(finalFrame?: Out): void {
       if (closed) return;
       closed = true;
-      const last = finalFrame === undefined
-        ? Promise.resolve()
-        : writer.write(options.encode.frame(finalFrame));
-      const flushed = last.then(() => writer.close()).catch(() => {
+      const flushed = stream.end(finalFrame).catch(() => {
         // The peer is gone already; there is nobody to tell.
       }).finally(() => {
-        options.frames.cancel();
+        stream.stopReading();
         end(new RelayError("CANCELLED", "stream closed"));
       });
       options.trackClose?.(flushed);
     },
+  };
+}
+
+/** A decoder whose failure is the peer's malformed frame. */
+function refusingMalformed<In>(
+  codec: MessageCodec<unknown, In>,
+): (frame: Uint8Array) => In {
+  return (frame) => {
+    try {
+      return codec.decode(frame);
+    } catch (error) {
+      throw new RelayError("INVALID_REQUEST", "malformed protobuf frame", {
+        source: "downstream",
+        cause: error,
+      });
+    }
   };
 }
