@@ -1,6 +1,6 @@
 // The transport-agnostic relay: adapters hand it device and controller links
 // and unary calls; it owns the registry, routing, auth and shutdown.
-import { canRevoke, canSee, MethodPolicy } from "../auth/access_policy.ts";
+import { canRevoke, MethodPolicy } from "../auth/access_policy.ts";
 import {
   ControllerAuthenticator,
   type ControllerPrincipal,
@@ -17,11 +17,13 @@ import { serveDeviceLink } from "./device_connection.ts";
 import { DevicePublications } from "./device_publish.ts";
 import { DeviceRegistry, type PresenceEvent } from "./device_registry.ts";
 import { controllerPrincipal, Gatekeeper, type Peer } from "./gatekeeper.ts";
-import type { DeviceSession } from "./device_session.ts";
 import { IdempotencyCache } from "./idempotency_cache.ts";
 import { InputLimits } from "./input_limits.ts";
 import type { ControllerLink, DeviceLink, TunnelLink } from "./links.ts";
+import { listOnlineDevices } from "./list_online_devices.ts";
+import { PendingAnswers } from "./pending_answers.ts";
 import type { Publisher } from "./publisher.ts";
+import { recordPresence } from "./record_presence.ts";
 import type {
   DeviceInfo,
   ListOnlineDevicesRequest,
@@ -75,7 +77,7 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
   readonly #streams = new RevocationTracker();
   readonly #revocation: TokenRevocation;
   /** Answers being routed or written, so shutdown can let them finish. */
-  readonly #answers = new Set<Promise<void>>();
+  readonly #answers = new PendingAnswers();
   #advertisedAddress: string;
   #draining = false;
 
@@ -103,7 +105,11 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
       maxDevices: relay.max_device_connections,
       now,
       onEvent: (event) => {
-        this.#onPresence(event);
+        recordPresence(event, {
+          metrics: this.metrics,
+          gate: this.gate,
+          logger,
+        });
         options.onPresence?.(event);
       },
     });
@@ -212,10 +218,7 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
       maxInFlight: this.#config.relay.request.max_in_flight_per_stream,
       track: (principal, tracked) => this.#streams.track(principal, tracked),
       untrack: (tracked) => this.#streams.untrack(tracked),
-      trackAnswer: (answer) => {
-        this.#answers.add(answer);
-        answer.finally(() => this.#answers.delete(answer));
-      },
+      trackAnswer: (answer) => this.#answers.add(answer),
     });
   }
 
@@ -230,17 +233,10 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
       request.controller_id,
     );
     this.#inputLimits.checkMetadata(request.label_filter, "label_filter");
-    const labels = Object.entries(request.label_filter);
-    return this.registry.list()
-      .filter((session) => canSee(principal, session.project))
-      .filter((session) =>
-        request.region_filter === "" ||
-        session.metadata.region === request.region_filter
-      )
-      .filter((session) =>
-        labels.every(([key, value]) => session.metadata[key] === value)
-      )
-      .map((session) => this.#deviceInfo(session));
+    return listOnlineDevices(this.registry.list(), request, {
+      principal,
+      relayAddress: this.#advertisedAddress,
+    });
   }
 
   async revokeToken(
@@ -284,33 +280,18 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
     this.#draining = true;
     this.router.drain();
     const deadline = Date.now() + graceMs;
-    await this.#answersSettled(deadline);
+    await this.#answers.settled(deadline);
     const closing = new RelayError("UNAVAILABLE", "relay is shutting down");
     for (const session of this.registry.list()) {
       this.registry.evict(session.deviceId, "relay_shutdown", closing, closing);
     }
     // The failed requests' answers go out before their streams close.
-    await this.#answersSettled(Date.now() + ANSWER_FLUSH_MS);
+    await this.#answers.settled(Date.now() + ANSWER_FLUSH_MS);
     this.#streams.closeAll(closing);
     await this.tunnels.closeAll(closing);
     this.registry.close();
     this.#idempotency.close();
     await this.gate.close();
-  }
-
-  /** Waits until no answer is in progress, or until `deadline`. */
-  async #answersSettled(deadline: number): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-    });
-    try {
-      while (this.#answers.size > 0 && Date.now() < deadline) {
-        await Promise.race([Promise.all([...this.#answers]), expired]);
-      }
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   async #principal(
@@ -342,59 +323,5 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
       );
     }
     return principal;
-  }
-
-  #deviceInfo(session: DeviceSession): DeviceInfo {
-    return {
-      device_id: session.deviceId,
-      connection_id: session.connectionId,
-      relay_address: this.#advertisedAddress,
-      connected_at: session.connectedAt,
-      metadata: session.metadata,
-      last_seen: session.lastSeen,
-      state: session.state === "online"
-        ? "ONLINE"
-        : session.state === "suspect"
-        ? "SUSPECT"
-        : "DISCONNECTED",
-      transport: session.transport,
-      project: session.project,
-    };
-  }
-
-  #onPresence(event: PresenceEvent): void {
-    const fields = {
-      device_id: event.session.deviceId,
-      connection_id: event.session.connectionId,
-      generation: event.session.generation,
-    };
-    if (event.type === "offline") {
-      this.metrics.deviceDisconnects.inc({ reason: event.reason });
-      this.gate.deviceDisconnected(
-        event.session,
-        event.session.deviceId,
-        event.reason,
-      );
-      this.#logger.info("device offline", { ...fields, reason: event.reason });
-    } else if (event.type === "state") {
-      this.#logger.info("device presence changed", {
-        ...fields,
-        state: event.state,
-      });
-    } else if (
-      event.previousTransport !== undefined && event.previousTransport !== "" &&
-      event.previousTransport !== event.session.transport
-    ) {
-      // A resume on another transport: h2 -> quic is an upgrade, quic -> h2 a fallback.
-      this.metrics.transportSwitches.inc({
-        from: event.previousTransport,
-        to: event.session.transport,
-      });
-      this.#logger.info("device changed transport", {
-        ...fields,
-        from: event.previousTransport,
-        to: event.session.transport,
-      });
-    }
   }
 }
