@@ -1,5 +1,8 @@
-// The transport-agnostic relay: adapters hand it device and controller links
-// and unary calls; it owns the registry, routing, auth and shutdown.
+// The transport-agnostic relay: adapters hand it device, controller and
+// tunnel links and unary calls. It wires the registry, routing, auth,
+// revocation and shutdown together; the composition root passes in its ports
+// (publisher, topic policy, tunnel service), so the core imports no module
+// above it.
 import { canRevoke, MethodPolicy } from "../auth/access_policy.ts";
 import {
   ControllerAuthenticator,
