@@ -1,20 +1,19 @@
 // QUIC adapter: relay.v1 over raw QUIC (ALPN "relay.v1", Deno clients) and
 // over HTTP/3 WebTransport (ALPN "h3", browsers), on one UDP endpoint with
 // the same certificate as the gRPC listener. Each stream starts with a
-// StreamOpen frame naming what it carries; every controller session has its
-// own stream, so a stalled one never delays another.
-import type { ControllerLink, DeviceLink } from "../../src/core/links.ts";
+// StreamOpen frame naming what it carries (stream_handlers.ts serves each
+// kind); every controller session has its own stream, so a stalled one
+// never delays another.
 import type { RelayCore } from "../../src/core/relay_core.ts";
 import { RelayError } from "../../src/errors/relay_error.ts";
-import type { ControllerStreamFrame } from "../../src/gen/relay/v1/ControllerStreamFrame.ts";
 import type { StreamOpen__Output as StreamOpen } from "../../src/gen/relay/v1/StreamOpen.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { HandshakeAdmission } from "../../src/limits/handshake_admission.ts";
 import { FrameReader } from "./frame_stream.ts";
 import { RELAY_ALPN, WEBTRANSPORT_ALPN } from "./alpn.ts";
 import type { BidirectionalStream } from "./message_stream.ts";
-import { quicStreamLink } from "./quic_stream_link.ts";
-import { type MessageCodec, relayCodecs } from "./relay_codec.ts";
+import { readStreamOpen } from "./opened_stream.ts";
+import { handlerFor } from "./stream_handlers.ts";
 
 export interface QuicRelayServerOptions {
   core: RelayCore;
@@ -217,13 +216,11 @@ export class QuicRelayServer {
     remoteAddress: string,
     connectionSignal: AbortSignal,
   ): Promise<void> {
-    const frames = new FrameReader(
-      stream.readable,
-      this.#options.maxFrameBytes,
-    );
+    const { core, maxFrameBytes, handshakeTimeoutMs } = this.#options;
+    const frames = new FrameReader(stream.readable, maxFrameBytes);
     let open: StreamOpen;
     try {
-      open = await this.#readOpen(frames);
+      open = await readStreamOpen(frames, handshakeTimeoutMs);
     } catch (error) {
       await frames.cancel();
       await stream.writable.abort(error).catch(() => undefined);
@@ -233,170 +230,12 @@ export class QuicRelayServer {
       this.#flushing.add(flushed);
       flushed.finally(() => this.#flushing.delete(flushed));
     };
-    const base = {
-      stream,
-      frames,
-      remoteAddress,
-      connectionSignal,
-      trackClose,
-    };
-    const bearer = open.authorization.replace(/^Bearer\s+/i, "");
-    const peer = { remoteAddress, transport: "quic" };
-    const { core } = this.#options;
-    switch (open.kind) {
-      case "DEVICE_CONNECT": {
-        const link = quicStreamLink({
-          ...base,
-          decode: relayCodecs.deviceMessage,
-          encode: relayCodecs.relayMessage,
-        });
-        // The error travels in-band as RelayMessage.error (QUIC has no status
-        // trailer); the core may have sent it already before closing.
-        let errorSent = false;
-        const deviceLink: DeviceLink = {
-          ...link,
-          send: (message) => {
-            if (message.error) errorSent = true;
-            return link.send(message);
-          },
-          close: (error) =>
-            link.close(
-              error === undefined || errorSent
-                ? undefined
-                : { error: { code: error.code, message: error.message } },
-            ),
-        };
-        return await core.acceptDevice(deviceLink);
-      }
-      case "CONNECT_TO_DEVICE": {
-        const link = quicStreamLink({
-          ...base,
-          decode: relayCodecs.controllerMessage,
-          encode: relayCodecs.controllerFrame,
-        });
-        const controllerLink: ControllerLink = {
-          transport: link.transport,
-          remoteAddress,
-          bearerToken: bearer,
-          messages: link.messages,
-          signal: link.signal,
-          send: (response) => link.send({ response }),
-          close: (error) => link.close(errorFrame(error)),
-        };
-        return await core.acceptController(controllerLink);
-      }
-      case "TUNNEL": {
-        // Its own QUIC stream: a stalled tunnel never holds up another.
-        const link = quicStreamLink({
-          ...base,
-          decode: relayCodecs.tunnelFrame,
-          encode: relayCodecs.tunnelFrame,
-        });
-        // The core sends the error frame itself; the stream then just ends.
-        return await core.acceptTunnel({ ...link, close: () => link.close() });
-      }
-      case "LIST_ONLINE_DEVICES":
-        return await this.#unary(
-          base,
-          relayCodecs.listRequest,
-          async (request) => ({
-            devices: {
-              devices: await core.listDevices(peer, bearer, request),
-            },
-          }),
-        );
-      case "REVOKE_TOKEN":
-        return await this.#unary(
-          base,
-          relayCodecs.revokeRequest,
-          async (request) => ({
-            revoked: await core.revokeToken(peer, bearer, request),
-          }),
-        );
-      default: {
-        const link = quicStreamLink({
-          ...base,
-          decode: relayCodecs.open,
-          encode: relayCodecs.controllerFrame,
-        });
-        link.close(
-          errorFrame(new RelayError("INVALID_REQUEST", "unknown stream kind")),
-        );
-      }
-    }
-  }
-
-  async #unary<Request>(
-    base: Omit<Parameters<typeof quicStreamLink>[0], "decode" | "encode">,
-    decode: MessageCodec<unknown, Request>,
-    handle: (request: Request) => Promise<ControllerStreamFrame>,
-  ): Promise<void> {
-    const link = quicStreamLink({
-      ...base,
-      decode,
-      encode: relayCodecs.controllerFrame,
+    await handlerFor(open.kind)({
+      core,
+      open,
+      link: { stream, frames, remoteAddress, connectionSignal, trackClose },
     });
-    let reply: ControllerStreamFrame;
-    try {
-      const first = await link.messages[Symbol.asyncIterator]().next();
-      if (first.done) {
-        throw new RelayError(
-          "INVALID_REQUEST",
-          "stream ended before its request",
-        );
-      }
-      reply = await handle(first.value);
-    } catch (error) {
-      reply = errorFrame(RelayError.from(error))!;
-    }
-    if (reply.error) {
-      link.close(reply);
-    } else {
-      await link.send(reply).catch(() => undefined);
-      link.close();
-    }
   }
-
-  async #readOpen(frames: FrameReader): Promise<StreamOpen> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new RelayError(
-              "UNAUTHORIZED",
-              "no StreamOpen frame within the handshake timeout",
-            ),
-          ),
-        this.#options.handshakeTimeoutMs,
-      );
-    });
-    try {
-      const frame = await Promise.race([frames.next(), timeout]);
-      if (frame === undefined) {
-        throw new RelayError(
-          "INVALID_REQUEST",
-          "stream ended before StreamOpen",
-        );
-      }
-      try {
-        return relayCodecs.open.decode(frame);
-      } catch (error) {
-        throw new RelayError("INVALID_REQUEST", "malformed StreamOpen frame", {
-          cause: error,
-        });
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-}
-
-function errorFrame(
-  error: RelayError | undefined,
-): ControllerStreamFrame | undefined {
-  if (error === undefined || error.code === "OK") return undefined;
-  return { error: { code: error.code, message: error.message } };
 }
 
 function splitAddress(address: string): { hostname: string; port: number } {
