@@ -44,7 +44,7 @@ export async function serveDeviceLink(
       code: relayError.code,
       reason: relayError.message,
     });
-    await reject(link, relayError); // no-op when the error was already sent
+    link.close(relayError);
   } finally {
     deps.metrics.activeStreams.dec({ kind: "device" });
   }
@@ -70,11 +70,7 @@ async function serve(
     throw error;
   }
   if (first === undefined) return; // closed before saying anything
-  const { deviceId, record, credential } = await authenticate(
-    link,
-    first,
-    deps,
-  );
+  const { deviceId, record, credential } = authenticate(link, first, deps);
   const register = first.register!;
 
   let registration;
@@ -89,7 +85,7 @@ async function serve(
     });
   } catch (error) {
     deps.metrics.deviceRegistrations.inc({ result: "rejected" });
-    return await reject(link, RelayError.from(error));
+    return link.close(RelayError.from(error));
   }
   const { session, resumed } = registration;
   const generation = session.generation;
@@ -150,7 +146,7 @@ async function serve(
     failure = RelayError.from(error, "UNAVAILABLE");
   }
   if (violation !== undefined) {
-    await reject(link, violation);
+    link.close(violation);
     const reason = violation.code === "UNAUTHORIZED" ? "revoked" : "graceful";
     if (deps.registry.isCurrent(session, generation)) {
       deps.registry.evict(deviceId, reason, violation);
@@ -204,19 +200,17 @@ async function publish(
   }
 }
 
-async function authenticate(
+function authenticate(
   link: DeviceLink,
   first: DeviceMessage,
   deps: DeviceConnectionDeps,
-): Promise<{ deviceId: string; record: DeviceRecord; credential: string }> {
+): { deviceId: string; record: DeviceRecord; credential: string } {
   if (deps.isDraining()) {
-    await reject(link, new RelayError("UNAVAILABLE", "relay is shutting down"));
     throw new RelayError("UNAVAILABLE", "relay is shutting down");
   }
   const register = first.register;
   if (first.payload !== "register" || register == null) {
-    return await fail(
-      link,
+    return fail(
       deps,
       "INVALID_REQUEST",
       "first message must be register",
@@ -227,8 +221,7 @@ async function authenticate(
     register.device_id !== "" && first.device_id !== "" &&
     register.device_id !== first.device_id
   ) {
-    return await fail(
-      link,
+    return fail(
       deps,
       "INVALID_REQUEST",
       "device_id differs between message and register",
@@ -237,12 +230,12 @@ async function authenticate(
   try {
     validateDeviceId(deviceId);
   } catch (error) {
-    return await fail(link, deps, "INVALID_REQUEST", (error as Error).message);
+    return fail(deps, "INVALID_REQUEST", (error as Error).message);
   }
   try {
     deps.inputLimits.checkMetadata(register.metadata, "register metadata");
   } catch (error) {
-    return await fail(link, deps, "INVALID_REQUEST", (error as Error).message);
+    return fail(deps, "INVALID_REQUEST", (error as Error).message);
   }
   const record = deps.verifyCredential(deviceId, first.token);
   if (record === undefined) {
@@ -255,8 +248,7 @@ async function authenticate(
       device_id: deviceId,
       remote: link.remoteAddress,
     });
-    return await fail(
-      link,
+    return fail(
       deps,
       "UNAUTHORIZED",
       "invalid or revoked device credential",
@@ -305,24 +297,12 @@ function checkIdentity(
   }
 }
 
-async function fail(
-  link: DeviceLink,
+/** A refused register: counted, then thrown (the link is closed with it). */
+function fail(
   deps: DeviceConnectionDeps,
   code: "INVALID_REQUEST" | "UNAUTHORIZED",
   message: string,
-): Promise<never> {
+): never {
   deps.metrics.deviceRegistrations.inc({ result: "rejected" });
-  const error = new RelayError(code, message, { source: "downstream" });
-  await reject(link, error);
-  throw error;
-}
-
-/** Tells the device why before closing, so it can tell "bad token" from "network down". */
-async function reject(link: DeviceLink, error: RelayError): Promise<void> {
-  try {
-    await link.send({ error: { code: error.code, message: error.message } });
-  } catch {
-    // The link is already gone; closing below is all that is left to do.
-  }
-  link.close(error);
+  throw new RelayError(code, message, { source: "downstream" });
 }

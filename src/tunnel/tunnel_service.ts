@@ -3,8 +3,8 @@
 // A tunnel authenticates like a register (device credential in its first
 // `open` frame; blocked addresses, auth-failure audit and the per-device
 // connection rate limit apply), then the handler registered for its kind
-// (e.g. the MQTT bridge) gets the byte streams. Refusals end with an `error`
-// frame. Each tunnel is its own transport stream, so one stalled tunnel
+// (e.g. the MQTT bridge) gets the byte streams. Refusals close the link with
+// their error (the transport writes it as an `error` frame). Each tunnel is its own transport stream, so one stalled tunnel
 // never holds up another or the device's request stream.
 import { RelayError } from "../errors/relay_error.ts";
 import { validateDeviceId } from "../auth/device_id.ts";
@@ -12,11 +12,7 @@ import type { DeviceRecord } from "../store/relay_store.ts";
 import { firstMessageWithin } from "../core/first_message.ts";
 import type { Peer } from "../core/gatekeeper.ts";
 import type { TunnelLink } from "../core/links.ts";
-import type {
-  TunnelFrame,
-  TunnelFrame__Output,
-  TunnelKind,
-} from "../core/messages.ts";
+import type { TunnelFrame__Output, TunnelKind } from "../core/messages.ts";
 import type { TunnelContext, TunnelPort } from "../core/tunnel_port.ts";
 import { tunnelBytes } from "./tunnel_bytes.ts";
 
@@ -43,8 +39,6 @@ export interface TunnelServiceOptions extends TunnelContext {
   maxFrameBytes?: number;
   /** Bytes queued towards one device's tunnel before its writer waits (default 256 KiB). */
   highWaterMarkBytes?: number;
-  /** How long a refused tunnel's `error` frame may take to be accepted (default 1 s). */
-  errorFlushMs?: number;
   /** Tunnels one device may have open at once (default 256); more get RATE_LIMITED. */
   maxTunnelsPerDevice?: number;
 }
@@ -92,7 +86,7 @@ export class TunnelService implements TunnelPort {
         code: relayError.code,
         reason: relayError.message,
       });
-      await this.#end(link, relayError);
+      link.close(relayError);
     } finally {
       metrics.activeStreams.dec({ kind: "tunnel" });
     }
@@ -236,31 +230,20 @@ export class TunnelService implements TunnelPort {
     } finally {
       link.signal.removeEventListener("abort", onLinkEnd);
     }
-    // Revocation and shutdown say why, whatever the handler made of it.
+    // Revocation, shutdown and a failed link say why, whatever the handler
+    // made of it.
     const reason = ended.signal.reason;
-    if (!link.signal.aborted && reason instanceof RelayError) failure = reason;
+    if (reason instanceof RelayError) failure = reason;
     logger.info("tunnel closed", {
       ...fields,
       ...(failure ? { code: failure.code, reason: failure.message } : {}),
     });
     try {
-      await this.#end(link, failure);
+      link.close(failure);
     } finally {
       this.#untrack(deviceId, tunnel);
       done.resolve();
     }
-  }
-
-  /** Ends the link, with an `error` frame first when there is an error to report. */
-  async #end(link: TunnelLink, error: RelayError | undefined): Promise<void> {
-    if (error === undefined || error.code === "OK") return link.close();
-    if (!link.signal.aborted) {
-      const frame: TunnelFrame = {
-        error: { code: error.code, message: error.message },
-      };
-      await within(link.send(frame), this.#options.errorFlushMs ?? 1000);
-    }
-    link.close(error);
   }
 
   #track(deviceId: string, tunnel: OpenTunnel): void {
@@ -274,14 +257,4 @@ export class TunnelService implements TunnelPort {
     tunnels?.delete(tunnel);
     if (tunnels?.size === 0) this.#open.delete(deviceId);
   }
-}
-
-/** Waits for `promise` at most `ms`; a failure or a timeout only ends the wait. */
-async function within(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    promise.catch(() => undefined),
-    new Promise((resolve) => timer = setTimeout(resolve, ms)),
-  ]);
-  clearTimeout(timer);
 }

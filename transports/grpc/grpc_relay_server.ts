@@ -3,6 +3,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
 import type { Peer } from "../../src/core/gatekeeper.ts";
+import { inBandError } from "../../src/core/links.ts";
 import type { RelayCore } from "../../src/core/relay_core.ts";
 import type {
   ControllerMessage,
@@ -136,7 +137,8 @@ export class GrpcRelayServer {
     const { core, logger } = this.#options;
     return {
       DeviceConnect: (call) => {
-        const link = serverStreamLink(call);
+        // A device reads a refusal as a RelayMessage error before the status.
+        const link = serverStreamLink(call, { inBandError });
         core.acceptDevice({
           ...link,
           messages: link.messages as AsyncIterable<DeviceMessage>,
@@ -156,8 +158,9 @@ export class GrpcRelayServer {
       },
       OpenTunnel: (call) => {
         // Its own HTTP/2 stream, so its own flow control: a stalled tunnel
-        // never holds up the device's other streams.
-        const link = serverStreamLink(call);
+        // never holds up the device's other streams. Errors: a TunnelFrame
+        // error before the status.
+        const link = serverStreamLink(call, { inBandError });
         core.acceptTunnel({
           ...link,
           messages: link.messages as AsyncIterable<TunnelFrame__Output>,

@@ -1,5 +1,6 @@
 // Turns a grpc-js server duplex call into the core's link shape: async
-// iteration for inbound messages, write with backpressure, close with status.
+// iteration for inbound messages, write with backpressure, close with status
+// (after the error message, on streams that carry their errors in band).
 import type * as grpc from "@grpc/grpc-js";
 import { RelayError } from "../../src/errors/relay_error.ts";
 import { toServiceError } from "./status_mapping.ts";
@@ -14,8 +15,17 @@ export interface ServerStreamLink<In, Out> {
   close(error?: RelayError): void;
 }
 
+export interface ServerStreamLinkOptions<Out> {
+  /**
+   * The message written before an error status, on streams whose peer reads
+   * its errors in band (device and tunnel streams); undefined for none.
+   */
+  inBandError?: (error: RelayError) => Out | undefined;
+}
+
 export function serverStreamLink<In, Out>(
   call: grpc.ServerDuplexStream<In, Out>,
+  options: ServerStreamLinkOptions<Out> = {},
 ): ServerStreamLink<In, Out> {
   const aborter = new AbortController();
   let closed = false;
@@ -73,6 +83,11 @@ export function serverStreamLink<In, Out>(
       if (error === undefined || error.code === "OK") {
         call.end();
       } else {
+        const message = options.inBandError?.(error);
+        if (message !== undefined && !call.writableEnded && !call.destroyed) {
+          call.write(message);
+        }
+        // grpc-js sends the status once the messages written before it are out.
         call.emit("error", toServiceError(error));
       }
       aborter.abort(error ?? new RelayError("CANCELLED", "stream closed"));

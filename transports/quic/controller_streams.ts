@@ -2,7 +2,7 @@
 // requests to one device (CONNECT_TO_DEVICE) and the one-request calls
 // (LIST_ONLINE_DEVICES, REVOKE_TOKEN). Each answers in ControllerStreamFrame
 // frames; an error frame is the stream's status.
-import type { ControllerLink } from "../../src/core/links.ts";
+import { type ControllerLink, inBandError } from "../../src/core/links.ts";
 import { RelayError } from "../../src/errors/relay_error.ts";
 import type { ControllerStreamFrame } from "../../src/gen/relay/v1/ControllerStreamFrame.ts";
 import type { OpenedStream } from "./opened_stream.ts";
@@ -17,6 +17,7 @@ export async function serveControllerSession(
     ...base,
     decode: relayCodecs.controllerMessage,
     encode: relayCodecs.controllerFrame,
+    inBandError,
   });
   const controllerLink: ControllerLink = {
     transport: link.transport,
@@ -25,7 +26,7 @@ export async function serveControllerSession(
     messages: link.messages,
     signal: link.signal,
     send: (response) => link.send({ response }),
-    close: (error) => link.close(errorFrame(error)),
+    close: link.close,
   };
   return await core.acceptController(controllerLink);
 }
@@ -62,10 +63,9 @@ export function refuseUnknownStream({ link: base }: OpenedStream): void {
     ...base,
     decode: relayCodecs.open,
     encode: relayCodecs.controllerFrame,
+    inBandError,
   });
-  link.close(
-    errorFrame(new RelayError("INVALID_REQUEST", "unknown stream kind")),
-  );
+  link.close(new RelayError("INVALID_REQUEST", "unknown stream kind"));
 }
 
 /** One request in, one frame out (the answer or its error), then the stream ends. */
@@ -81,6 +81,7 @@ async function serveUnary<Request>(
     ...stream.link,
     decode,
     encode: relayCodecs.controllerFrame,
+    inBandError,
   });
   let reply: ControllerStreamFrame;
   try {
@@ -93,14 +94,10 @@ async function serveUnary<Request>(
     }
     reply = await answer(first.value, stream);
   } catch (error) {
-    reply = errorFrame(RelayError.from(error))!;
+    return link.close(RelayError.from(error));
   }
-  if (reply.error) {
-    link.close(reply);
-  } else {
-    await link.send(reply).catch(() => undefined);
-    link.close();
-  }
+  await link.send(reply).catch(() => undefined);
+  link.close();
 }
 
 function bearerOf(open: OpenedStream["open"]): string {
@@ -109,11 +106,4 @@ function bearerOf(open: OpenedStream["open"]): string {
 
 function peerOf(link: OpenedStream["link"]) {
   return { remoteAddress: link.remoteAddress, transport: "quic" };
-}
-
-function errorFrame(
-  error: RelayError | undefined,
-): ControllerStreamFrame | undefined {
-  if (error === undefined || error.code === "OK") return undefined;
-  return { error: { code: error.code, message: error.message } };
 }

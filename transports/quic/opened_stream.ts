@@ -10,8 +10,11 @@ import { relayCodecs } from "./relay_codec.ts";
 export interface OpenedStream {
   core: RelayCore;
   open: StreamOpen;
-  /** All a link on this stream needs but its codecs (frames past StreamOpen). */
-  link: Omit<QuicStreamLinkOptions<unknown, unknown>, "decode" | "encode">;
+  /** All a link on this stream needs but its codecs and error frame (frames past StreamOpen). */
+  link: Omit<
+    QuicStreamLinkOptions<unknown, unknown>,
+    "decode" | "encode" | "inBandError"
+  >;
 }
 
 /** The stream's StreamOpen frame, which must come within `timeoutMs`. */

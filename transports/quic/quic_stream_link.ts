@@ -1,6 +1,7 @@
 // One QUIC (or WebTransport) bidirectional stream as the relay core's typed
 // message link: frames decoded lazily, writes awaited for backpressure, one
-// AbortSignal for the stream's end whatever its cause.
+// AbortSignal for the stream's end whatever its cause. QUIC has no status
+// trailer: close(error) writes the error as the stream's last frame.
 import { RelayError } from "../../src/errors/relay_error.ts";
 import type { FrameReader } from "./frame_stream.ts";
 import { type BidirectionalStream, MessageStream } from "./message_stream.ts";
@@ -12,8 +13,8 @@ export interface QuicStreamLink<In, Out> {
   readonly messages: AsyncIterable<In>;
   readonly signal: AbortSignal;
   send(message: Out): Promise<void>;
-  /** Ends the stream; `finalFrame` (e.g. an error frame) is written first. */
-  close(finalFrame?: Out): void;
+  /** Ends the stream (FIN); an error goes first as the kind's error frame. */
+  close(error?: RelayError): void;
 }
 
 export interface QuicStreamLinkOptions<In, Out> {
@@ -22,6 +23,8 @@ export interface QuicStreamLinkOptions<In, Out> {
   frames: FrameReader;
   decode: MessageCodec<unknown, In>;
   encode: MessageCodec<Out, unknown>;
+  /** The frame that carries an error (undefined for a clean end). */
+  inBandError: (error: RelayError) => Out | undefined;
   remoteAddress: string;
   /** Aborted when the whole connection goes away. */
   connectionSignal: AbortSignal;
@@ -39,8 +42,8 @@ export function quicStreamLink<In, Out>(
   });
   const aborter = new AbortController();
   // `closed`: no more writes (our close, or the connection is gone). A read
-  // failure only ends the signal, so the core can still send the error frame
-  // and close the stream properly.
+  // failure only ends the signal, so close can still write the error frame
+  // and end the stream properly.
   let closed = false;
   const end = (reason: RelayError) => {
     if (!aborter.signal.aborted) aborter.abort(reason);
@@ -102,10 +105,11 @@ export function quicStreamLink<In, Out>(
         });
       }
     },
-    close(finalFrame?: Out): void {
+    close(error?: RelayError): void {
       if (closed) return;
       closed = true;
-      const flushed = stream.end(finalFrame).catch(() => {
+      const last = error === undefined ? undefined : options.inBandError(error);
+      const flushed = stream.end(last).catch(() => {
         // The peer is gone already; there is nobody to tell.
       }).finally(() => {
         stream.stopReading();
