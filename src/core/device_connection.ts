@@ -1,32 +1,24 @@
 // Drives one device link: authentication of the first `register` message,
 // registration, heartbeats, responses and publications, until the link ends.
 import { RelayError } from "../errors/relay_error.ts";
-import type { Logger } from "../observability/logger.ts";
 import type { RelayMetrics } from "../observability/relay_metrics.ts";
-import { validateDeviceId } from "../auth/device_id.ts";
-import type { DeviceRecord } from "../store/relay_store.ts";
 import type { DevicePublications } from "./device_publish.ts";
 import type { DeviceRegistry } from "./device_registry.ts";
-import type { Gatekeeper } from "./gatekeeper.ts";
+import {
+  type DeviceClaim,
+  deviceHandshake,
+  type DeviceHandshakeDeps,
+} from "./device_handshake.ts";
 import type { DeviceSession } from "./device_session.ts";
 import type { InputLimits } from "./input_limits.ts";
 import type { DeviceLink } from "./links.ts";
 import type { DeviceMessage } from "./messages.ts";
-import { firstMessageWithin } from "./first_message.ts";
 
-export interface DeviceConnectionDeps {
+export interface DeviceConnectionDeps extends DeviceHandshakeDeps {
   registry: DeviceRegistry;
-  verifyCredential: (
-    deviceId: string,
-    credential: string,
-  ) => DeviceRecord | undefined;
   metrics: RelayMetrics;
-  logger: Logger;
-  gate: Gatekeeper;
   heartbeatIntervalMs: number;
-  handshakeTimeoutMs: number;
   inputLimits: InputLimits;
-  isDraining: () => boolean;
   publications: DevicePublications;
 }
 
@@ -54,24 +46,17 @@ async function serve(
   link: DeviceLink,
   deps: DeviceConnectionDeps,
 ): Promise<void> {
-  deps.gate.checkNotBlocked(link);
   const inbound = link.messages[Symbol.asyncIterator]();
-  let first;
-  try {
-    first = await firstMessageWithin(
-      inbound,
-      deps.handshakeTimeoutMs,
-      "register message",
-    );
-  } catch (error) {
-    if (error instanceof RelayError && error.code === "UNAUTHORIZED") {
-      deps.gate.handshakeTimedOut(link, "no register message");
-    }
-    throw error;
-  }
-  if (first === undefined) return; // closed before saying anything
-  const { deviceId, record, credential } = authenticate(link, first, deps);
-  const register = first.register!;
+  const device = await deviceHandshake(link, inbound, deps, {
+    stream: "device",
+    expected: "register message",
+    claim: (first) => registerClaim(first, deps.inputLimits),
+    onRefused: () =>
+      deps.metrics.deviceRegistrations.inc({ result: "rejected" }),
+  });
+  if (device === undefined) return; // closed before saying anything
+  const { deviceId, record, credential } = device;
+  const register = device.first.register!;
 
   let registration;
   try {
@@ -200,61 +185,30 @@ async function publish(
   }
 }
 
-function authenticate(
-  link: DeviceLink,
+/** The identity a `register` message claims; its metadata within the input limits. */
+function registerClaim(
   first: DeviceMessage,
-  deps: DeviceConnectionDeps,
-): { deviceId: string; record: DeviceRecord; credential: string } {
-  if (deps.isDraining()) {
-    throw new RelayError("UNAVAILABLE", "relay is shutting down");
-  }
+  inputLimits: InputLimits,
+): DeviceClaim {
   const register = first.register;
   if (first.payload !== "register" || register == null) {
-    return fail(
-      deps,
-      "INVALID_REQUEST",
-      "first message must be register",
-    );
+    throw invalid("first message must be register");
   }
-  const deviceId = first.device_id || register.device_id;
   if (
     register.device_id !== "" && first.device_id !== "" &&
     register.device_id !== first.device_id
   ) {
-    return fail(
-      deps,
-      "INVALID_REQUEST",
-      "device_id differs between message and register",
-    );
+    throw invalid("device_id differs between message and register");
   }
-  try {
-    validateDeviceId(deviceId);
-  } catch (error) {
-    return fail(deps, "INVALID_REQUEST", (error as Error).message);
-  }
-  try {
-    deps.inputLimits.checkMetadata(register.metadata, "register metadata");
-  } catch (error) {
-    return fail(deps, "INVALID_REQUEST", (error as Error).message);
-  }
-  const record = deps.verifyCredential(deviceId, first.token);
-  if (record === undefined) {
-    deps.gate.authFailed(
-      link,
-      `device:${deviceId}`,
-      "invalid or revoked device credential",
-    );
-    deps.logger.warn("device authentication failed", {
-      device_id: deviceId,
-      remote: link.remoteAddress,
-    });
-    return fail(
-      deps,
-      "UNAUTHORIZED",
-      "invalid or revoked device credential",
-    );
-  }
-  return { deviceId, record, credential: first.token };
+  inputLimits.checkMetadata(register.metadata, "register metadata");
+  return {
+    deviceId: first.device_id || register.device_id,
+    credential: first.token,
+  };
+}
+
+function invalid(message: string): RelayError {
+  return new RelayError("INVALID_REQUEST", message, { source: "downstream" });
 }
 
 /** Every message that carries an identity must match the registered one. */
@@ -295,14 +249,4 @@ function checkIdentity(
       );
     }
   }
-}
-
-/** A refused register: counted, then thrown (the link is closed with it). */
-function fail(
-  deps: DeviceConnectionDeps,
-  code: "INVALID_REQUEST" | "UNAUTHORIZED",
-  message: string,
-): never {
-  deps.metrics.deviceRegistrations.inc({ result: "rejected" });
-  throw new RelayError(code, message, { source: "downstream" });
 }

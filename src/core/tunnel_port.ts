@@ -5,10 +5,8 @@
 // device's tunnels when its credential is revoked and all of them at
 // shutdown.
 import type { RelayError } from "../errors/relay_error.ts";
-import type { Logger } from "../observability/logger.ts";
 import type { RelayMetrics } from "../observability/relay_metrics.ts";
-import type { DeviceRecord } from "../store/relay_store.ts";
-import type { Gatekeeper } from "./gatekeeper.ts";
+import type { DeviceHandshakeDeps } from "./device_handshake.ts";
 import type { TunnelLink } from "./links.ts";
 
 export interface TunnelPort {
@@ -20,16 +18,10 @@ export interface TunnelPort {
   closeAll(error: RelayError): Promise<void>;
 }
 
-/** What the core gives the tunnel service: admission, credentials, metrics, drain state. */
-export interface TunnelContext {
-  gate: Gatekeeper;
-  verifyCredential: (
-    deviceId: string,
-    credential: string,
-  ) => DeviceRecord | undefined;
+/**
+ * What the core gives the tunnel service: what the device handshake needs
+ * (admission, credentials, the handshake timeout, drain state), and metrics.
+ */
+export interface TunnelContext extends DeviceHandshakeDeps {
   metrics: RelayMetrics;
-  logger: Logger;
-  /** Time a new tunnel stream has to send its `open` frame. */
-  handshakeTimeoutMs: number;
-  isDraining: () => boolean;
 }

@@ -1,15 +1,14 @@
 // The relay side of tunnels: ordered raw byte streams a device opens next to
 // its request stream (one per MQTT client session, later other protocols).
-// A tunnel authenticates like a register (device credential in its first
-// `open` frame; blocked addresses, auth-failure audit and the per-device
-// connection rate limit apply), then the handler registered for its kind
-// (e.g. the MQTT bridge) gets the byte streams. Refusals close the link with
-// their error (the transport writes it as an `error` frame). Each tunnel is its own transport stream, so one stalled tunnel
-// never holds up another or the device's request stream.
+// A tunnel goes through the device handshake of a register (the device
+// credential in its first `open` frame), then the per-device connection rate
+// limit, then the handler registered for its kind (e.g. the MQTT bridge) gets
+// the byte streams. Refusals close the link with their error (the transport
+// writes it as an `error` frame). Each tunnel is its own transport stream, so
+// one stalled tunnel never holds up another or the device's request stream.
 import { RelayError } from "../errors/relay_error.ts";
-import { validateDeviceId } from "../auth/device_id.ts";
 import type { DeviceRecord } from "../store/relay_store.ts";
-import { firstMessageWithin } from "../core/first_message.ts";
+import { deviceHandshake } from "../core/device_handshake.ts";
 import type { Peer } from "../core/gatekeeper.ts";
 import type { TunnelLink } from "../core/links.ts";
 import type { TunnelFrame__Output, TunnelKind } from "../core/messages.ts";
@@ -112,53 +111,24 @@ export class TunnelService implements TunnelPort {
   }
 
   async #serve(link: TunnelLink): Promise<void> {
-    const { gate, logger } = this.#options;
-    gate.checkNotBlocked(link);
     const inbound = link.messages[Symbol.asyncIterator]();
-    let first: TunnelFrame__Output | undefined;
-    try {
-      first = await firstMessageWithin(
-        inbound,
-        this.#options.handshakeTimeoutMs,
-        "tunnel open frame",
-      );
-    } catch (error) {
-      if (error instanceof RelayError && error.code === "UNAUTHORIZED") {
-        gate.handshakeTimedOut(link, "no tunnel open frame");
-      }
-      throw error;
-    }
-    if (first === undefined) return link.close(); // closed before saying anything
-    const open = first.open;
-    if (first.frame !== "open" || open == null) {
-      throw new RelayError(
-        "INVALID_REQUEST",
-        "the first tunnel frame must be open",
-        { source: "downstream" },
-      );
-    }
-    if (this.#options.isDraining()) {
-      throw new RelayError("UNAVAILABLE", "relay is shutting down");
-    }
-    const deviceId = open.device_id;
-    validateDeviceId(deviceId);
-    const record = this.#options.verifyCredential(deviceId, open.token);
-    if (record === undefined) {
-      gate.authFailed(
-        link,
-        `device:${deviceId}`,
-        "invalid or revoked device credential",
-      );
-      logger.warn("tunnel authentication failed", {
-        device_id: deviceId,
-        remote: link.remoteAddress,
-      });
-      throw new RelayError(
-        "UNAUTHORIZED",
-        "invalid or revoked device credential",
-        { source: "downstream" },
-      );
-    }
+    const device = await deviceHandshake(link, inbound, this.#options, {
+      stream: "tunnel",
+      expected: "tunnel open frame",
+      claim: (first: TunnelFrame__Output) => {
+        if (first.frame !== "open" || first.open == null) {
+          throw new RelayError(
+            "INVALID_REQUEST",
+            "the first tunnel frame must be open",
+            { source: "downstream" },
+          );
+        }
+        return { deviceId: first.open.device_id, credential: first.open.token };
+      },
+    });
+    if (device === undefined) return link.close(); // closed before saying anything
+    const { deviceId, record } = device;
+    const open = device.first.open!;
     const handler = this.#handlers.get(open.kind);
     if (handler === undefined) {
       throw open.kind === "TUNNEL_KIND_UNSPECIFIED"
@@ -179,8 +149,8 @@ export class TunnelService implements TunnelPort {
         { source: "downstream" },
       );
     }
-    gate.admitDeviceConnection(link, deviceId);
-    gate.authSucceeded(link, `device:${deviceId}`);
+    this.#options.gate.admitDeviceConnection(link, deviceId);
+    this.#options.gate.authSucceeded(link, `device:${deviceId}`);
     await this.#run(link, inbound, handler, { record, kind: open.kind });
   }
 
