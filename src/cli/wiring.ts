@@ -1,5 +1,5 @@
-// What the CLI needs from the composition root (src/main.ts), which alone
-// knows the concrete transports.
+// What the CLI needs from the composition root (src/compose/, handed over
+// by src/main.ts), which alone knows the concrete transports.
 import type { RelayConfig } from "../config/config_schema.ts";
 import type { RelayCore } from "../core/relay_core.ts";
 import type { RelayMqttPorts } from "../mqtt/mqtt_ports.ts";

@@ -21,7 +21,7 @@ export interface BrokerDialer {
 
 /**
  * The MQTT side of a running relay (src/mqtt/relay_mqtt.ts implements it).
- * Where to get it: in src/main.ts `startRelay` creates it as `mqtt` (null when
+ * Where to get it: `startRelay` (src/compose/relay_server.ts) creates it as `mqtt` (null when
  * relay.mqtt.enabled is false) before the RelayCore and passes `mqtt.publisher`
  * as RelayCoreOptions.publisher (the core's publisher port); the tunnel side takes `mqtt.dialer` there
  * (usable at once: dial() waits until the embedded broker runs). Outside,

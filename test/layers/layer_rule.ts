@@ -15,7 +15,7 @@ interface Layer {
 export const LAYERS: Layer[] = [
   {
     name: "composition roots",
-    folders: ["src/main.ts", "mod.ts"],
+    folders: ["src/main.ts", "mod.ts", "src/compose"],
     sideways: true,
   },
   { name: "CLI", folders: ["src/cli"], sideways: false },

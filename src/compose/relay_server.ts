@@ -1,0 +1,268 @@
+// The composition root of a running relay: builds the core over the state
+// directory, store, JWT keys and audit log, and wires in the concrete
+// transports (HTTP/2 gRPC, QUIC), MQTT (presence, publications, tunnels),
+// the tunnel service and the health/metrics server. The CLI's `serve` and
+// embedders (mod.ts) both start a relay here.
+import { hostname } from "node:os";
+import { mintControllerToken } from "../auth/controller_auth.ts";
+import { loadJwtKeys } from "../auth/jwt_keys.ts";
+import type { RunningRelay } from "../cli/wiring.ts";
+import type { RelayConfig } from "../config/config_schema.ts";
+import type { PresenceEvent } from "../core/device_registry.ts";
+import { maxMessageBytes } from "../core/input_limits.ts";
+import { RelayCore } from "../core/relay_core.ts";
+import type { BrokerDialer } from "../mqtt/mqtt_ports.ts";
+import { RelayMqtt } from "../mqtt/relay_mqtt.ts";
+import { TopicAcl } from "../mqtt/topic_acl.ts";
+import { mqttTunnelHandler } from "../mqtt/tunnel_mqtt_bridge.ts";
+import { openAuditLog } from "../observability/audit_log.ts";
+import { EventLoopLagProbe } from "../observability/event_loop_lag.ts";
+import { healthReport } from "../observability/health_report.ts";
+import { startHealthServer } from "../observability/health_server.ts";
+import { Logger } from "../observability/logger.ts";
+import {
+  ensureStateDir,
+  loadOrCreateJwtSecret,
+  loadOrCreateTls,
+  writeSecret,
+} from "../state/state_dir.ts";
+import { RelayStore } from "../store/relay_store.ts";
+import { TunnelService } from "../tunnel/tunnel_service.ts";
+import { GrpcRelayServer } from "../../transports/grpc/grpc_relay_server.ts";
+import { browserRoutes } from "../../transports/quic/browser_routes.ts";
+import { startQuic } from "./quic_listener.ts";
+
+const ADMIN_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
+
+export interface StartRelayOptions {
+  /** Default: a logger at the config's level and format, on stderr. */
+  logger?: Logger;
+  /** Told of every presence change of a device (online, state, offline). */
+  onPresence?: (event: PresenceEvent) => void;
+  /** Broker connections for MQTT tunnels (without one, MQTT tunnels are refused). */
+  brokerDialer?: BrokerDialer;
+}
+
+/**
+ * Starts a relay as `config` says and resolves once it listens (gRPC, QUIC
+ * when on, MQTT when on, health when on); a failed step undoes the earlier
+ * ones. `shutdown()` on the result drains and stops it.
+ */
+export async function startRelay(
+  config: RelayConfig,
+  options: StartRelayOptions = {},
+): Promise<RunningRelay> {
+  const logger = options.logger ??
+    new Logger({
+      level: config.observability.logging.level,
+      format: config.observability.logging.format,
+    });
+  const paths = await ensureStateDir(config.relay.state_dir);
+  const tls = config.relay.tls.enabled
+    ? await loadOrCreateTls(config, paths)
+    : null;
+  const jwtSecret = await loadOrCreateJwtSecret(config, paths);
+  const jwtKeys = await loadJwtKeys(config.relay.auth.jwt, jwtSecret);
+  // Presence, relay status and telemetry over MQTT (null when disabled).
+  const mqtt = await RelayMqtt.create(config, logger);
+  const audit = await openAuditLog({
+    enabled: config.relay.audit.enabled,
+    path: config.relay.audit.path || paths.auditLog,
+  });
+  const store = new RelayStore(paths.database);
+  // Device publications and MQTT tunnels alike, whether MQTT is on or off.
+  const topicAcl = new TopicAcl(config.relay.mqtt.acl);
+  const core = new RelayCore({
+    config,
+    store,
+    jwtKeys,
+    audit,
+    logger,
+    onPresence: (event) => {
+      mqtt?.onPresence(event);
+      options.onPresence?.(event);
+    },
+    ...(mqtt !== null ? { publisher: mqtt.publisher } : {}),
+    topicPolicy: topicAcl,
+    tunnels: (context) => new TunnelService(context),
+  });
+  // MQTT tunnels reach the relay's own broker unless a dialer is given.
+  const brokerDialer = options.brokerDialer ?? mqtt?.dialer;
+  if (brokerDialer) {
+    serveMqttTunnels(core, config, {
+      dialer: brokerDialer,
+      acl: topicAcl,
+      logger,
+    });
+  }
+  // Undone in reverse order if a later step fails.
+  const cleanups: (() => Promise<void> | void)[] = [
+    () => audit.close(),
+    () => store.close(),
+    () => core.registry.close(),
+  ];
+  const fail = async (error: unknown): Promise<never> => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    throw error;
+  };
+
+  const grpc = new GrpcRelayServer({
+    core,
+    address: config.relay.address,
+    tls,
+    maxMessageBytes: maxMessageBytes(config),
+    handshakeTimeoutMs: config.relay.session.handshake_timeout_seconds * 1000,
+    maxPendingHandshakes: config.relay.session.max_pending_handshakes,
+    logger,
+  });
+  const grpcPort = await grpc.listen().catch(fail);
+  cleanups.push(() => grpc.close(0));
+  const host = config.relay.address.replace(/:\d+$/, "");
+  const wildcard = host === "0.0.0.0" || host === "[::]";
+  core.setAdvertisedAddress(`${wildcard ? hostname() : host}:${grpcPort}`);
+  const grpcAddress = `${wildcard ? "localhost" : host}:${grpcPort}`;
+  const relayAddress = config.relay.advertise_address ||
+    `${wildcard ? hostname() : host}:${grpcPort}`;
+
+  const quic = startQuic(config, core, tls, logger);
+  if (quic.server) cleanups.push(() => quic.server!.close());
+
+  if (mqtt !== null) {
+    cleanups.push(() => mqtt.shutdown());
+    await mqtt.start({ core, relayAddress: () => relayAddress }).catch(fail);
+  }
+
+  const adminToken = await mintControllerToken({
+    secret: jwtSecret,
+    issuer: config.relay.auth.jwt.issuer,
+    audience: config.relay.auth.jwt.audience,
+    clockSkewSeconds: config.relay.auth.jwt.clock_skew_seconds,
+  }, {
+    controllerId: "admin",
+    role: "admin",
+    ttlSeconds: ADMIN_TOKEN_TTL_SECONDS,
+  })
+    .catch(fail);
+  await writeSecret(paths.adminToken, adminToken + "\n").catch(fail);
+
+  const startedAt = Date.now();
+  const health = config.observability.health;
+  const healthServer = health.enabled
+    ? await startHealthServer({
+      hostname: health.address.replace(/:\d+$/, "").replace(/^\[|\]$/g, ""),
+      port: Number(health.address.match(/:(\d+)$/)?.[1]),
+      healthPath: health.path,
+      metrics: core.metrics.registry,
+      // The WebTransport demo page and browser client (when QUIC listens).
+      ...(quic.address && tls
+        ? {
+          routes: browserRoutes({
+            quicAddress: quic.address,
+            serverCertPem: tls.certPem,
+          }),
+        }
+        : {}),
+      report: () =>
+        healthReport({
+          draining: core.draining,
+          devices: core.registry.list().map((session) => ({
+            transport: session.transport,
+            connected: session.link !== null,
+          })),
+          inFlightRequests: core.router.inFlight,
+          config,
+          startedAt,
+          tls: tls !== null,
+          quic: quic.address
+            ? { listening: quic.address }
+            : { off: quic.off, failed: quic.failed },
+          databasePath: paths.database,
+          mqtt: mqtt?.health() ?? { off: "disabled by relay.mqtt.enabled" },
+        }),
+    }).catch(fail)
+    : undefined;
+  // Only worth its timer where /metrics is served.
+  const lagProbe = healthServer
+    ? new EventLoopLagProbe((seconds) =>
+      core.metrics.eventLoopLag.observe(seconds)
+    )
+    : undefined;
+
+  logger.info("relay started", {
+    relay_id: config.relay.id,
+    grpc: grpcAddress,
+    quic: quic.address || `off (${quic.off})`,
+    tls: tls !== null,
+    health_port: healthServer?.port ?? 0,
+    mqtt: mqtt === null ? "off" : mqtt.brokerUrl || "in process only",
+    state_dir: paths.dir,
+  });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    core,
+    config,
+    paths,
+    grpcAddress,
+    quicAddress: quic.address,
+    healthPort: healthServer?.port ?? 0,
+    adminToken,
+    caPem: tls?.caPem ?? "",
+    ...(mqtt !== null ? { mqtt } : {}),
+    caPath: tls === null
+      ? ""
+      : config.relay.tls.cert_path === ""
+      ? paths.caCert
+      : config.relay.tls.ca_path,
+    shutdown() {
+      stopping ??= (async () => {
+        logger.info("relay shutting down");
+        grpc.stopAccepting();
+        quic.server?.stopAccepting();
+        await core.shutdown();
+        // Devices' offline events (relay_shutdown), then the relay's own status.
+        await mqtt?.shutdown();
+        // Every call is answered or closed by now; idle sockets need no wait.
+        await grpc.close(250);
+        await quic.server?.close();
+        lagProbe?.close();
+        await healthServer?.shutdown();
+        store.close();
+        logger.info("relay stopped");
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** MQTT tunnels: client sessions bridged to the broker under the topic ACL. */
+function serveMqttTunnels(
+  core: RelayCore<TunnelService>,
+  config: RelayConfig,
+  { dialer, acl, logger }: {
+    dialer: BrokerDialer;
+    acl: TopicAcl;
+    logger: Logger;
+  },
+): void {
+  const mqtt = config.relay.mqtt;
+  core.tunnels.register(
+    "MQTT",
+    mqttTunnelHandler({
+      dialer,
+      acl,
+      maxPacketBytes: maxMessageBytes(config),
+      ...(mqtt.username !== ""
+        ? {
+          brokerCredentials: {
+            username: mqtt.username,
+            password: mqtt.password,
+          },
+        }
+        : {}),
+      logger,
+      registry: core.metrics.registry,
+      connectTimeoutMs: config.relay.session.handshake_timeout_seconds * 1000,
+    }),
+  );
+}
