@@ -1,6 +1,6 @@
 // The reference path: the same controller SDK talking to the bare grpc-js
 // echo server, no relay and no device agent in between.
-import { ControllerClient, controllerConnector } from "../src/main.ts";
+import { ControllerClient, controllerConnector } from "../mod.ts";
 import type { DeviceCallSession } from "../src/sdk/controller_client.ts";
 import { type DirectTls, startDirectEchoServer } from "./direct_echo_server.ts";
 

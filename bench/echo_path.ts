@@ -9,7 +9,7 @@ import {
   deviceConnector,
   echoHandler,
   type RunningRelay,
-} from "../src/main.ts";
+} from "../mod.ts";
 import { withDeadline } from "../test/with_deadline.ts";
 import type { RelayFixture } from "./relay_fixture.ts";
 

@@ -2,7 +2,7 @@
 // namespace (`relay device --echo`, the CLI users run), so its traffic to
 // the relay crosses the lossy veth link.
 import { fileURLToPath } from "node:url";
-import type { RunningRelay } from "../src/main.ts";
+import type { RunningRelay } from "../mod.ts";
 import { withDeadline } from "../test/with_deadline.ts";
 import { BENCH_SERVER_NAME, type BenchTransport } from "./echo_path.ts";
 

@@ -5,7 +5,7 @@
 import { buildConfig } from "../src/config/load_config.ts";
 import { Logger } from "../src/observability/logger.ts";
 import { RelayStore } from "../src/store/relay_store.ts";
-import { type RunningRelay, startRelay } from "../src/main.ts";
+import { type RunningRelay, startRelay } from "../mod.ts";
 import type { DirectTls } from "./direct_echo_server.ts";
 
 export interface RelayFixture {

@@ -1,11 +1,7 @@
 import assert from "node:assert/strict";
 import { hashToken } from "../src/auth/token_hash.ts";
 import { RelayError } from "../src/errors/relay_error.ts";
-import {
-  controllerConnector,
-  DeviceAgent,
-  deviceConnector,
-} from "../src/main.ts";
+import { controllerConnector, DeviceAgent, deviceConnector } from "../mod.ts";
 import {
   contractTest,
   encode,

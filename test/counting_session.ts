@@ -2,7 +2,7 @@
 // response it receives, duplicates included, so tests can assert that each
 // request was answered exactly once (the SDK's session would silently drop
 // a second answer for the same sequence number).
-import { controllerConnector } from "../src/main.ts";
+import { controllerConnector } from "../mod.ts";
 import type {
   ClientStream,
   ControllerConnector,

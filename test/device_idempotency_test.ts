@@ -11,7 +11,7 @@ import type {
   DeviceMessage,
   RelayMessage,
 } from "../src/sdk/connector.ts";
-import { deviceConnector } from "../src/main.ts";
+import { deviceConnector } from "../mod.ts";
 import { contractTest, decode, encode, eventually } from "./harness.ts";
 
 /** The relay forgets its answers at once, so every retry reaches the device. */

@@ -18,7 +18,7 @@ import {
   controllerConnector,
   DeviceAgent,
   deviceConnector,
-} from "../src/main.ts";
+} from "../mod.ts";
 import type {
   ControllerMessage,
   DeviceMessage,

@@ -2,7 +2,7 @@
 // enough for 64 KiB messages to stream without waiting on WINDOW_UPDATEs.
 import assert from "node:assert/strict";
 import * as http2 from "node:http2";
-import { deviceConnector } from "../src/main.ts";
+import { deviceConnector } from "../mod.ts";
 import {
   CONNECTION_WINDOW_BYTES,
   STREAM_WINDOW_BYTES,

@@ -25,7 +25,7 @@ import {
   deviceConnector,
   type RunningRelay,
   startRelay,
-} from "../src/main.ts";
+} from "../mod.ts";
 import type { ClientTransportOptions } from "../src/cli/wiring.ts";
 import type { BrokerDialer } from "../src/mqtt/mqtt_ports.ts";
 

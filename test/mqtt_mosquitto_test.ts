@@ -5,7 +5,7 @@
 // the retained snapshot comes back), the bounded queue, and mqtts:// with a
 // CA file and username/password.
 import assert from "node:assert/strict";
-import { DeviceAgent, deviceConnector, echoHandler } from "../src/main.ts";
+import { DeviceAgent, deviceConnector, echoHandler } from "../mod.ts";
 import type { RelayMqtt } from "../src/mqtt/relay_mqtt.ts";
 import { createDevCa, issueServerCertificate } from "../src/tls/dev_pki.ts";
 import { encode, eventually, startTestRelay } from "./harness.ts";

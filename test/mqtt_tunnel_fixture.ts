@@ -3,7 +3,7 @@
 // TCP dialer), a connected device agent and the device's local MQTT
 // listener, plus small helpers for mqtt.js and the mosquitto clients.
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import { deviceConnector } from "../src/main.ts";
+import { deviceConnector } from "../mod.ts";
 import type { RelayError } from "../src/errors/relay_error.ts";
 import type { BrokerDialer } from "../src/mqtt/mqtt_ports.ts";
 import type { DeviceAgent } from "../src/sdk/device_agent.ts";

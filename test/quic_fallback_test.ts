@@ -4,7 +4,7 @@
 // UDP is blocked either by a port where nothing listens or by a user-space
 // forwarder in blackhole mode, which is then lifted.
 import assert from "node:assert/strict";
-import { deviceConnector } from "../src/main.ts";
+import { deviceConnector } from "../mod.ts";
 import {
   type AgentStateDetail,
   DeviceAgent,

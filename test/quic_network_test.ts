@@ -4,7 +4,7 @@
 // Controllers use QUIC too, but reach the relay directly: only the device's
 // path is impaired.
 import assert from "node:assert/strict";
-import { deviceConnector } from "../src/main.ts";
+import { deviceConnector } from "../mod.ts";
 import type { DeviceAgent } from "../src/sdk/device_agent.ts";
 import type { RelayError } from "../src/errors/relay_error.ts";
 import { CountingSession } from "./counting_session.ts";

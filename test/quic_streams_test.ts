@@ -4,7 +4,7 @@
 // the relay keeps serving everyone else.
 
 import assert from "node:assert/strict";
-import { controllerConnector } from "../src/main.ts";
+import { controllerConnector } from "../mod.ts";
 import type { ControllerMessage, RelayMessage } from "../src/sdk/connector.ts";
 import type { StreamOpen } from "../src/gen/relay/v1/StreamOpen.ts";
 import type { ControllerStreamFrame__Output } from "../src/gen/relay/v1/ControllerStreamFrame.ts";

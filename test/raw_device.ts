@@ -5,7 +5,7 @@ import type {
   DeviceMessage,
   RelayMessage,
 } from "../src/sdk/connector.ts";
-import { deviceConnector } from "../src/main.ts";
+import { deviceConnector } from "../mod.ts";
 import type { TestRelay } from "./harness.ts";
 import { type ErrorCode, RelayError } from "../src/errors/relay_error.ts";
 

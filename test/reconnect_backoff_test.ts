@@ -2,7 +2,7 @@
 // listens) do not grow its backoff past refusedMaxMs, so it is back soon
 // after the relay returns, however long the relay was down.
 import assert from "node:assert/strict";
-import { deviceConnector } from "../src/main.ts";
+import { deviceConnector } from "../mod.ts";
 import { RelayError } from "../src/errors/relay_error.ts";
 import { DeviceAgent } from "../src/sdk/device_agent.ts";
 import { startTestRelay } from "./harness.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tls from "node:tls";
-import { deviceConnector } from "../src/main.ts";
+import { deviceConnector } from "../mod.ts";
 import { RelayError } from "../src/errors/relay_error.ts";
 import { contractTest, decode, encode, startTestRelay } from "./harness.ts";
 

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { RelayError } from "../src/errors/relay_error.ts";
 import { ControllerClient } from "../src/sdk/controller_client.ts";
 import { DeviceAgent } from "../src/sdk/device_agent.ts";
-import { controllerConnector, deviceConnector } from "../src/main.ts";
+import { controllerConnector, deviceConnector } from "../mod.ts";
 import type { ClientTransportOptions } from "../src/cli/wiring.ts";
 import { RelayProcess } from "../bench/fleet/relay_process.ts";
 import { decode, encode } from "./harness.ts";

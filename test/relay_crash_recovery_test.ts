@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { RelayProcess } from "../bench/fleet/relay_process.ts";
 import { RelayError } from "../src/errors/relay_error.ts";
-import { controllerConnector, deviceConnector } from "../src/main.ts";
+import { controllerConnector, deviceConnector } from "../mod.ts";
 import { ControllerClient } from "../src/sdk/controller_client.ts";
 import { DeviceAgent } from "../src/sdk/device_agent.ts";
 import { decode, encode } from "./harness.ts";

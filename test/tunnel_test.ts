@@ -2,7 +2,7 @@
 // opens a tunnel stream, authenticates in its `open` frame, and bytes flow
 // in order both ways; refusals end with an `error` frame.
 import assert from "node:assert/strict";
-import { deviceConnector } from "../src/main.ts";
+import { deviceConnector } from "../mod.ts";
 import type { TunnelFrame } from "../src/sdk/connector.ts";
 import type { TunnelHandler } from "../src/tunnel/tunnel_service.ts";
 import { contractTest, type TestRelay } from "./harness.ts";

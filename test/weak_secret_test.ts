@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { buildConfig } from "../src/config/load_config.ts";
 import { Logger } from "../src/observability/logger.ts";
-import { startRelay } from "../src/main.ts";
+import { startRelay } from "../mod.ts";
 
 async function start(overrides: Record<string, unknown>) {
   const stateDir = await Deno.makeTempDir({ prefix: "relay-weak-" });

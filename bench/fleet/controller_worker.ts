@@ -17,7 +17,7 @@ import {
   ControllerClient,
   controllerConnector,
   type RelayError,
-} from "../../src/main.ts";
+} from "../../mod.ts";
 import { BENCH_SERVER_NAME } from "../echo_path.ts";
 import { benchPayload } from "../load_patterns.ts";
 

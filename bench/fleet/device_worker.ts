@@ -10,7 +10,7 @@
 //     --prefix dev- --from 0 --count 2500 [--ramp-concurrency 10] \
 //     [--quic-connect-timeout-ms 15000]
 import { parseArgs } from "node:util";
-import { DeviceAgent, deviceConnector, echoHandler } from "../../src/main.ts";
+import { DeviceAgent, deviceConnector, echoHandler } from "../../mod.ts";
 import { BENCH_SERVER_NAME } from "../echo_path.ts";
 
 const { values } = parseArgs({

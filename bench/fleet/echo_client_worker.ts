@@ -11,7 +11,7 @@
 //     --mode sequential --count N --warmup N --rounds R
 //   ... --mode windowed --window W --duration-ms MS --warmup-ms MS --rounds R
 import { parseArgs } from "node:util";
-import { ControllerClient, controllerConnector } from "../../src/main.ts";
+import { ControllerClient, controllerConnector } from "../../mod.ts";
 import type { DeviceCallSession } from "../../src/sdk/controller_client.ts";
 import {
   benchPayload,

@@ -2,7 +2,7 @@
 // relay.session.handshake_timeout_seconds at 0.2 s the relay must hang up on
 // each of them well within 2 s, and keep serving well-behaved clients.
 import assert from "node:assert/strict";
-import { deviceConnector } from "../../src/main.ts";
+import { deviceConnector } from "../../mod.ts";
 import { withDeadline } from "../with_deadline.ts";
 import { hostileTest } from "./hostile_case.ts";
 import { rawQuic, readToEnd } from "./raw_quic.ts";

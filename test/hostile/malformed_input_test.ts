@@ -2,7 +2,7 @@
 // relay refuses each with the transport's own answer (a closed connection,
 // a gRPC status, an error frame) and keeps serving everyone else.
 import assert from "node:assert/strict";
-import { deviceConnector } from "../../src/main.ts";
+import { deviceConnector } from "../../mod.ts";
 import { encodeFrame } from "../../transports/quic/frame_stream.ts";
 import { decode, encode, eventually } from "../harness.ts";
 import { withDeadline } from "../with_deadline.ts";

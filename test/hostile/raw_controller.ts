@@ -2,7 +2,7 @@
 // transport (no SDK session bookkeeping): every answer is seen, also
 // duplicates, and the error that closes the stream is reported as is.
 import { RelayError } from "../../src/errors/relay_error.ts";
-import { controllerConnector } from "../../src/main.ts";
+import { controllerConnector } from "../../mod.ts";
 import type {
   ControllerMessage,
   DeviceResponse,
