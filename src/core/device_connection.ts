@@ -54,7 +54,7 @@ async function serve(
     onRefused: () =>
       deps.metrics.deviceRegistrations.inc({ result: "rejected" }),
   });
-  if (device === undefined) return; // closed before saying anything
+  if (device === undefined) return link.close(); // closed before saying anything
   const { deviceId, record, credential } = device;
   const register = device.first.register!;
 

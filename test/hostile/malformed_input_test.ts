@@ -102,6 +102,25 @@ hostileTest(
 );
 
 hostileTest(
+  "malformed: a device stream half-closed before its register message is ended by the relay",
+  { transports: ["h2"] },
+  async (t) => {
+    const client = rawGrpcClient(t);
+    try {
+      const call = client.stream("DeviceConnect");
+      call.end();
+      // Else the call stays open until the client gives up on it.
+      const status = await call.status(2000);
+      assert.equal(status.code, grpc.status.OK);
+      assert.equal(call.received.length, 0);
+    } finally {
+      client.close();
+    }
+    await assertStillServes(t);
+  },
+);
+
+hostileTest(
   "malformed: a device stream whose first message is not register",
   {},
   async (t) => {
