@@ -4,6 +4,7 @@
 // test/system_tools.ts finds it (and skips or fails the test without it).
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { parseHostPort } from "../src/config/host_port.ts";
 import { startTestRelay } from "./harness.ts";
 import { PYTHON_GRPC, SystemTools } from "./system_tools.ts";
 
@@ -24,9 +25,7 @@ tools.test({
       // The Python controller has no E2E: its device accepts plaintext.
       await t.device(DEVICE_ID, { allowPlaintext: true });
       // The dev certificate is issued for "localhost", so dial it by that name.
-      const port = t.relay.grpcAddress.slice(
-        t.relay.grpcAddress.lastIndexOf(":") + 1,
-      );
+      const { port } = parseHostPort(t.relay.grpcAddress);
       const { code, stdout, stderr } = await new Deno.Command(python, {
         args: [
           SCRIPT,

@@ -11,6 +11,7 @@ import type { ControllerStreamFrame__Output } from "../src/gen/relay/v1/Controll
 import { encodeFrame, FrameReader } from "../transports/quic/frame_stream.ts";
 import { codecFor } from "../transports/quic/relay_codec.ts";
 import { MESSAGE_ENVELOPE_BYTES } from "../src/core/input_limits.ts";
+import { parseHostPort } from "../src/config/host_port.ts";
 import { quicDeviceConnector } from "../transports/quic/quic_connectors.ts";
 import { UdpForwarder } from "./net/udp_forwarder.ts";
 import {
@@ -132,12 +133,12 @@ Deno.test("a controller that stops reading one session does not stall another", 
 
 /** A raw relay.v1 QUIC connection (as a Deno client would open it). */
 async function rawQuic(t: TestRelay) {
-  const [hostname, port] = t.relay.quicAddress.split(":");
+  const { host, port } = parseHostPort(t.relay.quicAddress);
   const endpoint = new Deno.QuicEndpoint({ hostname: "127.0.0.1" });
   const conn = await Deno.connectQuic({
     endpoint,
-    hostname: hostname!,
-    port: Number(port),
+    hostname: host,
+    port,
     alpnProtocols: ["relay.v1"],
     caCerts: [t.relay.caPem],
     serverName: "localhost",

@@ -3,6 +3,7 @@
 // after the relay returns, however long the relay was down.
 import assert from "node:assert/strict";
 import { deviceConnector } from "../mod.ts";
+import { parseHostPort } from "../src/config/host_port.ts";
 import { RelayError } from "../src/errors/relay_error.ts";
 import { DeviceAgent } from "../src/sdk/device_agent.ts";
 import { startTestRelay } from "./harness.ts";
@@ -63,7 +64,7 @@ Deno.test("an h2 connection the relay sheds before TLS is marked refused, for th
   // A silent connection holds the one handshake place.
   const holder = await Deno.connect({
     hostname: "127.0.0.1",
-    port: Number(t.relay.grpcAddress.split(":").at(-1)),
+    port: parseHostPort(t.relay.grpcAddress).port,
   });
   const connector = deviceConnector({ ...t.clientOptions, transport: "h2" });
   try {

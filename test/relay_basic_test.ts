@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as tls from "node:tls";
 import { deviceConnector } from "../mod.ts";
+import { parseHostPort } from "../src/config/host_port.ts";
 import { RelayError } from "../src/errors/relay_error.ts";
 import { contractTest, decode, encode, startTestRelay } from "./harness.ts";
 
@@ -28,7 +29,7 @@ contractTest(
 Deno.test("the gRPC listener speaks TLS 1.3 only", async () => {
   const t = await startTestRelay();
   try {
-    const port = Number(t.relay.grpcAddress.split(":").pop());
+    const { port } = parseHostPort(t.relay.grpcAddress);
     const handshake = (maxVersion: "TLSv1.2" | "TLSv1.3") =>
       new Promise<string>((resolve, reject) => {
         const socket = tls.connect({

@@ -14,6 +14,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { RelayProcess } from "../bench/fleet/relay_process.ts";
+import { parseHostPort } from "../src/config/host_port.ts";
 import { RelayError } from "../src/errors/relay_error.ts";
 import { controllerConnector, deviceConnector } from "../mod.ts";
 import { ControllerClient } from "../src/sdk/controller_client.ts";
@@ -287,9 +288,7 @@ function pythonController(python: string): Controller {
   return async (rig, { prefix, first }, signal) => {
     const { endpoints } = rig.relay;
     // The dev certificate is issued for "localhost", so dial it by that name.
-    const port = endpoints.grpcAddress.slice(
-      endpoints.grpcAddress.lastIndexOf(":") + 1,
-    );
+    const { port } = parseHostPort(endpoints.grpcAddress);
     const child = new Deno.Command(python, {
       args: [
         SCRIPT,

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { parseHostPort } from "../src/config/host_port.ts";
 import { certificateSha256 } from "../src/tls/dev_pki.ts";
 import { decode, encode, startTestRelay } from "./harness.ts";
 
@@ -20,7 +21,7 @@ Deno.test("a WebTransport peer that vanishes does not disturb the relay", async 
   });
   try {
     await t.device("wt-1");
-    const port = t.relay.quicAddress.split(":").pop();
+    const { port } = parseHostPort(t.relay.quicAddress);
     const hash = await certificateSha256(
       await Deno.readTextFile(t.relay.paths.serverCert),
     );

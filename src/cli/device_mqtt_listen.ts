@@ -1,7 +1,7 @@
 // `relay device --mqtt-listen HOST:PORT`: the device's local MQTT listener,
 // whose client sessions travel through the agent's relay connection to the
 // relay's broker (see src/sdk/mqtt_tunnel_listener.ts).
-import { RelayError } from "../errors/relay_error.ts";
+import { formatHostPort, parseHostPort } from "../config/host_port.ts";
 import type { DeviceAgent } from "../sdk/device_agent.ts";
 import type { DeviceConnector } from "../sdk/connector.ts";
 import { MqttTunnelListener } from "../sdk/mqtt_tunnel_listener.ts";
@@ -24,20 +24,15 @@ export interface MqttListenOptions {
 export function startMqttListener(
   options: MqttListenOptions,
 ): MqttTunnelListener {
-  const match = /^\[?([^\]]*)\]?:(\d{1,5})$/.exec(options.address);
-  const port = Number(match?.[2]);
-  if (!match || match[1] === "" || port > 65535) {
-    throw new RelayError(
-      "INVALID_REQUEST",
-      `--mqtt-listen: expected HOST:PORT, got ${options.address}`,
-    );
-  }
+  const { host, port } = parseHostPort(options.address, {
+    what: "--mqtt-listen",
+  });
   const { agent, deviceId, log } = options;
   const listener = new MqttTunnelListener({
     connector: options.connector,
     deviceId,
     token: options.token,
-    hostname: match[1]!,
+    hostname: host,
     port,
     transport: () => agent.state.transport,
     onTunnelError: (error) =>
@@ -46,9 +41,10 @@ export function startMqttListener(
       ),
   });
   const addr = listener.listen();
-  const host = addr.hostname.includes(":")
-    ? `[${addr.hostname}]`
-    : addr.hostname;
-  log(`device ${deviceId}: MQTT listener on ${host}:${addr.port}`);
+  log(
+    `device ${deviceId}: MQTT listener on ${
+      formatHostPort(addr.hostname, addr.port)
+    }`,
+  );
   return listener;
 }

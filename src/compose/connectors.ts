@@ -2,6 +2,7 @@
 // knows the connector ports, and this composition root picks the adapter
 // (transports/grpc, transports/quic) a ClientTransportOptions asks for.
 import type { ClientTransportOptions } from "../cli/wiring.ts";
+import { formatHostPort, hostOf } from "../config/host_port.ts";
 import type { ControllerConnector, DeviceConnector } from "../sdk/connector.ts";
 import { happyEyeballsConnector } from "../sdk/happy_eyeballs_connector.ts";
 import {
@@ -43,10 +44,10 @@ export function controllerConnector(
 }
 
 function quicOptions(options: ClientTransportOptions) {
-  const host = options.address.replace(/:\d+$/, "");
   return {
     ...options,
-    address: options.quicAddress ?? `${host}:${DEFAULT_QUIC_PORT}`,
+    address: options.quicAddress ??
+      formatHostPort(hostOf(options.address), DEFAULT_QUIC_PORT),
     ...(options.quicConnectTimeoutMs !== undefined
       ? { connectTimeoutMs: options.quicConnectTimeoutMs }
       : {}),

@@ -1,6 +1,11 @@
 // The relay's QUIC/WebTransport listener, started by the composition root
 // (relay_server.ts) next to the HTTP/2 one.
 import type { RelayConfig } from "../config/config_schema.ts";
+import {
+  formatHostPort,
+  isUnspecifiedHost,
+  parseHostPort,
+} from "../config/host_port.ts";
 import { maxMessageBytes } from "../core/input_limits.ts";
 import type { RelayCore } from "../core/relay_core.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -75,11 +80,10 @@ export function startQuic(
       },
     );
   }
-  const host = config.relay.quic_address.replace(/:\d+$/, "");
-  const wildcard = host === "0.0.0.0" || host === "[::]";
+  const { host } = parseHostPort(config.relay.quic_address);
   return {
     server,
-    address: `${wildcard ? "localhost" : host}:${port}`,
+    address: formatHostPort(isUnspecifiedHost(host) ? "localhost" : host, port),
     off: "",
     failed: false,
   };

@@ -8,6 +8,11 @@ import { mintControllerToken } from "../auth/controller_auth.ts";
 import { loadJwtKeys } from "../auth/jwt_keys.ts";
 import type { RunningRelay } from "../cli/wiring.ts";
 import type { RelayConfig } from "../config/config_schema.ts";
+import {
+  formatHostPort,
+  isUnspecifiedHost,
+  parseHostPort,
+} from "../config/host_port.ts";
 import type { PresenceEvent } from "../core/device_registry.ts";
 import { maxMessageBytes } from "../core/input_limits.ts";
 import { RelayCore } from "../core/relay_core.ts";
@@ -117,12 +122,14 @@ export async function startRelay(
   });
   const grpcPort = await grpc.listen().catch(fail);
   cleanups.push(() => grpc.close(0));
-  const host = config.relay.address.replace(/:\d+$/, "");
-  const wildcard = host === "0.0.0.0" || host === "[::]";
-  core.setAdvertisedAddress(`${wildcard ? hostname() : host}:${grpcPort}`);
-  const grpcAddress = `${wildcard ? "localhost" : host}:${grpcPort}`;
+  const { host } = parseHostPort(config.relay.address);
+  const wildcard = isUnspecifiedHost(host);
+  core.setAdvertisedAddress(
+    formatHostPort(wildcard ? hostname() : host, grpcPort),
+  );
+  const grpcAddress = formatHostPort(wildcard ? "localhost" : host, grpcPort);
   const relayAddress = config.relay.advertise_address ||
-    `${wildcard ? hostname() : host}:${grpcPort}`;
+    formatHostPort(wildcard ? hostname() : host, grpcPort);
 
   const quic = startQuic(config, core, tls, logger);
   if (quic.server) cleanups.push(() => quic.server!.close());
@@ -147,10 +154,11 @@ export async function startRelay(
 
   const startedAt = Date.now();
   const health = config.observability.health;
+  const healthListen = parseHostPort(health.address);
   const healthServer = health.enabled
     ? await startHealthServer({
-      hostname: health.address.replace(/:\d+$/, "").replace(/^\[|\]$/g, ""),
-      port: Number(health.address.match(/:(\d+)$/)?.[1]),
+      hostname: healthListen.host,
+      port: healthListen.port,
       healthPath: health.path,
       metrics: core.metrics.registry,
       // The WebTransport demo page and browser client (when QUIC listens).

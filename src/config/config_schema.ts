@@ -1,6 +1,7 @@
 // The relay's configuration: one YAML file, keys following the original
 // gRPC-Relay config/relay.yaml. Every key has a default and is used somewhere.
 import { z } from "zod";
+import { hostPortProblem } from "./host_port.ts";
 
 const seconds = z.number().positive();
 
@@ -37,10 +38,10 @@ const jwtAlgorithm = z.enum([
   "PS512",
   "EdDSA",
 ]);
-const address = z.string().regex(
-  /^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/,
-  "expected host:port",
-);
+const address = z.string().superRefine((text, ctx) => {
+  const problem = hostPortProblem(text);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+});
 
 export const configSchema = z.strictObject({
   relay: z.strictObject({

@@ -4,6 +4,7 @@
 // and the transports ask it; it never sees payloads.
 import type { ControllerPrincipal } from "../auth/controller_auth.ts";
 import type { RelayConfig } from "../config/config_schema.ts";
+import { hostOf } from "../config/host_port.ts";
 import { RelayError } from "../errors/relay_error.ts";
 import { FailureTracker } from "../limits/failure_tracker.ts";
 import {
@@ -99,7 +100,7 @@ export class Gatekeeper {
 
   /** Throws RATE_LIMITED when the source address is blocked after repeated auth failures. */
   checkNotBlocked(peer: Peer): void {
-    const host = hostOf(peer.remoteAddress);
+    const host = sourceHost(peer.remoteAddress);
     if (!this.#failures.isBlocked(host)) return;
     this.#refused.inc({ reason: "blocked_address" });
     this.#record({
@@ -175,7 +176,9 @@ export class Gatekeeper {
       : "controller",
   ): void {
     this.#metrics.authFailures.inc({ principal: kind });
-    const blocked = this.#failures.recordFailure(hostOf(peer.remoteAddress));
+    const blocked = this.#failures.recordFailure(
+      sourceHost(peer.remoteAddress),
+    );
     this.#record({
       event: "auth_failure",
       peer,
@@ -185,7 +188,7 @@ export class Gatekeeper {
     });
     if (blocked) {
       this.#logger.warn("source address blocked after failed authentications", {
-        remote: hostOf(peer.remoteAddress),
+        remote: sourceHost(peer.remoteAddress),
       });
     }
   }
@@ -352,13 +355,11 @@ function auditTransport(transport: string): AuditTransport {
   return transport === "quic" || transport === "h2" ? transport : "http";
 }
 
-/** The host part of "host:port", "[v6]:port" or a bare address. */
-export function hostOf(remoteAddress: string): string {
-  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(remoteAddress);
-  const host = bracketed?.[1] ??
-    (remoteAddress.split(":").length === 2
-      ? remoteAddress.replace(/:\d+$/, "")
-      : remoteAddress);
+/** The source address of a peer without its port, IPv4 as IPv4. */
+function sourceHost(remoteAddress: string): string {
   // Dual-stack sockets report IPv4 peers as IPv4-mapped IPv6 addresses.
-  return host.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, "$1");
+  return hostOf(remoteAddress).replace(
+    /^::ffff:(\d+\.\d+\.\d+\.\d+)$/,
+    "$1",
+  );
 }

@@ -6,6 +6,7 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import type { RelayConfig } from "../config/config_schema.ts";
+import { parseHostPort } from "../config/host_port.ts";
 import { RelayError } from "../errors/relay_error.ts";
 
 export interface BrokerTarget {
@@ -25,8 +26,10 @@ export async function loadBrokerTarget(
 ): Promise<BrokerTarget> {
   const url = new URL(mqtt.broker_address);
   const protocol = url.protocol as keyof typeof DEFAULT_PORTS;
-  const host = url.hostname.replace(/^\[|\]$/g, "");
-  const port = url.port === "" ? DEFAULT_PORTS[protocol] : Number(url.port);
+  const { host, port } = parseHostPort(url.host, {
+    defaultPort: DEFAULT_PORTS[protocol],
+    what: "config key relay.mqtt.broker_address",
+  });
   if (protocol === "mqtt:") {
     return { url: mqtt.broker_address, host, port, tls: null };
   }

@@ -7,6 +7,7 @@ import { Buffer } from "node:buffer";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import { Aedes, type Client, type PublishPacket } from "aedes";
+import { formatHostPort, parseHostPort } from "../config/host_port.ts";
 import type { Logger } from "../observability/logger.ts";
 import { duplexPair } from "./duplex_pair.ts";
 
@@ -116,13 +117,13 @@ export class EmbeddedBroker {
   }
 
   async #listen(options: EmbeddedBrokerOptions): Promise<void> {
-    const match = /^(.*):(\d+)$/.exec(options.address);
-    const host = (match?.[1] ?? "").replace(/^\[|\]$/g, "");
-    const port = Number(match?.[2]);
+    let host: string;
     try {
+      const address = parseHostPort(options.address);
+      host = address.host;
       await new Promise<void>((resolve, reject) => {
         this.#server.once("error", reject);
-        this.#server.listen(port, host, () => {
+        this.#server.listen(address.port, host, () => {
           this.#server.off("error", reject);
           resolve();
         });
@@ -136,9 +137,7 @@ export class EmbeddedBroker {
       return;
     }
     const bound = this.#server.address() as net.AddressInfo;
-    this.#listening = `${
-      host.includes(":") ? `[${host}]` : host
-    }:${bound.port}`;
+    this.#listening = formatHostPort(host, bound.port);
   }
 }
 

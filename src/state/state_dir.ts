@@ -3,6 +3,7 @@
 import { join } from "node:path";
 import { hostname } from "node:os";
 import type { RelayConfig } from "../config/config_schema.ts";
+import { hostOf, isUnspecifiedHost } from "../config/host_port.ts";
 import { assertStrongSecret } from "../auth/secret_strength.ts";
 import { RelayError } from "../errors/relay_error.ts";
 import { randomBase64Url } from "../store/relay_store.ts";
@@ -127,8 +128,8 @@ export async function writeSecret(
 function devHosts(addresses: string[]): string[] {
   const hosts = new Set(["localhost", "127.0.0.1", "::1", hostname()]);
   for (const address of addresses) {
-    const host = address.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
-    if (host !== "" && host !== "0.0.0.0" && host !== "::") hosts.add(host);
+    const host = hostOf(address);
+    if (host !== "" && !isUnspecifiedHost(host)) hosts.add(host);
   }
   return [...hosts];
 }

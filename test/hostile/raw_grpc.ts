@@ -4,6 +4,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
 import { checkServerIdentity } from "node:tls";
+import { hostOf } from "../../src/config/host_port.ts";
 import type { ControllerMessage } from "../../src/sdk/connector.ts";
 import { relayProto } from "../../transports/grpc/relay_proto.ts";
 import type { TestRelay } from "../harness.ts";
@@ -32,7 +33,7 @@ export function rawGrpcClient(
   t: TestRelay,
   maxMessageBytes = 16 * 1024 * 1024,
 ): RawGrpcClient {
-  const host = t.relay.grpcAddress.replace(/:\d+$/, "");
+  const host = hostOf(t.relay.grpcAddress);
   const credentials = grpc.credentials.createSsl(
     Buffer.from(t.relay.caPem),
     null,

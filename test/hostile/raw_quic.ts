@@ -3,6 +3,7 @@
 // for the framing: a 4-byte big-endian length, then the encoded message;
 // relay_codec.ts has the codecs, the relay's own).
 import type { StreamOpen } from "../../src/gen/relay/v1/StreamOpen.ts";
+import { parseHostPort } from "../../src/config/host_port.ts";
 import { FrameReader } from "../../transports/quic/frame_stream.ts";
 import { relayCodecs } from "../../transports/quic/relay_codec.ts";
 import type { TestRelay } from "../harness.ts";
@@ -45,14 +46,14 @@ export async function rawQuic(
   t: TestRelay,
   options: RawQuicOptions = {},
 ): Promise<RawQuic> {
-  const [hostname, port] = t.relay.quicAddress.split(":");
+  const { host, port } = parseHostPort(t.relay.quicAddress);
   const endpoint = new Deno.QuicEndpoint({ hostname: "127.0.0.1" });
   let conn: Deno.QuicConn;
   try {
     conn = await Deno.connectQuic({
       endpoint,
-      hostname: hostname!,
-      port: Number(port),
+      hostname: host,
+      port,
       alpnProtocols: [options.alpn ?? "relay.v1"],
       caCerts: [t.relay.caPem],
       serverName: "localhost",

@@ -1,9 +1,10 @@
 // Raw TCP and TLS connections to the gRPC listener: garbage, silence and
 // half handshakes, and a measure of when the relay hangs up.
+import { parseHostPort } from "../../src/config/host_port.ts";
 import type { TestRelay } from "../harness.ts";
 
 export function grpcPort(t: TestRelay): number {
-  return Number(t.relay.grpcAddress.match(/:(\d+)$/)?.[1]);
+  return parseHostPort(t.relay.grpcAddress).port;
 }
 
 /** A plain TCP connection to the gRPC port (no TLS). */

@@ -7,6 +7,7 @@
 // address change (NAT rebinding) while the client notices nothing.
 import { type Impairment, NO_IMPAIRMENT, planDelivery } from "./impairment.ts";
 import { mulberry32 } from "./seeded_random.ts";
+import { parseHostPort } from "../../src/config/host_port.ts";
 
 export interface UdpForwarderOptions {
   /** Where client datagrams go, "host:port" (e.g. the relay's quicAddress). */
@@ -94,7 +95,12 @@ export class UdpForwarder {
   #closed = false;
 
   constructor(options: UdpForwarderOptions) {
-    this.#upstream = parseAddress(options.upstream);
+    const upstream = parseHostPort(options.upstream);
+    this.#upstream = {
+      transport: "udp",
+      hostname: upstream.host,
+      port: upstream.port,
+    };
     const seed = options.seed ?? 1;
     this.#random = {
       up: mulberry32(seed),
@@ -363,10 +369,4 @@ function closeQuietly(conn: Deno.DatagramConn): void {
   } catch (error) {
     if (!(error instanceof Deno.errors.BadResource)) throw error;
   }
-}
-
-function parseAddress(address: string): Deno.NetAddr {
-  const match = /^\[?([^\]]*)\]?:(\d+)$/.exec(address);
-  if (!match) throw new Error(`expected host:port, got ${address}`);
-  return { transport: "udp", hostname: match[1]!, port: Number(match[2]) };
 }

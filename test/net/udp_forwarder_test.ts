@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { NO_IMPAIRMENT, planDelivery } from "./impairment.ts";
 import { mulberry32 } from "./seeded_random.ts";
 import { UdpForwarder, type UdpForwarderOptions } from "./udp_forwarder.ts";
+import { parseHostPort } from "../../src/config/host_port.ts";
 
 /** A plain UDP socket on an ephemeral loopback port that records what it gets. */
 class Peer {
@@ -35,11 +36,11 @@ class Peer {
   }
 
   send(bytes: number[] | Uint8Array, to: string): Promise<number> {
-    const [hostname, port] = to.split(":");
+    const { host, port } = parseHostPort(to);
     return this.conn.send(Uint8Array.from(bytes), {
       transport: "udp",
-      hostname: hostname!,
-      port: Number(port),
+      hostname: host,
+      port,
     });
   }
 

@@ -5,6 +5,7 @@ import { Buffer } from "node:buffer";
 import { isIP } from "node:net";
 import { checkServerIdentity } from "node:tls";
 import type { RelayServiceClient } from "../../src/gen/relay/v1/RelayService.ts";
+import { hostOf } from "../../src/config/host_port.ts";
 import type {
   ControllerConnector,
   DeviceConnector,
@@ -35,7 +36,7 @@ export interface GrpcClientOptions {
 function createClient(options: GrpcClientOptions): RelayServiceClient {
   // Else each keepalive ping's async context keeps every earlier one alive.
   pingInRootContext();
-  const host = options.address.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  const host = hostOf(options.address);
   const ipTarget = isIP(host) !== 0 && options.serverName === undefined;
   const credentials = options.insecure
     ? grpc.credentials.createInsecure()

@@ -2,6 +2,7 @@
 // hands every call to the transport-agnostic core.
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
+import { formatHostPort, hostOf } from "../../src/config/host_port.ts";
 import type { Peer } from "../../src/core/gatekeeper.ts";
 import { inBandError } from "../../src/core/links.ts";
 import type { RelayCore } from "../../src/core/relay_core.ts";
@@ -116,8 +117,9 @@ export class GrpcRelayServer {
   /** Stops accepting new connections; open calls continue. */
   stopAccepting(): void {
     // grpc-js unbinds by the bound address (port 0 resolved).
-    const host = this.#options.address.replace(/:\d+$/, "");
-    this.#server.unbind(`${host}:${this.#port}`);
+    this.#server.unbind(
+      formatHostPort(hostOf(this.#options.address), this.#port),
+    );
   }
 
   /** Waits for open calls to end, forcing them closed after `timeoutMs`. */

@@ -5,6 +5,7 @@
 import "reflect-metadata"; // @peculiar/x509 needs the Reflect metadata API
 import * as x509 from "@peculiar/x509";
 import { createRequire } from "node:module";
+import { formatHostPort, parseHostPort } from "../../src/config/host_port.ts";
 import { certificateSha256 } from "../../src/tls/dev_pki.ts";
 
 export interface BrowserRoutesOptions {
@@ -68,18 +69,17 @@ export interface WebTransportInfo {
 export async function webTransportInfo(
   options: BrowserRoutesOptions,
 ): Promise<WebTransportInfo> {
-  const { hostname, port } = splitAddress(options.quicAddress);
+  const { host, port } = parseHostPort(options.quicAddress);
   // The relay advertises a wildcard bind ("0.0.0.0") as localhost, and
   // Chromium's WebTransport to "localhost" dials ::1 without falling back
   // to 127.0.0.1 (ERR_CONNECTION_REFUSED against an IPv4 bind).
-  const loopback = hostname === "localhost" ? "127.0.0.1" : hostname;
-  const host = loopback.includes(":") ? `[${loopback}]` : loopback;
+  const loopback = host === "localhost" ? "127.0.0.1" : host;
   const pem = firstCertificate(options.serverCertPem);
   const cert = new x509.X509Certificate(pem);
   const pinnable = cert.notAfter.getTime() - cert.notBefore.getTime() <=
     MAX_PINNABLE_VALIDITY_MS;
   return {
-    url: `https://${host}:${port}/`,
+    url: `https://${formatHostPort(loopback, port)}/`,
     certificateHashBase64: pinnable
       ? btoa(String.fromCharCode(...await certificateSha256(pem)))
       : null,
@@ -106,10 +106,4 @@ function firstCertificate(pem: string): string {
   const match = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/
     .exec(pem);
   return match ? match[0] + "\n" : pem;
-}
-
-function splitAddress(address: string): { hostname: string; port: string } {
-  const match = /^\[?([^\]]*)\]?:(\d+)$/.exec(address);
-  if (!match) throw new Error(`expected host:port, got ${address}`);
-  return { hostname: match[1]!, port: match[2]! };
 }

@@ -2,6 +2,7 @@
 // across reconnects, one bounded and cancellable connection attempt, and a
 // connection shared by many streams that is dialled again once it ends.
 import { RelayError } from "../../src/errors/relay_error.ts";
+import { parseHostPort } from "../../src/config/host_port.ts";
 import { RELAY_ALPN } from "./alpn.ts";
 
 export interface QuicClientOptions {
@@ -63,21 +64,14 @@ export async function connectQuic(
   endpoint: DialEndpoint,
   signal?: AbortSignal,
 ): Promise<Deno.QuicConn> {
-  const match = /^\[?([^\]]*)\]?:(\d+)$/.exec(options.address);
-  if (!match) {
-    throw new RelayError(
-      "INVALID_REQUEST",
-      `expected host:port, got ${options.address}`,
-    );
-  }
-  const [, hostname, port] = match;
+  const { host, port } = parseHostPort(options.address);
   const timeoutMs = options.connectTimeoutMs ?? 5000;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort: (() => void) | undefined;
   const pending = Promise.resolve(Deno.connectQuic({
-    endpoint: endpoint.for(hostname!),
-    hostname: hostname!,
-    port: Number(port),
+    endpoint: endpoint.for(host),
+    hostname: host,
+    port,
     alpnProtocols: [RELAY_ALPN],
     ...(options.caPem ? { caCerts: [options.caPem] } : {}),
     ...(options.serverName ? { serverName: options.serverName } : {}),

@@ -5,6 +5,7 @@
 // kind); every controller session has its own stream, so a stalled one
 // never delays another.
 import type { RelayCore } from "../../src/core/relay_core.ts";
+import { formatHostPort, parseHostPort } from "../../src/config/host_port.ts";
 import { RelayError } from "../../src/errors/relay_error.ts";
 import type { StreamOpen__Output as StreamOpen } from "../../src/gen/relay/v1/StreamOpen.ts";
 import type { Logger } from "../../src/observability/logger.ts";
@@ -56,9 +57,9 @@ export class QuicRelayServer {
 
   /** Binds the UDP endpoint and starts accepting; returns the bound port. */
   listen(): number {
-    const { hostname, port } = splitAddress(this.#options.address);
     try {
-      this.#endpoint = new Deno.QuicEndpoint({ hostname, port });
+      const { host, port } = parseHostPort(this.#options.address);
+      this.#endpoint = new Deno.QuicEndpoint({ hostname: host, port });
       this.#listener = this.#endpoint.listen({
         cert: this.#options.certPem,
         key: this.#options.keyPem,
@@ -150,7 +151,10 @@ export class QuicRelayServer {
       handshakeDone();
     }
     const peer = {
-      remoteAddress: `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`,
+      remoteAddress: formatHostPort(
+        conn.remoteAddr.hostname,
+        conn.remoteAddr.port,
+      ),
       transport: "quic",
     };
     this.#connections.add(conn);
@@ -174,7 +178,8 @@ export class QuicRelayServer {
       : conn.incomingBidirectionalStreams;
     // A WebTransport session is itself the first stream (the CONNECT request).
     if (conn.protocol === WEBTRANSPORT_ALPN) clearTimeout(firstStream);
-    const remote = () => `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
+    const remote = () =>
+      formatHostPort(conn.remoteAddr.hostname, conn.remoteAddr.port);
     try {
       for await (const stream of streams) {
         clearTimeout(firstStream);
@@ -236,9 +241,4 @@ export class QuicRelayServer {
       link: { stream, frames, remoteAddress, connectionSignal, trackClose },
     });
   }
-}
-
-function splitAddress(address: string): { hostname: string; port: number } {
-  const match = /^\[?([^\]]*)\]?:(\d+)$/.exec(address);
-  return { hostname: match?.[1] ?? "0.0.0.0", port: Number(match?.[2] ?? 0) };
 }
