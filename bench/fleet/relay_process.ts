@@ -113,6 +113,12 @@ export class RelayProcess {
     return this.#child.pid;
   }
 
+  /** The running relay process's exit status, once it ends. */
+  get exited(): Promise<Deno.CommandStatus> {
+    if (!this.#child) throw new Error("the relay process is not running");
+    return this.#child.status;
+  }
+
   /** The state directory (store, dev PKI, admin token); kept across restarts. */
   get stateDir(): string {
     return this.#stateDir;
