@@ -1,6 +1,7 @@
 // The first message of a stream that has not authenticated yet, within the
 // handshake timeout: device registrations and tunnel opens alike.
 import { RelayError } from "../errors/relay_error.ts";
+import { withDeadline } from "../limits/deadline.ts";
 
 /**
  * Resolves with the first message (undefined if the stream ended first);
@@ -11,24 +12,15 @@ export async function firstMessageWithin<T>(
   timeoutMs: number,
   what: string,
 ): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new RelayError(
-            "UNAUTHORIZED",
-            `no ${what} within the handshake timeout`,
-            { source: "downstream" },
-          ),
-        ),
-      timeoutMs,
-    );
+  const first = await withDeadline(inbound.next(), timeoutMs, {
+    onTimeout: () =>
+      new RelayError(
+        "UNAUTHORIZED",
+        `no ${what} within the handshake timeout`,
+        {
+          source: "downstream",
+        },
+      ),
   });
-  try {
-    const first = await Promise.race([inbound.next(), timeout]);
-    return first.done ? undefined : first.value;
-  } finally {
-    clearTimeout(timer);
-  }
+  return first.done ? undefined : first.value;
 }

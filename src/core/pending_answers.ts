@@ -1,5 +1,6 @@
 // Answers to controller requests in progress (routing and writing them), so
 // that shutdown can let them finish before it closes their streams.
+import { waitAtMost } from "../limits/deadline.ts";
 
 export class PendingAnswers {
   readonly #answers = new Set<Promise<void>>();
@@ -16,16 +17,8 @@ export class PendingAnswers {
 
   /** Waits until no answer is in progress (later ones included), or until `deadline` (Unix ms). */
   async settled(deadline: number): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-    });
-    try {
-      while (this.#answers.size > 0 && Date.now() < deadline) {
-        await Promise.race([Promise.all([...this.#answers]), expired]);
-      }
-    } finally {
-      clearTimeout(timer);
+    while (this.#answers.size > 0 && Date.now() < deadline) {
+      await waitAtMost(Promise.all([...this.#answers]), deadline - Date.now());
     }
   }
 }

@@ -14,6 +14,7 @@ import {
   sealRequest,
 } from "./envelope.ts";
 import { KeyPinning, type KeyPinningOptions } from "./key_pinning.ts";
+import { withDeadline } from "../limits/deadline.ts";
 
 export interface ControllerE2eOptions extends KeyPinningOptions {
   /** The controller id the relay stamps on requests (default: the token's `sub`). */
@@ -95,22 +96,17 @@ export class ControllerE2e {
 
   async #resolve(deviceId: string): Promise<Uint8Array | undefined> {
     // Bounded: a lookup that never answers would hold every later call.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const devices = await Promise.race([
+    const devices = await withDeadline(
       this.#listDevices(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new RelayError(
-                "DEADLINE_EXCEEDED",
-                `e2e: looking up the key of device ${deviceId} timed out`,
-              ),
-            ),
-          this.#lookupTimeoutMs,
-        );
-      }),
-    ]).finally(() => clearTimeout(timer));
+      this.#lookupTimeoutMs,
+      {
+        onTimeout: () =>
+          new RelayError(
+            "DEADLINE_EXCEEDED",
+            `e2e: looking up the key of device ${deviceId} timed out`,
+          ),
+      },
+    );
     const device = devices.find((info) => info.device_id === deviceId);
     if (device === undefined) return undefined;
     const key = publicKeyFromMetadata(device.metadata);

@@ -9,6 +9,7 @@
 import { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
 import { type IClientOptions, MqttClient } from "mqtt";
+import { waitAtMost } from "../limits/deadline.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { MqttMetrics } from "./mqtt_metrics.ts";
 import type { MqttPublisher, PublishOptions } from "./mqtt_ports.ts";
@@ -155,19 +156,15 @@ export class BrokerClient implements MqttPublisher {
    * `timeoutMs`; returns at once while disconnected (nothing can go out).
    */
   async flush(timeoutMs: number): Promise<boolean> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let waiter: (() => void) | undefined;
+    if (this.#pending === 0) return true;
+    if (!this.#connected) return false;
+    const idle = Promise.withResolvers<boolean>();
+    const waiter = () => idle.resolve(this.#pending === 0);
+    this.#idleWaiters.add(waiter);
     try {
-      return await new Promise<boolean>((resolve) => {
-        if (this.#pending === 0) return resolve(true);
-        if (!this.#connected) return resolve(false);
-        waiter = () => resolve(this.#pending === 0);
-        this.#idleWaiters.add(waiter);
-        timer = setTimeout(() => resolve(false), timeoutMs);
-      });
+      return await waitAtMost(idle.promise, timeoutMs) && await idle.promise;
     } finally {
-      clearTimeout(timer);
-      if (waiter !== undefined) this.#idleWaiters.delete(waiter);
+      this.#idleWaiters.delete(waiter);
     }
   }
 
@@ -181,15 +178,10 @@ export class BrokerClient implements MqttPublisher {
     this.#setConnected(false);
     this.#wakeIdleWaiters();
     if (client === undefined) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        client.end(true);
-        resolve();
-      }, END_TIMEOUT_MS);
-      client.end(false, {}, () => resolve());
-    });
-    clearTimeout(timer);
+    const ended = new Promise<void>((resolve) =>
+      client.end(false, {}, () => resolve())
+    );
+    if (!await waitAtMost(ended, END_TIMEOUT_MS)) client.end(true);
   }
 
   get #pending(): number {

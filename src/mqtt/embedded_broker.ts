@@ -10,6 +10,7 @@ import { Aedes, type Client, type PublishPacket } from "aedes";
 import { formatHostPort, parseHostPort } from "../config/host_port.ts";
 import type { Logger } from "../observability/logger.ts";
 import { duplexPair } from "./duplex_pair.ts";
+import { waitAtMost } from "../limits/deadline.ts";
 
 /** Topics only the relay itself may publish on the embedded broker. */
 const RELAY_TOPICS = /^(relay\/|telemetry\/relay\/)/;
@@ -92,17 +93,15 @@ export class EmbeddedBroker {
     });
     // Deliveries of the last publications are written on the next turns.
     await new Promise((resolve) => setTimeout(resolve, 10));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
+    await waitAtMost(
       Promise.all([...this.#sockets].map((socket) =>
         new Promise((resolve) => {
           socket.once("close", resolve);
           socket.end();
         })
       )),
-      new Promise((resolve) => timer = setTimeout(resolve, CLOSE_FLUSH_MS)),
-    ]);
-    clearTimeout(timer);
+      CLOSE_FLUSH_MS,
+    );
     await new Promise<void>((resolve) => this.#aedes.close(() => resolve()));
     await serverClosed;
   }

@@ -10,6 +10,7 @@
 // up at most that long.
 import { Counter, type Registry } from "prom-client";
 import { RelayError } from "../errors/relay_error.ts";
+import { withDeadline } from "../limits/deadline.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Tunnel, TunnelHandler } from "../tunnel/tunnel_service.ts";
 import type { BrokerConnection, BrokerDialer } from "./mqtt_ports.ts";
@@ -236,29 +237,16 @@ class MqttBridge {
   async #deviceTakes(ready: Promise<void>): Promise<void> {
     const timeoutMs = this.#options.deviceStallTimeoutMs ??
       DEFAULT_DEVICE_STALL_TIMEOUT_MS;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      await Promise.race([
-        ready,
-        new Promise<never>((_, reject) =>
-          timer = setTimeout(
-            () =>
-              reject(
-                new RelayError(
-                  "DEADLINE_EXCEEDED",
-                  `the device took no MQTT data for ${
-                    timeoutMs / 1000
-                  } s; session ended`,
-                  { source: "downstream" },
-                ),
-              ),
-            timeoutMs,
-          )
+    await withDeadline(ready, timeoutMs, {
+      onTimeout: () =>
+        new RelayError(
+          "DEADLINE_EXCEEDED",
+          `the device took no MQTT data for ${
+            timeoutMs / 1000
+          } s; session ended`,
+          { source: "downstream" },
         ),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    });
   }
 
   async #dial(): Promise<void> {

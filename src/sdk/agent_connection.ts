@@ -7,6 +7,7 @@ import type {
   DeviceMessage,
   RelayMessage,
 } from "./connector.ts";
+import { withDeadline } from "../limits/deadline.ts";
 
 export interface DeviceIdentity {
   deviceId: string;
@@ -78,7 +79,6 @@ export class AgentConnection {
   ): Promise<AgentConnection> {
     const stream = connector.connect();
     const inbound = stream.messages[Symbol.asyncIterator]();
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const cancel = () => stream.abort();
     options.signal.addEventListener("abort", cancel, { once: true });
     try {
@@ -94,16 +94,14 @@ export class AgentConnection {
           previous_connection_id: options.previousConnectionId,
         },
       });
-      const first = await Promise.race([
+      const first = await withDeadline(
         inbound.next(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () =>
-              reject(new RelayError("DEADLINE_EXCEEDED", "register timed out")),
-            options.registerTimeoutMs,
-          );
-        }),
-      ]);
+        options.registerTimeoutMs,
+        {
+          onTimeout: () =>
+            new RelayError("DEADLINE_EXCEEDED", "register timed out"),
+        },
+      );
       if (first.done) {
         throw new RelayError(
           "UNAVAILABLE",
@@ -126,7 +124,6 @@ export class AgentConnection {
       stream.abort();
       throw RelayError.from(error, "UNAVAILABLE");
     } finally {
-      clearTimeout(timer);
       options.signal.removeEventListener("abort", cancel);
     }
   }

@@ -47,6 +47,7 @@ export {
   type DeviceRequest,
   echoHandler,
 } from "./request_dispatcher.ts";
+import { waitAtMost } from "../limits/deadline.ts";
 
 export type AgentState = "connecting" | "connected" | "disconnected" | "closed";
 
@@ -274,14 +275,10 @@ export class DeviceAgent {
     this.#closing.abort();
     this.#connection?.end();
     // A relay that vanished never acknowledges the end: drop the stream then.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.#running,
-      new Promise<void>((resolve) =>
-        timer = setTimeout(resolve, this.#options.closeTimeoutMs ?? 1000)
-      ),
-    ]);
-    clearTimeout(timer);
+    await waitAtMost(
+      this.#running ?? Promise.resolve(),
+      this.#options.closeTimeoutMs ?? 1000,
+    );
     this.#connection?.stop();
     await this.#running;
     this.#outbox.close(new RelayError("CANCELLED", "device agent closed"));

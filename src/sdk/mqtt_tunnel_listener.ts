@@ -8,7 +8,9 @@
 // slows its own connection; a client that reads nothing for
 // `clientStallTimeoutMs` while data waits for it is dropped (and its tunnel
 // reset), so it cannot hold the broker's deliveries for long.
+import { formatHostPort } from "../config/host_port.ts";
 import { RelayError } from "../errors/relay_error.ts";
+import { withDeadline } from "../limits/deadline.ts";
 import type { DeviceConnector, TunnelStream } from "./connector.ts";
 
 const DEFAULT_STALL_TIMEOUT_MS = 30_000;
@@ -62,8 +64,11 @@ export class MqttTunnelListener {
       throw new RelayError(
         "UNAVAILABLE",
         `cannot listen for MQTT clients on ${
-          this.#options.hostname ?? "127.0.0.1"
-        }:${this.#options.port}: ${(error as Error).message}`,
+          formatHostPort(
+            this.#options.hostname ?? "127.0.0.1",
+            this.#options.port,
+          )
+        }: ${(error as Error).message}`,
         { cause: error },
       );
     }
@@ -206,33 +211,29 @@ async function tunnelToClient(
       );
     }
     if (frame.data === undefined || frame.data.byteLength === 0) continue;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const outcome = await Promise.race([
-      writer.write(frame.data).then(() => "written", () => "failed"),
-      new Promise<"stalled">((resolve) =>
-        timer = setTimeout(() => resolve("stalled"), stallTimeoutMs)
-      ),
-    ]);
-    clearTimeout(timer);
-    if (outcome === "failed") {
+    const written = await withDeadline(
+      writer.write(frame.data).then(() => true, () => false),
+      stallTimeoutMs,
+      {
+        onTimeout: () =>
+          new RelayError(
+            "DEADLINE_EXCEEDED",
+            `MQTT client ${addressOf(conn)} read nothing for ${
+              stallTimeoutMs / 1000
+            } s; dropped`,
+            { source: "downstream" },
+          ),
+      },
+    );
+    if (!written) {
       client.gone = true;
       return;
-    }
-    if (outcome === "stalled") {
-      throw new RelayError(
-        "DEADLINE_EXCEEDED",
-        `MQTT client ${addressOf(conn)} read nothing for ${
-          stallTimeoutMs / 1000
-        } s; dropped`,
-        { source: "downstream" },
-      );
     }
   }
 }
 
 function addressOf(conn: Deno.TcpConn): string {
-  const { hostname, port } = conn.remoteAddr;
-  return `${hostname}:${port}`;
+  return formatHostPort(conn.remoteAddr.hostname, conn.remoteAddr.port);
 }
 
 function closeQuietly(conn: Deno.Conn): void {

@@ -14,6 +14,7 @@ import type { TunnelLink } from "../core/links.ts";
 import type { TunnelFrame__Output, TunnelKind } from "../core/messages.ts";
 import type { TunnelContext, TunnelPort } from "../core/tunnel_port.ts";
 import { tunnelBytes } from "./tunnel_bytes.ts";
+import { waitAtMost } from "../limits/deadline.ts";
 
 /** One authenticated tunnel, as its handler sees it. */
 export interface Tunnel {
@@ -102,12 +103,7 @@ export class TunnelService implements TunnelPort {
   async closeAll(error: RelayError, waitMs = 1000): Promise<void> {
     const tunnels = [...this.#open.values()].flatMap((set) => [...set]);
     for (const tunnel of tunnels) tunnel.ended.abort(error);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.all(tunnels.map((tunnel) => tunnel.done)),
-      new Promise((resolve) => timer = setTimeout(resolve, waitMs)),
-    ]);
-    clearTimeout(timer);
+    await waitAtMost(Promise.all(tunnels.map((tunnel) => tunnel.done)), waitMs);
   }
 
   async #serve(link: TunnelLink): Promise<void> {

@@ -16,6 +16,7 @@ import type { Logger } from "../../src/observability/logger.ts";
 import type { RelayServiceHandlers } from "../../src/gen/relay/v1/RelayService.ts";
 import { relayProto } from "./relay_proto.ts";
 import { HandshakeAdmission } from "../../src/limits/handshake_admission.ts";
+import { waitAtMost } from "../../src/limits/deadline.ts";
 import { guardConnections } from "./connection_guard.ts";
 import { widenFlowControlWindows } from "./http2_servers.ts";
 import { pingInRootContext } from "./keepalive_ping_context.ts";
@@ -124,15 +125,10 @@ export class GrpcRelayServer {
 
   /** Waits for open calls to end, forcing them closed after `timeoutMs`. */
   async close(timeoutMs: number): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        this.#server.forceShutdown();
-        resolve();
-      }, timeoutMs);
-      this.#server.tryShutdown(() => resolve());
-    });
-    clearTimeout(timer);
+    const shutDown = new Promise<void>((resolve) =>
+      this.#server.tryShutdown(() => resolve())
+    );
+    if (!await waitAtMost(shutDown, timeoutMs)) this.#server.forceShutdown();
   }
 
   #handlers(): RelayServiceHandlers {

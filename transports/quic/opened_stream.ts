@@ -3,6 +3,7 @@
 import type { RelayCore } from "../../src/core/relay_core.ts";
 import { RelayError } from "../../src/errors/relay_error.ts";
 import type { StreamOpen__Output as StreamOpen } from "../../src/gen/relay/v1/StreamOpen.ts";
+import { withDeadline } from "../../src/limits/deadline.ts";
 import type { FrameReader } from "./frame_stream.ts";
 import type { QuicStreamLinkOptions } from "./quic_stream_link.ts";
 import { relayCodecs } from "./relay_codec.ts";
@@ -22,35 +23,21 @@ export async function readStreamOpen(
   frames: FrameReader,
   timeoutMs: number,
 ): Promise<StreamOpen> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new RelayError(
-            "UNAUTHORIZED",
-            "no StreamOpen frame within the handshake timeout",
-          ),
-        ),
-      timeoutMs,
-    );
+  const frame = await withDeadline(frames.next(), timeoutMs, {
+    onTimeout: () =>
+      new RelayError(
+        "UNAUTHORIZED",
+        "no StreamOpen frame within the handshake timeout",
+      ),
   });
+  if (frame === undefined) {
+    throw new RelayError("INVALID_REQUEST", "stream ended before StreamOpen");
+  }
   try {
-    const frame = await Promise.race([frames.next(), timeout]);
-    if (frame === undefined) {
-      throw new RelayError(
-        "INVALID_REQUEST",
-        "stream ended before StreamOpen",
-      );
-    }
-    try {
-      return relayCodecs.open.decode(frame);
-    } catch (error) {
-      throw new RelayError("INVALID_REQUEST", "malformed StreamOpen frame", {
-        cause: error,
-      });
-    }
-  } finally {
-    clearTimeout(timer);
+    return relayCodecs.open.decode(frame);
+  } catch (error) {
+    throw new RelayError("INVALID_REQUEST", "malformed StreamOpen frame", {
+      cause: error,
+    });
   }
 }

@@ -4,6 +4,7 @@
 import { RelayError } from "../../src/errors/relay_error.ts";
 import { parseHostPort } from "../../src/config/host_port.ts";
 import { RELAY_ALPN } from "./alpn.ts";
+import { withDeadline } from "../../src/limits/deadline.ts";
 
 export interface QuicClientOptions {
   /** host:port of the relay's QUIC listener (relay.quic_address). */
@@ -66,8 +67,6 @@ export async function connectQuic(
 ): Promise<Deno.QuicConn> {
   const { host, port } = parseHostPort(options.address);
   const timeoutMs = options.connectTimeoutMs ?? 5000;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onAbort: (() => void) | undefined;
   const pending = Promise.resolve(Deno.connectQuic({
     endpoint: endpoint.for(host),
     hostname: host,
@@ -79,27 +78,16 @@ export async function connectQuic(
     maxIdleTimeout: options.idleTimeoutMs ?? 30_000,
   }));
   try {
-    return await Promise.race([
-      pending,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new RelayError(
-                "UNAVAILABLE",
-                `QUIC handshake with ${options.address} timed out`,
-              ),
-            ),
-          timeoutMs,
-        );
-        onAbort = () =>
-          reject(
-            new RelayError("CANCELLED", "QUIC connection attempt cancelled"),
-          );
-        if (signal?.aborted) onAbort();
-        else signal?.addEventListener("abort", onAbort, { once: true });
-      }),
-    ]);
+    return await withDeadline(pending, timeoutMs, {
+      onTimeout: () =>
+        new RelayError(
+          "UNAVAILABLE",
+          `QUIC handshake with ${options.address} timed out`,
+        ),
+      ...(signal ? { signal } : {}),
+      onAbort: () =>
+        new RelayError("CANCELLED", "QUIC connection attempt cancelled"),
+    });
   } catch (error) {
     pending.then(
       (late) => late.close({ closeCode: 0, reason: "given up" }),
@@ -113,9 +101,6 @@ export async function connectQuic(
       // soon costs it little, so the agent's backoff stays short.
       { cause: error, refused: /refused to accept/.test(message) },
     );
-  } finally {
-    clearTimeout(timer);
-    if (onAbort) signal?.removeEventListener("abort", onAbort);
   }
 }
 

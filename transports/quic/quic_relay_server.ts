@@ -15,6 +15,7 @@ import { RELAY_ALPN, WEBTRANSPORT_ALPN } from "./alpn.ts";
 import type { BidirectionalStream } from "./message_stream.ts";
 import { readStreamOpen } from "./opened_stream.ts";
 import { handlerFor } from "./stream_handlers.ts";
+import { waitAtMost } from "../../src/limits/deadline.ts";
 
 export interface QuicRelayServerOptions {
   core: RelayCore;
@@ -94,20 +95,15 @@ export class QuicRelayServer {
    */
   async close(drainMs = 250): Promise<void> {
     this.#listener?.stop();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const drained = new Promise((resolve) =>
-      timer = setTimeout(resolve, drainMs)
-    );
-    await Promise.race([
+    await waitAtMost(
       Promise.all([
         ...this.#flushing,
         ...[...this.#connections].map((conn) =>
           conn.closed.catch(() => undefined)
         ),
       ]),
-      drained,
-    ]);
-    clearTimeout(timer);
+      drainMs,
+    );
     for (const conn of this.#connections) {
       conn.close({ closeCode: 0, reason: "relay shutting down" });
     }
