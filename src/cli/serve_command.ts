@@ -5,7 +5,7 @@ import { parseFlags, stringFlag } from "./cli_args.ts";
 import type { CliWiring } from "./wiring.ts";
 
 export const SERVE_USAGE = `relay serve [options]
-  --config FILE          YAML config (keys in README "Configuration")
+  --config FILE          YAML config (keys: docs/config.md)
   --state-dir DIR        state directory (default .relay, env RELAY_STATE_DIR)
   --address HOST:PORT    gRPC listener (relay.address, default 0.0.0.0:50051)
   --quic-address H:P     QUIC listener, UDP (relay.quic_address, default 0.0.0.0:50052)
