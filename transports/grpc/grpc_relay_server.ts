@@ -18,6 +18,7 @@ import { relayProto } from "./relay_proto.ts";
 import { HandshakeAdmission } from "../../src/limits/handshake_admission.ts";
 import { waitAtMost } from "../../src/limits/deadline.ts";
 import { guardConnections } from "./connection_guard.ts";
+import { noGoawayReply } from "./goaway_reply.ts";
 import { widenFlowControlWindows } from "./http2_servers.ts";
 import { pingInRootContext } from "./keepalive_ping_context.ts";
 import { serverStreamLink } from "./server_stream_link.ts";
@@ -110,6 +111,7 @@ export class GrpcRelayServer {
         core.gate.tlsFailed({ remoteAddress, transport: "h2" }, reason),
     });
     widenFlowControlWindows(this.#server);
+    noGoawayReply(this.#server);
     // Else each keepalive ping's async context keeps every earlier one alive.
     pingInRootContext();
     return this.#port;
