@@ -240,14 +240,20 @@ def run(args):
         shutil.rmtree(out_dir, ignore_errors=True)
 
 
-def main():
-    if sys.argv[1:] == ["--probe"]:
-        return probe()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def relay_argument_parser(doc, device_help):
+    """The arguments every controller script takes: where the relay is, its CA, a token, a device."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("address", help="relay gRPC address, host:port (host must match the certificate)")
     parser.add_argument("ca", help="PEM file of the CA that issued the relay's certificate")
     parser.add_argument("token_file", help="file holding a controller token (e.g. admin.token)")
-    parser.add_argument("device_id", help="an online device that echoes payloads")
+    parser.add_argument("device_id", help=device_help)
+    return parser
+
+
+def main():
+    if sys.argv[1:] == ["--probe"]:
+        return probe()
+    parser = relay_argument_parser(__doc__, "an online device that echoes payloads")
     parser.add_argument("--requests", type=int, default=8, help="pipelined requests to send")
     args = parser.parse_args()
     try:

@@ -27,7 +27,6 @@ Usage:
                       [--count COUNT] [--method METHOD] [--reconnect-backoff-ms MS]
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -37,7 +36,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from controller import load_relay_pb2, relay_stub  # noqa: E402
+from controller import load_relay_pb2, relay_argument_parser, relay_stub  # noqa: E402
 
 # One attempt's deadline (the relay forwards it to the device as timeout_ms).
 ATTEMPT_TIMEOUT_SECONDS = 10
@@ -117,11 +116,7 @@ def worker(stub, pb2, metadata, request, deadline):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("address", help="relay gRPC address, host:port (host must match the certificate)")
-    parser.add_argument("ca", help="PEM file of the CA that issued the relay's certificate")
-    parser.add_argument("token_file", help="file holding a controller token (e.g. admin.token)")
-    parser.add_argument("device_id", help="the device to call")
+    parser = relay_argument_parser(__doc__, "the device to call")
     parser.add_argument("--method", default="echo", help="method name of every request")
     parser.add_argument("--prefix", required=True, help="payload of request S is PREFIX-S")
     parser.add_argument("--first", type=int, required=True, help="sequence number of the first request")

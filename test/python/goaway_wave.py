@@ -26,7 +26,6 @@ ADDRESS is host:port of the relay; the certificate is checked for the name
 (stubs compiled); when a command fails it answers {"fail": "..."} and exits 1.
 """
 
-import argparse
 import json
 import os
 import queue
@@ -37,7 +36,7 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from controller import load_relay_pb2, relay_stub  # noqa: E402
+from controller import load_relay_pb2, relay_argument_parser, relay_stub  # noqa: E402
 
 CALL_TIMEOUT_SECONDS = 20
 END = object()
@@ -208,11 +207,7 @@ def reply(answer):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("address", help="relay gRPC address, host:port")
-    parser.add_argument("ca", help="PEM file of the CA that issued the relay's certificate")
-    parser.add_argument("token_file", help="file holding a controller token")
-    parser.add_argument("device_id", help="an online device that answers echo and hold")
+    parser = relay_argument_parser(__doc__, "an online device that answers echo and hold")
     parser.add_argument("--hold", type=int, default=2, help="held requests in flight per stream")
     args = parser.parse_args()
     try:
