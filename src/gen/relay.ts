@@ -5,6 +5,14 @@ import type {
 } from "@grpc/proto-loader";
 
 import type {
+  CallManyRequest as _relay_v1_CallManyRequest,
+  CallManyRequest__Output as _relay_v1_CallManyRequest__Output,
+} from "./relay/v1/CallManyRequest.ts";
+import type {
+  CallManyResult as _relay_v1_CallManyResult,
+  CallManyResult__Output as _relay_v1_CallManyResult__Output,
+} from "./relay/v1/CallManyResult.ts";
+import type {
   ControllerMessage as _relay_v1_ControllerMessage,
   ControllerMessage__Output as _relay_v1_ControllerMessage__Output,
 } from "./relay/v1/ControllerMessage.ts";
@@ -37,6 +45,26 @@ import type {
   DeviceResponse__Output as _relay_v1_DeviceResponse__Output,
 } from "./relay/v1/DeviceResponse.ts";
 import type {
+  GrpcCallFrame as _relay_v1_GrpcCallFrame,
+  GrpcCallFrame__Output as _relay_v1_GrpcCallFrame__Output,
+} from "./relay/v1/GrpcCallFrame.ts";
+import type {
+  GrpcCallStart as _relay_v1_GrpcCallStart,
+  GrpcCallStart__Output as _relay_v1_GrpcCallStart__Output,
+} from "./relay/v1/GrpcCallStart.ts";
+import type {
+  GrpcMetadata as _relay_v1_GrpcMetadata,
+  GrpcMetadata__Output as _relay_v1_GrpcMetadata__Output,
+} from "./relay/v1/GrpcMetadata.ts";
+import type {
+  GrpcStatus as _relay_v1_GrpcStatus,
+  GrpcStatus__Output as _relay_v1_GrpcStatus__Output,
+} from "./relay/v1/GrpcStatus.ts";
+import type {
+  HalfClose as _relay_v1_HalfClose,
+  HalfClose__Output as _relay_v1_HalfClose__Output,
+} from "./relay/v1/HalfClose.ts";
+import type {
   HeartbeatRequest as _relay_v1_HeartbeatRequest,
   HeartbeatRequest__Output as _relay_v1_HeartbeatRequest__Output,
 } from "./relay/v1/HeartbeatRequest.ts";
@@ -54,6 +82,10 @@ import type {
   ListOnlineDevicesResponse__Output
     as _relay_v1_ListOnlineDevicesResponse__Output,
 } from "./relay/v1/ListOnlineDevicesResponse.ts";
+import type {
+  MetadataEntry as _relay_v1_MetadataEntry,
+  MetadataEntry__Output as _relay_v1_MetadataEntry__Output,
+} from "./relay/v1/MetadataEntry.ts";
 import type {
   PublishAck as _relay_v1_PublishAck,
   PublishAck__Output as _relay_v1_PublishAck__Output,
@@ -109,6 +141,14 @@ type SubtypeConstructor<
 export interface ProtoGrpcType {
   relay: {
     v1: {
+      CallManyRequest: MessageTypeDefinition<
+        _relay_v1_CallManyRequest,
+        _relay_v1_CallManyRequest__Output
+      >;
+      CallManyResult: MessageTypeDefinition<
+        _relay_v1_CallManyResult,
+        _relay_v1_CallManyResult__Output
+      >;
       ControllerMessage: MessageTypeDefinition<
         _relay_v1_ControllerMessage,
         _relay_v1_ControllerMessage__Output
@@ -143,6 +183,26 @@ export interface ProtoGrpcType {
       >;
       DeviceState: EnumTypeDefinition;
       ErrorCode: EnumTypeDefinition;
+      GrpcCallFrame: MessageTypeDefinition<
+        _relay_v1_GrpcCallFrame,
+        _relay_v1_GrpcCallFrame__Output
+      >;
+      GrpcCallStart: MessageTypeDefinition<
+        _relay_v1_GrpcCallStart,
+        _relay_v1_GrpcCallStart__Output
+      >;
+      GrpcMetadata: MessageTypeDefinition<
+        _relay_v1_GrpcMetadata,
+        _relay_v1_GrpcMetadata__Output
+      >;
+      GrpcStatus: MessageTypeDefinition<
+        _relay_v1_GrpcStatus,
+        _relay_v1_GrpcStatus__Output
+      >;
+      HalfClose: MessageTypeDefinition<
+        _relay_v1_HalfClose,
+        _relay_v1_HalfClose__Output
+      >;
       HeartbeatRequest: MessageTypeDefinition<
         _relay_v1_HeartbeatRequest,
         _relay_v1_HeartbeatRequest__Output
@@ -158,6 +218,10 @@ export interface ProtoGrpcType {
       ListOnlineDevicesResponse: MessageTypeDefinition<
         _relay_v1_ListOnlineDevicesResponse,
         _relay_v1_ListOnlineDevicesResponse__Output
+      >;
+      MetadataEntry: MessageTypeDefinition<
+        _relay_v1_MetadataEntry,
+        _relay_v1_MetadataEntry__Output
       >;
       PublishAck: MessageTypeDefinition<
         _relay_v1_PublishAck,

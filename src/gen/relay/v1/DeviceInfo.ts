@@ -16,6 +16,7 @@ export interface DeviceInfo {
   "state"?: _relay_v1_DeviceState;
   "transport"?: string;
   "project"?: string;
+  "grpc_target"?: boolean;
 }
 
 export interface DeviceInfo__Output {
@@ -28,4 +29,5 @@ export interface DeviceInfo__Output {
   "state": _relay_v1_DeviceState__Output;
   "transport": string;
   "project": string;
+  "grpc_target": boolean;
 }

@@ -20,6 +20,10 @@ import type {
   PublishAck as _relay_v1_PublishAck,
   PublishAck__Output as _relay_v1_PublishAck__Output,
 } from "../../relay/v1/PublishAck.ts";
+import type {
+  GrpcCallStart as _relay_v1_GrpcCallStart,
+  GrpcCallStart__Output as _relay_v1_GrpcCallStart__Output,
+} from "../../relay/v1/GrpcCallStart.ts";
 
 export interface RelayMessage {
   "register_response"?: _relay_v1_RegisterResponse | null;
@@ -27,12 +31,14 @@ export interface RelayMessage {
   "data_request"?: _relay_v1_DataRequest | null;
   "error"?: _relay_v1_RelayError | null;
   "publish_ack"?: _relay_v1_PublishAck | null;
+  "grpc_call"?: _relay_v1_GrpcCallStart | null;
   "payload"?:
     | "register_response"
     | "heartbeat_response"
     | "data_request"
     | "error"
-    | "publish_ack";
+    | "publish_ack"
+    | "grpc_call";
 }
 
 export interface RelayMessage__Output {
@@ -41,10 +47,12 @@ export interface RelayMessage__Output {
   "data_request"?: _relay_v1_DataRequest__Output | null;
   "error"?: _relay_v1_RelayError__Output | null;
   "publish_ack"?: _relay_v1_PublishAck__Output | null;
+  "grpc_call"?: _relay_v1_GrpcCallStart__Output | null;
   "payload"?:
     | "register_response"
     | "heartbeat_response"
     | "data_request"
     | "error"
-    | "publish_ack";
+    | "publish_ack"
+    | "grpc_call";
 }

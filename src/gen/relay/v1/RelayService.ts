@@ -3,6 +3,14 @@
 import type * as grpc from "@grpc/grpc-js";
 import type { MethodDefinition } from "@grpc/proto-loader";
 import type {
+  CallManyRequest as _relay_v1_CallManyRequest,
+  CallManyRequest__Output as _relay_v1_CallManyRequest__Output,
+} from "../../relay/v1/CallManyRequest.ts";
+import type {
+  CallManyResult as _relay_v1_CallManyResult,
+  CallManyResult__Output as _relay_v1_CallManyResult__Output,
+} from "../../relay/v1/CallManyResult.ts";
+import type {
   ControllerMessage as _relay_v1_ControllerMessage,
   ControllerMessage__Output as _relay_v1_ControllerMessage__Output,
 } from "../../relay/v1/ControllerMessage.ts";
@@ -42,6 +50,25 @@ import type {
 } from "../../relay/v1/TunnelFrame.ts";
 
 export interface RelayServiceClient extends grpc.Client {
+  CallMany(
+    argument: _relay_v1_CallManyRequest,
+    metadata: grpc.Metadata,
+    options?: grpc.CallOptions,
+  ): grpc.ClientReadableStream<_relay_v1_CallManyResult__Output>;
+  CallMany(
+    argument: _relay_v1_CallManyRequest,
+    options?: grpc.CallOptions,
+  ): grpc.ClientReadableStream<_relay_v1_CallManyResult__Output>;
+  callMany(
+    argument: _relay_v1_CallManyRequest,
+    metadata: grpc.Metadata,
+    options?: grpc.CallOptions,
+  ): grpc.ClientReadableStream<_relay_v1_CallManyResult__Output>;
+  callMany(
+    argument: _relay_v1_CallManyRequest,
+    options?: grpc.CallOptions,
+  ): grpc.ClientReadableStream<_relay_v1_CallManyResult__Output>;
+
   ConnectToDevice(
     metadata: grpc.Metadata,
     options?: grpc.CallOptions,
@@ -208,6 +235,11 @@ export interface RelayServiceClient extends grpc.Client {
 
 export interface RelayServiceHandlers
   extends grpc.UntypedServiceImplementation {
+  CallMany: grpc.handleServerStreamingCall<
+    _relay_v1_CallManyRequest__Output,
+    _relay_v1_CallManyResult
+  >;
+
   ConnectToDevice: grpc.handleBidiStreamingCall<
     _relay_v1_ControllerMessage__Output,
     _relay_v1_DeviceResponse
@@ -235,6 +267,12 @@ export interface RelayServiceHandlers
 }
 
 export interface RelayServiceDefinition extends grpc.ServiceDefinition {
+  CallMany: MethodDefinition<
+    _relay_v1_CallManyRequest,
+    _relay_v1_CallManyResult,
+    _relay_v1_CallManyRequest__Output,
+    _relay_v1_CallManyResult__Output
+  >;
   ConnectToDevice: MethodDefinition<
     _relay_v1_ControllerMessage,
     _relay_v1_DeviceResponse,

@@ -9,10 +9,12 @@ export interface TunnelOpen {
   "device_id"?: string;
   "token"?: string;
   "kind"?: _relay_v1_TunnelKind;
+  "call_id"?: string;
 }
 
 export interface TunnelOpen__Output {
   "device_id": string;
   "token": string;
   "kind": _relay_v1_TunnelKind__Output;
+  "call_id": string;
 }
