@@ -1,8 +1,9 @@
 // A small device-side gRPC server in grpc-js (no Python needed): testsvc's
-// Unary (echo, optionally after a delay, ended early by cancellation) and
-// Metadata, optionally with gRPC server reflection (@grpc/reflection). The
-// other testsvc methods answer UNIMPLEMENTED (grpc-js's default).
+// Unary (echo, optionally after a delay, ended early by cancellation),
+// optionally over TLS and with gRPC server reflection (@grpc/reflection).
+// The other testsvc methods answer UNIMPLEMENTED (grpc-js's default).
 import * as grpc from "@grpc/grpc-js";
+import { Buffer } from "node:buffer";
 // Only this test server uses it, so it is not in deno.json's imports.
 // deno-lint-ignore no-import-prefix
 import { ReflectionService } from "npm:@grpc/reflection@1.0.4";
@@ -14,6 +15,8 @@ export interface JsTestServerOptions {
   unaryDelayMs?: number;
   /** Also serve grpc.reflection (v1 and v1alpha). */
   reflection?: boolean;
+  /** Serve TLS with this certificate, issued by caPem (default plaintext). */
+  tls?: { caPem: string; certPem: string; keyPem: string };
 }
 
 export class JsTestServer {
@@ -34,7 +37,14 @@ export class JsTestServer {
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(
         "127.0.0.1:0",
-        grpc.ServerCredentials.createInsecure(),
+        options.tls === undefined
+          ? grpc.ServerCredentials.createInsecure()
+          // Under Deno the handshake fails (HandshakePayloadTooLarge at the
+          // client) unless the server also has its CA as root certificates.
+          : grpc.ServerCredentials.createSsl(Buffer.from(options.tls.caPem), [{
+            cert_chain: Buffer.from(options.tls.certPem),
+            private_key: Buffer.from(options.tls.keyPem),
+          }]),
         (error, bound) => error ? reject(error) : resolve(bound),
       )
     );
