@@ -91,6 +91,8 @@ export async function startRelay(
     topicPolicy: topicAcl,
     tunnels: (context) => new TunnelService(context),
   });
+  // Transparent gRPC calls: each device call arrives as its own tunnel.
+  core.tunnels.register("GRPC_CALL", (tunnel) => core.grpcCalls.attach(tunnel));
   // MQTT tunnels reach the relay's own broker unless a dialer is given.
   const brokerDialer = options.brokerDialer ?? mqtt?.dialer;
   if (brokerDialer) {

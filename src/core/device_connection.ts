@@ -67,6 +67,7 @@ async function serve(
       link,
       metadata: { ...register.metadata },
       previousConnectionId: register.previous_connection_id,
+      grpcTarget: register.grpc_target,
     });
   } catch (error) {
     deps.metrics.deviceRegistrations.inc({ result: "rejected" });

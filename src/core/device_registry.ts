@@ -44,6 +44,8 @@ export interface RegisterParams {
   link: DeviceLink;
   metadata: Record<string, string>;
   previousConnectionId: string;
+  /** The device's agent forwards transparent gRPC calls to a local server. */
+  grpcTarget?: boolean;
 }
 
 export class DeviceRegistry {
@@ -90,6 +92,7 @@ export class DeviceRegistry {
       this.#cancelResumeTimer(existing);
       existing.link?.close(replacedError());
       existing.metadata = params.metadata;
+      existing.grpcTarget = params.grpcTarget ?? false;
       const previousTransport = existing.transport;
       existing.attach(params.link, generation, now);
       this.#emit({
@@ -114,6 +117,7 @@ export class DeviceRegistry {
       project: params.project,
       connectionId: `conn_${randomBase64Url(18)}`,
       metadata: params.metadata,
+      grpcTarget: params.grpcTarget ?? false,
       maxPending: this.#options.maxPendingPerDevice,
       now,
     });

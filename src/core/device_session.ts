@@ -28,6 +28,7 @@ export interface DeviceSessionInit {
   project: string;
   connectionId: string;
   metadata: Record<string, string>;
+  grpcTarget: boolean;
   maxPending: number;
   now: number;
 }
@@ -45,6 +46,8 @@ export class DeviceSession {
   lastSeen: number;
   state: PresenceState = "disconnected";
   metadata: Record<string, string>;
+  /** Its agent forwards transparent gRPC calls to a local gRPC server. */
+  grpcTarget: boolean;
   link: DeviceLink | null = null;
   transport = "";
   remoteAddress = "";
@@ -54,6 +57,7 @@ export class DeviceSession {
     this.project = init.project;
     this.connectionId = init.connectionId;
     this.metadata = init.metadata;
+    this.grpcTarget = init.grpcTarget;
     this.#maxPending = init.maxPending;
     this.connectedAt = init.now;
     this.lastSeen = init.now;

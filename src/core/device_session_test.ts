@@ -28,6 +28,7 @@ const session = (maxPending = 10) =>
     project: "default",
     connectionId: "conn-1",
     metadata: {},
+    grpcTarget: false,
     maxPending,
     now: Date.now(),
   });

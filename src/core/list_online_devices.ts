@@ -45,5 +45,6 @@ function deviceInfo(session: DeviceSession, relayAddress: string): DeviceInfo {
       : "DISCONNECTED",
     transport: session.transport,
     project: session.project,
+    grpc_target: session.grpcTarget,
   };
 }

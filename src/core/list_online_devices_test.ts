@@ -17,6 +17,7 @@ function session(
     project: fields.project ?? "default",
     connectionId: `conn_${deviceId}`,
     metadata: fields.metadata ?? {},
+    grpcTarget: false,
     maxPending: 1,
     now: 1_000,
   });

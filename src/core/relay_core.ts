@@ -35,12 +35,23 @@ import type {
 } from "./messages.ts";
 import { RequestRouter } from "./request_router.ts";
 import { RevocationTracker } from "./revocation_tracker.ts";
+import { GrpcCallMetrics } from "../observability/grpc_call_metrics.ts";
+import {
+  callMany,
+  type CallManyRequest,
+  type CallManyResult,
+} from "./call_many.ts";
+import type { GrpcCallLink } from "./grpc_call_link.ts";
+import { GrpcCallRouter } from "./grpc_call_router.ts";
 import { TokenRevocation } from "./token_revocation.ts";
 import type { TopicPolicy } from "./topic_policy.ts";
 import type { TunnelContext, TunnelPort } from "./tunnel_port.ts";
 
 /** How long answers to requests failed at shutdown get to be written. */
 const ANSWER_FLUSH_MS = 500;
+/** CallMany's calls in flight at once, unless the request asks for fewer or more. */
+const CALL_MANY_DEFAULT_CONCURRENCY = 32;
+const CALL_MANY_MAX_CONCURRENCY = 256;
 
 export interface RelayCoreOptions<Tunnels extends TunnelPort = TunnelPort> {
   config: RelayConfig;
@@ -70,6 +81,8 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
   readonly gate: Gatekeeper;
   /** Tunnel streams (e.g. MQTT); handlers per kind are registered by the composition root. */
   readonly tunnels: Tunnels;
+  /** Transparent gRPC calls to devices' own servers (and CallMany's calls). */
+  readonly grpcCalls: GrpcCallRouter;
   readonly #config: RelayConfig;
   readonly #store: RelayStore;
   readonly #logger: Logger;
@@ -158,6 +171,20 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
       inputLimits: this.#inputLimits,
       gate: this.gate,
     });
+    this.grpcCalls = new GrpcCallRouter({
+      registry: this.registry,
+      lookupDeviceProject: (id) => this.#store.getDevice(id)?.project,
+      methodPolicy: new MethodPolicy(relay.auth.roles),
+      inputLimits: this.#inputLimits,
+      gate: this.gate,
+      metrics: new GrpcCallMetrics(this.metrics.registry),
+      logger,
+      principalOf: (peer, token) => this.#principal(peer, token, ""),
+      track: (principal, call) => this.#streams.track(principal, call),
+      untrack: (call) => this.#streams.untrack(call),
+      isDraining: () => this.#draining,
+      attachTimeoutMs: relay.session.handshake_timeout_seconds * 1000,
+    });
     this.tunnels = options.tunnels({
       gate: this.gate,
       verifyCredential: (id, credential) =>
@@ -222,6 +249,36 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
       track: (principal, tracked) => this.#streams.track(principal, tracked),
       untrack: (tracked) => this.#streams.untrack(tracked),
       trackAnswer: (answer) => this.#answers.add(answer),
+    });
+  }
+
+  /** Serves one transparent gRPC call (a call that names a device in `relay-device-id`). */
+  acceptGrpcCall(link: GrpcCallLink): Promise<void> {
+    return this.grpcCalls.serve(link);
+  }
+
+  /** CallMany: one result per target device, as each call completes. */
+  async *callMany(
+    peer: Peer,
+    bearerToken: string,
+    request: CallManyRequest,
+    signal: AbortSignal,
+  ): AsyncGenerator<CallManyResult> {
+    const principal = await this.#principal(
+      peer,
+      bearerToken || request.token,
+      request.controller_id,
+    );
+    this.#inputLimits.checkMetadata(request.label_selector, "label_selector");
+    const relay = this.#config.relay;
+    yield* callMany(principal, request, { peer, signal }, {
+      router: this.grpcCalls,
+      sessions: () => this.registry.list(),
+      defaultTimeoutMs: relay.request.default_timeout_seconds * 1000,
+      maxTimeoutMs: relay.request.max_timeout_seconds * 1000,
+      defaultConcurrency: CALL_MANY_DEFAULT_CONCURRENCY,
+      maxConcurrency: CALL_MANY_MAX_CONCURRENCY,
+      maxTargets: relay.max_device_connections,
     });
   }
 

@@ -2,7 +2,8 @@
 // DeviceResponse for it, whatever happens: authorization, idempotency,
 // waiting for a resuming device within the deadline, and device errors.
 import { createHash } from "node:crypto";
-import { canSee, canSend, type MethodPolicy } from "../auth/access_policy.ts";
+import type { MethodPolicy } from "../auth/access_policy.ts";
+import { authorizeDeviceCall } from "./device_access.ts";
 import type { ControllerPrincipal } from "../auth/controller_auth.ts";
 import {
   type ErrorCode,
@@ -134,33 +135,20 @@ export class RequestRouter {
   ): void {
     const project = this.#options.registry.get(deviceId)?.project ??
       this.#options.lookupDeviceProject(deviceId);
-    if (project === undefined || !canSee(principal, project)) {
+    authorizeDeviceCall(principal, project, method, {
+      policy: this.#options.methodPolicy,
       // Non-admins learn nothing about devices outside their projects.
-      if (principal.role === "admin") {
-        throw new RelayError("DEVICE_NOT_FOUND", "no such device", {
-          source: "downstream",
-        });
-      }
-      throw new RelayError(
-        "UNAUTHORIZED",
-        "device not found or not accessible",
-        { source: "downstream" },
-      );
-    }
-    if (!canSend(principal, project)) {
-      throw new RelayError(
-        "PERMISSION_DENIED",
-        `role ${principal.role} may not send requests`,
-        { source: "downstream" },
-      );
-    }
-    if (!this.#options.methodPolicy.allows(principal.role, method)) {
-      throw new RelayError(
-        "PERMISSION_DENIED",
-        `role ${principal.role} may not call method ${method}`,
-        { source: "downstream" },
-      );
-    }
+      hidden: () =>
+        principal.role === "admin"
+          ? new RelayError("DEVICE_NOT_FOUND", "no such device", {
+            source: "downstream",
+          })
+          : new RelayError(
+            "UNAUTHORIZED",
+            "device not found or not accessible",
+            { source: "downstream" },
+          ),
+    });
   }
 
   async #deliver(

@@ -29,6 +29,7 @@ function session(deviceId: string, generation = 1): DeviceSession {
     project: "default",
     connectionId: `conn_${deviceId}`,
     metadata: {},
+    grpcTarget: false,
     maxPending: 1,
     now: 1_000,
   });

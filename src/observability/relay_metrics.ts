@@ -3,7 +3,7 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** Buckets of the duration histograms, 0.5 ms to 10 s. */
-const SECONDS_BUCKETS = [
+export const SECONDS_BUCKETS = [
   0.0005,
   0.001,
   0.0025,

@@ -11,9 +11,13 @@ import type { DeviceRecord } from "../store/relay_store.ts";
 import { deviceHandshake } from "../core/device_handshake.ts";
 import type { Peer } from "../core/gatekeeper.ts";
 import type { TunnelLink } from "../core/links.ts";
-import type { TunnelFrame__Output, TunnelKind } from "../core/messages.ts";
+import type {
+  TunnelFrame,
+  TunnelFrame__Output,
+  TunnelKind,
+} from "../core/messages.ts";
 import type { TunnelContext, TunnelPort } from "../core/tunnel_port.ts";
-import { tunnelBytes } from "./tunnel_bytes.ts";
+import { type TunnelBytes, tunnelBytes } from "./tunnel_bytes.ts";
 import { waitAtMost } from "../limits/deadline.ts";
 
 /** One authenticated tunnel, as its handler sees it. */
@@ -21,11 +25,17 @@ export interface Tunnel {
   readonly deviceId: string;
   readonly project: string;
   readonly kind: TunnelKind;
+  /** GRPC_CALL tunnels: the call the device's open frame named. */
+  readonly callId: string;
   readonly peer: Peer;
-  /** Bytes from the device, pulled on demand. */
+  /** Bytes from the device (`data` frames), pulled on demand. */
   readonly readable: ReadableStream<Uint8Array>;
   /** Bytes to the device (bounded queue); close it to flush before returning. */
   readonly writable: WritableStream<Uint8Array>;
+  /** The frames after `open`, for kinds that are not a byte stream (use either these or the bytes). */
+  readonly frames: AsyncIterator<TunnelFrame__Output>;
+  /** Sends one frame; resolves when the transport took it. */
+  send(frame: TunnelFrame): Promise<void>;
   /** Aborted when the tunnel must end: stream gone, credential revoked, shutdown. */
   readonly signal: AbortSignal;
 }
@@ -145,16 +155,27 @@ export class TunnelService implements TunnelPort {
         { source: "downstream" },
       );
     }
-    this.#options.gate.admitDeviceConnection(link, deviceId);
-    this.#options.gate.authSucceeded(link, `device:${deviceId}`);
-    await this.#run(link, inbound, handler, { record, kind: open.kind });
+    // A call's tunnel was admitted (and audited) as the controller's call.
+    if (open.kind !== "GRPC_CALL") {
+      this.#options.gate.admitDeviceConnection(link, deviceId);
+      this.#options.gate.authSucceeded(link, `device:${deviceId}`);
+    }
+    await this.#run(link, inbound, handler, {
+      record,
+      kind: open.kind,
+      callId: open.call_id,
+    });
   }
 
   async #run(
     link: TunnelLink,
     inbound: AsyncIterator<TunnelFrame__Output>,
     handler: TunnelHandler,
-    { record, kind }: { record: DeviceRecord; kind: TunnelKind },
+    { record, kind, callId }: {
+      record: DeviceRecord;
+      kind: TunnelKind;
+      callId: string;
+    },
   ): Promise<void> {
     const { logger } = this.#options;
     const deviceId = record.deviceId;
@@ -171,24 +192,36 @@ export class TunnelService implements TunnelPort {
       transport: link.transport,
       remote: link.remoteAddress,
     };
-    logger.info("tunnel opened", fields);
-    const bytes = tunnelBytes(link, inbound, {
-      ...(this.#options.maxFrameBytes === undefined
-        ? {}
-        : { maxFrameBytes: this.#options.maxFrameBytes }),
-      ...(this.#options.highWaterMarkBytes === undefined
-        ? {}
-        : { highWaterMarkBytes: this.#options.highWaterMarkBytes }),
-    });
+    // One per call for GRPC_CALL: too many for the info log.
+    const level = kind === "GRPC_CALL" ? "debug" : "info";
+    logger[level]("tunnel opened", fields);
+    // Made on first use: GRPC_CALL tunnels carry frames, not bytes.
+    let bytes: TunnelBytes | undefined;
+    const byteStreams = () =>
+      bytes ??= tunnelBytes(link, inbound, {
+        ...(this.#options.maxFrameBytes === undefined
+          ? {}
+          : { maxFrameBytes: this.#options.maxFrameBytes }),
+        ...(this.#options.highWaterMarkBytes === undefined
+          ? {}
+          : { highWaterMarkBytes: this.#options.highWaterMarkBytes }),
+      });
     let failure: RelayError | undefined;
     try {
       await handler({
         deviceId,
         project: record.project,
         kind,
+        callId,
         peer: link,
-        readable: bytes.readable,
-        writable: bytes.writable,
+        get readable() {
+          return byteStreams().readable;
+        },
+        get writable() {
+          return byteStreams().writable;
+        },
+        frames: inbound,
+        send: (frame) => link.send(frame),
         signal: ended.signal,
       });
     } catch (error) {
@@ -200,7 +233,7 @@ export class TunnelService implements TunnelPort {
     // made of it.
     const reason = ended.signal.reason;
     if (reason instanceof RelayError) failure = reason;
-    logger.info("tunnel closed", {
+    logger[level]("tunnel closed", {
       ...fields,
       ...(failure ? { code: failure.code, reason: failure.message } : {}),
     });

@@ -65,7 +65,10 @@ function memoryLink() {
 }
 
 function open(deviceId: string, token = CREDENTIAL): TunnelFrame__Output {
-  return { frame: "open", open: { device_id: deviceId, token, kind: "MQTT" } };
+  return {
+    frame: "open",
+    open: { device_id: deviceId, token, kind: "MQTT", call_id: "" },
+  };
 }
 
 async function service(

@@ -46,6 +46,7 @@ export const LAYERS: Layer[] = [
       "src/errors",
       "src/gen",
       "src/tls",
+      "src/wire",
     ],
     sideways: true,
   },

@@ -22,6 +22,13 @@ import { noGoawayReply } from "./goaway_reply.ts";
 import { widenFlowControlWindows } from "./http2_servers.ts";
 import { pingInRootContext } from "./keepalive_ping_context.ts";
 import { serverStreamLink } from "./server_stream_link.ts";
+import {
+  bearerOf,
+  grpcCallLink,
+  serveOtherMethods,
+} from "./grpc_call_adapter.ts";
+import type { CallManyRequest__Output } from "../../src/gen/relay/v1/CallManyRequest.ts";
+import type { CallManyResult } from "../../src/gen/relay/v1/CallManyResult.ts";
 import { toServiceError } from "./status_mapping.ts";
 
 export interface TlsMaterial {
@@ -65,6 +72,14 @@ export class GrpcRelayServer {
       relayProto().relay.v1.RelayService.service,
       this.#handlers(),
     );
+    // Every other method: a transparent call to a device's own server.
+    serveOtherMethods(this.#server, (call) => {
+      options.core.acceptGrpcCall(grpcCallLink(call)).catch((error) =>
+        options.logger.error("transparent call crashed", {
+          error: String(error),
+        })
+      );
+    });
   }
 
   /** Binds and starts serving; resolves with the bound port. */
@@ -173,6 +188,11 @@ export class GrpcRelayServer {
           .then((devices) => callback(null, { devices }))
           .catch((error) => callback(toServiceError(RelayError.from(error))));
       },
+      CallMany: (call) => {
+        streamCallMany(call, core).catch((error) =>
+          logger.error("CallMany crashed", { error: String(error) })
+        );
+      },
       RevokeToken: (call, callback) => {
         core.revokeToken(peerOf(call), bearerOf(call.metadata), call.request)
           .then((response) => callback(null, response))
@@ -210,7 +230,36 @@ function peerOf(call: { getPeer(): string }): Peer {
   return { remoteAddress: call.getPeer(), transport: "h2" };
 }
 
-function bearerOf(metadata: grpc.Metadata): string {
-  const value = metadata.get("authorization")[0];
-  return typeof value === "string" ? value.replace(/^Bearer\s+/i, "") : "";
+/** Writes each device's result as it completes; a refusal is the status. */
+async function streamCallMany(
+  call: grpc.ServerWritableStream<CallManyRequest__Output, CallManyResult>,
+  core: RelayCore,
+): Promise<void> {
+  const cancelled = new AbortController();
+  call.once("cancelled", () =>
+    cancelled.abort(
+      new RelayError("CANCELLED", "the caller cancelled CallMany", {
+        source: "downstream",
+      }),
+    ));
+  try {
+    const results = core.callMany(
+      peerOf(call),
+      bearerOf(call.metadata),
+      call.request,
+      cancelled.signal,
+    );
+    for await (const result of results) {
+      if (cancelled.signal.aborted) return;
+      if (!call.write(result)) {
+        await new Promise((resolve) => {
+          call.once("drain", resolve);
+          cancelled.signal.addEventListener("abort", resolve, { once: true });
+        });
+      }
+    }
+    call.end();
+  } catch (error) {
+    call.emit("error", toServiceError(RelayError.from(error)));
+  }
 }

@@ -6,21 +6,7 @@ import {
   RelayError,
 } from "../../src/errors/relay_error.ts";
 import { ERROR_CODE_HEADER } from "./relay_proto.ts";
-
-const TO_STATUS: Record<ErrorCode, grpc.status> = {
-  OK: grpc.status.OK,
-  DEVICE_OFFLINE: grpc.status.UNAVAILABLE,
-  UNAUTHORIZED: grpc.status.UNAUTHENTICATED,
-  DEVICE_NOT_FOUND: grpc.status.NOT_FOUND,
-  RATE_LIMITED: grpc.status.RESOURCE_EXHAUSTED,
-  INTERNAL_ERROR: grpc.status.INTERNAL,
-  DEADLINE_EXCEEDED: grpc.status.DEADLINE_EXCEEDED,
-  INVALID_REQUEST: grpc.status.INVALID_ARGUMENT,
-  METHOD_NOT_FOUND: grpc.status.UNIMPLEMENTED,
-  CANCELLED: grpc.status.CANCELLED,
-  UNAVAILABLE: grpc.status.UNAVAILABLE,
-  PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
-};
+import { grpcStatusOf } from "../../src/errors/grpc_status.ts";
 
 const FROM_STATUS = new Map<grpc.status, ErrorCode>([
   [grpc.status.UNAUTHENTICATED, "UNAUTHORIZED"],
@@ -38,7 +24,7 @@ const FROM_STATUS = new Map<grpc.status, ErrorCode>([
 export function toServiceError(error: RelayError): Partial<grpc.StatusObject> {
   const metadata = new grpc.Metadata();
   metadata.set(ERROR_CODE_HEADER, error.code);
-  return { code: TO_STATUS[error.code], details: error.message, metadata };
+  return { code: grpcStatusOf(error.code), details: error.message, metadata };
 }
 
 const REFUSED =

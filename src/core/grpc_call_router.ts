@@ -1,0 +1,280 @@
+// Transparent gRPC calls: a controller's ordinary gRPC call, or one device's
+// share of a CallMany, to the device's own gRPC server. The caller is
+// authenticated and authorized like a ConnectToDevice request (same RBAC,
+// allow-list on the full method path, rate limits); an unknown device and one
+// the caller may not see are answered alike (NOT_FOUND). The device gets a
+// GrpcCallStart on its control stream and opens a GRPC_CALL tunnel for the
+// call, which carries its messages both ways.
+import type { MethodPolicy } from "../auth/access_policy.ts";
+import type { ControllerPrincipal } from "../auth/controller_auth.ts";
+import { validateDeviceId } from "../auth/device_id.ts";
+import { grpcStatusName, grpcStatusOf } from "../errors/grpc_status.ts";
+import { RelayError } from "../errors/relay_error.ts";
+import type { GrpcCallMetrics } from "../observability/grpc_call_metrics.ts";
+import type { Logger } from "../observability/logger.ts";
+import { authorizeDeviceCall } from "./device_access.ts";
+import type { DeviceRegistry } from "./device_registry.ts";
+import type { Gatekeeper, Peer } from "./gatekeeper.ts";
+import type {
+  CallTunnel,
+  GrpcCallHead,
+  GrpcCallLink,
+  GrpcStatus,
+} from "./grpc_call_link.ts";
+import { pipeGrpcCall } from "./grpc_call_pipe.ts";
+import type { InputLimits } from "./input_limits.ts";
+import { type AttachedTunnel, PendingCalls } from "./pending_calls.ts";
+import type { ClosableStream } from "./revocation_tracker.ts";
+
+export interface GrpcCallRouterOptions {
+  registry: DeviceRegistry;
+  /** Project of a device known to the store (online or not). */
+  lookupDeviceProject: (deviceId: string) => string | undefined;
+  methodPolicy: MethodPolicy;
+  inputLimits: InputLimits;
+  gate: Gatekeeper;
+  metrics: GrpcCallMetrics;
+  logger: Logger;
+  /** Authenticates (and audits) a controller token. */
+  principalOf: (peer: Peer, token: string) => Promise<ControllerPrincipal>;
+  /** Registers an open call under its principal so revocation can end it. */
+  track: (principal: ControllerPrincipal, call: ClosableStream) => void;
+  untrack: (call: ClosableStream) => void;
+  isDraining: () => boolean;
+  /** How long a device has to open the tunnel for a call. */
+  attachTimeoutMs: number;
+}
+
+/** Path of a gRPC method: "/package.Service/Method". */
+const METHOD_PATH = /^\/[^/]+\/[^/]+$/;
+
+export class GrpcCallRouter {
+  readonly #options: GrpcCallRouterOptions;
+  readonly #pending = new PendingCalls();
+
+  constructor(options: GrpcCallRouterOptions) {
+    this.#options = options;
+  }
+
+  /** Serves one controller call until its status is sent. */
+  async serve(link: GrpcCallLink): Promise<void> {
+    const { metrics, track, untrack } = this.#options;
+    const started = performance.now();
+    let code: string;
+    const call: ClosableStream = {
+      close: (error) =>
+        link.fail(
+          error ?? new RelayError("UNAVAILABLE", "relay is shutting down"),
+        ),
+    };
+    metrics.active.inc();
+    try {
+      if (link.deviceId === "") {
+        throw new RelayError(
+          "METHOD_NOT_FOUND",
+          `${link.head.method} is not a relay.v1 method; to call a device's own gRPC service, name the device in relay-device-id metadata`,
+          { source: "downstream" },
+        );
+      }
+      const principal = await this.#options.principalOf(
+        link,
+        link.bearerToken,
+      );
+      track(principal, call);
+      const status = await this.#call(principal, link.deviceId, link);
+      code = grpcStatusName(status.code);
+      link.finish(status);
+    } catch (error) {
+      const relayError = RelayError.from(error);
+      code = grpcStatusName(grpcStatusOf(relayError.code));
+      link.fail(relayError);
+    } finally {
+      untrack(call);
+      metrics.active.dec();
+    }
+    metrics.finished(
+      link.head.method,
+      code,
+      (performance.now() - started) / 1000,
+    );
+  }
+
+  /**
+   * One unary call to one device, without a transport on the controller's
+   * side (CallMany): the device server's status and its response message.
+   * Rejects with the RelayError that kept the call from completing.
+   */
+  async callOnce(
+    principal: ControllerPrincipal,
+    target: { deviceId: string; head: GrpcCallHead; request: Uint8Array },
+    peer: Peer,
+    signal: AbortSignal,
+  ): Promise<{ status: GrpcStatus; response: Uint8Array }> {
+    let response: Uint8Array = new Uint8Array(0);
+    const link: GrpcCallLink = {
+      remoteAddress: peer.remoteAddress,
+      transport: peer.transport,
+      bearerToken: "",
+      deviceId: target.deviceId,
+      head: target.head,
+      messages: (async function* () {
+        yield target.request;
+      })(),
+      signal,
+      sendHeaders: () => {},
+      send: (message) => {
+        // A unary method answers once; the first message is the answer.
+        if (response.byteLength === 0) response = message;
+        return Promise.resolve();
+      },
+      finish: () => {},
+      fail: () => {},
+    };
+    const started = performance.now();
+    this.#options.metrics.active.inc();
+    let code = "OK";
+    try {
+      const status = await this.#call(principal, target.deviceId, link);
+      code = grpcStatusName(status.code);
+      return { status, response };
+    } catch (error) {
+      code = grpcStatusName(grpcStatusOf(RelayError.from(error).code));
+      throw error;
+    } finally {
+      this.#options.metrics.active.dec();
+      this.#options.metrics.finished(
+        target.head.method,
+        code,
+        (performance.now() - started) / 1000,
+      );
+    }
+  }
+
+  /**
+   * The device's GRPC_CALL tunnel arrived: joins it to its call. Resolves
+   * when the call ends it cleanly, rejects with the error it ends it with.
+   */
+  attach(tunnel: CallTunnel): Promise<void> {
+    return this.#pending.attach(tunnel);
+  }
+
+  async #call(
+    principal: ControllerPrincipal,
+    deviceId: string,
+    link: GrpcCallLink,
+  ): Promise<GrpcStatus> {
+    const attached = await this.#open(principal, deviceId, link);
+    const { gate } = this.#options;
+    try {
+      const status = await pipeGrpcCall(link, attached.tunnel, {
+        onRequestBytes: (bytes) =>
+          gate.chargeResponse(principal, deviceId, bytes),
+        onResponseBytes: (bytes) =>
+          gate.chargeResponse(principal, deviceId, bytes),
+      });
+      attached.end();
+      return status;
+    } catch (error) {
+      const relayError = RelayError.from(error);
+      attached.end(relayError);
+      throw relayError;
+    }
+  }
+
+  /** Checks the call, asks the device for its tunnel and waits for it. */
+  async #open(
+    principal: ControllerPrincipal,
+    deviceId: string,
+    link: GrpcCallLink,
+  ): Promise<AttachedTunnel> {
+    const options = this.#options;
+    const { method } = link.head;
+    validateDeviceId(deviceId);
+    options.inputLimits.checkMethodName(method);
+    if (!METHOD_PATH.test(method)) {
+      throw new RelayError(
+        "INVALID_REQUEST",
+        `method ${method} is not a gRPC method path (/package.Service/Method)`,
+        { source: "downstream" },
+      );
+    }
+    if (options.isDraining()) {
+      throw new RelayError("UNAVAILABLE", "relay is shutting down");
+    }
+    const session = options.registry.get(deviceId);
+    try {
+      authorizeDeviceCall(
+        principal,
+        session?.project ?? options.lookupDeviceProject(deviceId),
+        method,
+        {
+          policy: options.methodPolicy,
+          hidden: () =>
+            new RelayError(
+              "DEVICE_NOT_FOUND",
+              `device ${deviceId} not found or not accessible`,
+              { source: "downstream" },
+            ),
+        },
+      );
+    } catch (error) {
+      options.gate.denied(link, principal, error as RelayError, deviceId);
+      throw error;
+    }
+    options.gate.admitRequest(link, principal, deviceId, 0);
+    const deviceLink = session?.link;
+    if (session === undefined || deviceLink == null) {
+      throw new RelayError("DEVICE_OFFLINE", `device ${deviceId} is offline`);
+    }
+    if (!session.grpcTarget) {
+      throw new RelayError(
+        "METHOD_NOT_FOUND",
+        `device ${deviceId} takes no transparent gRPC calls (its agent runs without --grpc-target)`,
+        { source: "downstream" },
+      );
+    }
+    // Given up when the caller goes, the device's stream ends or the device
+    // does not open the tunnel in time.
+    const waiting = new AbortController();
+    const giveUp = (reason: unknown) => waiting.abort(reason);
+    const onCallerGone = () => giveUp(link.signal.reason);
+    const onDeviceGone = () =>
+      giveUp(
+        new RelayError("DEVICE_OFFLINE", `device ${deviceId} went offline`),
+      );
+    const timer = setTimeout(
+      () =>
+        giveUp(
+          new RelayError(
+            "UNAVAILABLE",
+            `device ${deviceId} did not open the call's tunnel within ${options.attachTimeoutMs} ms`,
+            { source: "upstream" },
+          ),
+        ),
+      options.attachTimeoutMs,
+    );
+    link.signal.addEventListener("abort", onCallerGone, { once: true });
+    deviceLink.signal.addEventListener("abort", onDeviceGone, { once: true });
+    try {
+      const callId = this.#pending.newCallId();
+      const attached = this.#pending.expect(callId, deviceId, waiting.signal);
+      const { head } = link;
+      deviceLink.send({
+        grpc_call: {
+          call_id: callId,
+          method,
+          metadata: head.metadata,
+          timeout_ms: head.deadline === undefined
+            ? 0
+            : Math.max(1, head.deadline - Date.now()),
+          controller_id: principal.controllerId,
+        },
+      }).catch(onDeviceGone);
+      return await attached;
+    } finally {
+      clearTimeout(timer);
+      link.signal.removeEventListener("abort", onCallerGone);
+      deviceLink.signal.removeEventListener("abort", onDeviceGone);
+    }
+  }
+}

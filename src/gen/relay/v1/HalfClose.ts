@@ -1,0 +1,7 @@
+// Original file: proto/relay/v1/relay.proto
+
+export interface HalfClose {
+}
+
+export interface HalfClose__Output {
+}
