@@ -90,6 +90,7 @@ export type {
   DeviceConnector,
   DeviceInfo,
   TunnelStream,
+  UnaryGrpcResult,
 } from "./src/sdk/connector.ts";
 
 // The device SDK.
@@ -112,14 +113,28 @@ export {
   type MqttTunnelListenerOptions,
 } from "./src/sdk/mqtt_tunnel_listener.ts";
 export type { BackoffOptions } from "./src/sdk/backoff.ts";
+export {
+  grpcTarget,
+  type GrpcTargetOptions,
+} from "./transports/grpc/grpc_target_client.ts";
+export type {
+  GrpcCallHead,
+  GrpcStatus,
+  GrpcTarget,
+  LocalGrpcCall,
+  MetadataEntry,
+} from "./src/sdk/grpc_target.ts";
 export { type DeviceKeyPair, generateDeviceKey } from "./src/e2e/device_key.ts";
 
 // The controller SDK.
 export {
+  type CallManyOptions,
+  type CallManyResult,
   type CallOptions,
   ControllerClient,
   type ControllerClientOptions,
   type DeviceCallSession,
+  type GrpcCallOptions,
   type ListDevicesOptions,
   type RevokeOptions,
 } from "./src/sdk/controller_client.ts";

@@ -79,7 +79,10 @@ export interface TestRelay {
    */
   controller(
     token?: string,
-    options?: Pick<ControllerClientOptions, "e2e" | "defaultTimeoutMs">,
+    options?: Pick<ControllerClientOptions, "e2e" | "defaultTimeoutMs"> & {
+      /** Another transport than the relay's (CallMany needs "h2"). */
+      transport?: TestTransport;
+    },
   ): ControllerClient;
   close(): Promise<void>;
 }
@@ -188,10 +191,14 @@ export async function startTestRelay(
       return agent;
     },
     controller(token = relay.adminToken, controllerOptions = {}) {
+      const { transport: controllerTransport, ...rest } = controllerOptions;
       const client = new ControllerClient({
-        connector: controllerConnector(clientOptions),
+        connector: controllerConnector({
+          ...clientOptions,
+          ...(controllerTransport ? { transport: controllerTransport } : {}),
+        }),
         token,
-        ...controllerOptions,
+        ...rest,
       });
       clients.push(client);
       return client;

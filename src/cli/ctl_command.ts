@@ -1,4 +1,4 @@
-// `relay ctl`: the controller CLI (ls, call, revoke, watch).
+// `relay ctl`: the controller CLI (ls, call, grpc, call-many, revoke, watch).
 import { join } from "node:path";
 import { E2E_METADATA_KEY, publicKeyFromMetadata } from "../e2e/device_key.ts";
 import { fingerprint } from "../e2e/hpke_suite.ts";
@@ -20,13 +20,22 @@ import {
 } from "./cli_args.ts";
 import { watch, WATCH_OPTIONS, WATCH_USAGE } from "./ctl_watch.ts";
 import type { CliWiring } from "./wiring.ts";
+import {
+  callMany,
+  CTL_GRPC_OPTIONS,
+  CTL_GRPC_USAGE,
+  grpcCall,
+  requestPayload,
+} from "./ctl_grpc.ts";
 
 const DEFAULT_KNOWN_DEVICES = join(".relay-ctl", "known_devices");
 
-export const CTL_USAGE = `relay ctl <ls|call|revoke|watch> [options]
+export const CTL_USAGE =
+  `relay ctl <ls|call|grpc|call-many|revoke|watch> [options]
   ls [--region R] [--label KEY=VALUE]... [--json]
   call DEVICE METHOD [--data TEXT | --data-file FILE] [--timeout 30s]
        [--pin SHA256:...] [--known-devices FILE] [--no-tofu] [--plaintext]
+${CTL_GRPC_USAGE}
   revoke --target TOKEN|SHA256|jti:ID [--device] [--reason TEXT]
 ${WATCH_USAGE}
 call, end-to-end encryption (on by default):
@@ -64,6 +73,7 @@ export async function ctlCommand(
     "known-devices": { type: "string" },
     "no-tofu": { type: "boolean" },
     plaintext: { type: "boolean" },
+    ...CTL_GRPC_OPTIONS,
   });
   const client = new ControllerClient({
     connector: wiring.controllerConnector(await clientTransport(parsed)),
@@ -76,6 +86,10 @@ export async function ctlCommand(
         return await list(client, parsed);
       case "call":
         return await call(client, parsed);
+      case "grpc":
+        return await grpcCall(client, parsed);
+      case "call-many":
+        return await callMany(client, parsed);
       case "revoke":
         return await revoke(client, parsed);
       default:
@@ -189,10 +203,7 @@ async function call(client: ControllerClient, parsed: Parsed): Promise<number> {
       "usage: ctl call DEVICE METHOD --data TEXT",
     );
   }
-  const dataFile = stringFlag(parsed, "data-file");
-  const payload = dataFile
-    ? await Deno.readFile(dataFile)
-    : new TextEncoder().encode(stringFlag(parsed, "data") ?? "");
+  const payload = await requestPayload(parsed);
   const timeout = stringFlag(parsed, "timeout");
   const response = await client.call(deviceId, method, payload, {
     ...(timeout ? { timeoutMs: parseDuration(timeout, "timeout") } : {}),

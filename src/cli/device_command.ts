@@ -14,6 +14,8 @@ import {
   stringFlag,
 } from "./cli_args.ts";
 import type { CliWiring } from "./wiring.ts";
+import type { GrpcTarget } from "../sdk/grpc_target.ts";
+import { parseHostPort } from "../config/host_port.ts";
 import { MQTT_LISTEN_USAGE, startMqttListener } from "./device_mqtt_listen.ts";
 import {
   IDEMPOTENCY_OPTIONS,
@@ -34,6 +36,13 @@ export const DEVICE_USAGE =
   --e2e-key FILE         the device's end-to-end encryption key pair (JWK, mode 0600;
                          created when missing; default .relay-device/<id>.e2e.json)
   --allow-plaintext      also accept requests that are not end-to-end encrypted
+  --grpc-target HOST:PORT
+                         the device's own gRPC server: controllers call its methods
+                         through the relay unchanged (relay-device-id metadata names
+                         this device); plaintext unless one of the next two is set
+  --grpc-target-ca FILE  PEM of the CA that issued the target's certificate (TLS)
+  --grpc-target-server-name NAME
+                         TLS server name of the target when not its host
   --status JSON          the device's status (a JSON object), published through the relay
                          on MQTT device/<id>/status (QoS 1, retained) at every (re)connect
   --telemetry-interval D publish built-in telemetry (uptime, transport, requests handled,
@@ -65,6 +74,9 @@ export async function deviceCommand(
     status: { type: "string" },
     "telemetry-interval": { type: "string" },
     "mqtt-listen": { type: "string" },
+    "grpc-target": { type: "string" },
+    "grpc-target-ca": { type: "string" },
+    "grpc-target-server-name": { type: "string" },
   });
   const deviceId = requireFlag(parsed, "id");
   validateDeviceId(deviceId); // it names the default key file
@@ -90,6 +102,12 @@ export async function deviceCommand(
     } ${keyPath})${allowPlaintext ? "; plaintext requests accepted too" : ""}`,
   );
   const connector = wiring.deviceConnector(await clientTransport(parsed));
+  const grpcTarget = await grpcTargetOf(parsed, wiring);
+  if (grpcTarget) {
+    console.error(
+      `device ${deviceId}: gRPC calls go to ${grpcTarget.address}`,
+    );
+  }
   const agent = new DeviceAgent({
     connector,
     deviceId,
@@ -98,6 +116,7 @@ export async function deviceCommand(
     e2eKey: key,
     allowPlaintext,
     idempotency,
+    ...(grpcTarget ? { grpcTarget } : {}),
   });
   if (parsed.values.echo === true) {
     agent.handle("*", echoHandler);
@@ -105,7 +124,7 @@ export async function deviceCommand(
     agent.handle("*", (request) => {
       throw new RelayError(
         "METHOD_NOT_FOUND",
-        `no handler for ${request.method} (start with --echo)`,
+        `no handler for ${request.method} (start with --echo; --grpc-target serves gRPC calls, not relay requests)`,
       );
     });
   }
@@ -159,4 +178,29 @@ export async function deviceCommand(
   await mqttListener?.close();
   await agent.close();
   return code;
+}
+
+/** --grpc-target and its TLS flags, checked before the agent starts. */
+async function grpcTargetOf(
+  parsed: ReturnType<typeof parseFlags>,
+  wiring: CliWiring,
+): Promise<GrpcTarget | undefined> {
+  const address = stringFlag(parsed, "grpc-target");
+  const caFile = stringFlag(parsed, "grpc-target-ca");
+  const serverName = stringFlag(parsed, "grpc-target-server-name");
+  if (address === undefined) {
+    if (caFile !== undefined || serverName !== undefined) {
+      throw new RelayError(
+        "INVALID_REQUEST",
+        "--grpc-target-ca and --grpc-target-server-name need --grpc-target",
+      );
+    }
+    return undefined;
+  }
+  parseHostPort(address, { what: "--grpc-target" });
+  return wiring.grpcTarget({
+    address,
+    ...(caFile === undefined ? {} : { caPem: await Deno.readTextFile(caFile) }),
+    ...(serverName === undefined ? {} : { serverName }),
+  });
 }

@@ -5,6 +5,7 @@ import type { RelayCore } from "../core/relay_core.ts";
 import type { RelayMqttPorts } from "../mqtt/mqtt_ports.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { ControllerConnector, DeviceConnector } from "../sdk/connector.ts";
+import type { GrpcTarget } from "../sdk/grpc_target.ts";
 import type { StatePaths } from "../state/state_dir.ts";
 import type { TunnelService } from "../tunnel/tunnel_service.ts";
 
@@ -61,4 +62,13 @@ export interface CliWiring {
   startRelay(config: RelayConfig, logger: Logger): Promise<RunningRelay>;
   deviceConnector(options: ClientTransportOptions): DeviceConnector;
   controllerConnector(options: ClientTransportOptions): ControllerConnector;
+  /** The device's own gRPC server, for transparent calls. */
+  grpcTarget(options: GrpcTargetAddress): GrpcTarget;
+}
+
+export interface GrpcTargetAddress {
+  /** host:port; plaintext unless caPem or serverName is set. */
+  address: string;
+  caPem?: string;
+  serverName?: string;
 }

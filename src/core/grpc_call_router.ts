@@ -43,6 +43,8 @@ export interface GrpcCallRouterOptions {
   isDraining: () => boolean;
   /** How long a device has to open the tunnel for a call. */
   attachTimeoutMs: number;
+  /** Largest message either way (relay.request.max_payload_bytes). */
+  maxMessageBytes: number;
 }
 
 /** Path of a gRPC method: "/package.Service/Method". */
@@ -164,13 +166,21 @@ export class GrpcCallRouter {
     link: GrpcCallLink,
   ): Promise<GrpcStatus> {
     const attached = await this.#open(principal, deviceId, link);
-    const { gate } = this.#options;
+    const { gate, maxMessageBytes } = this.#options;
+    // Both directions count against the controller's and device's bytes budgets.
+    const charge = (bytes: number) => {
+      if (bytes > maxMessageBytes) {
+        throw new RelayError(
+          "RATE_LIMITED",
+          `a message of ${bytes} bytes is more than ${maxMessageBytes} (relay.request.max_payload_bytes)`,
+        );
+      }
+      gate.chargeResponse(principal, deviceId, bytes);
+    };
     try {
       const status = await pipeGrpcCall(link, attached.tunnel, {
-        onRequestBytes: (bytes) =>
-          gate.chargeResponse(principal, deviceId, bytes),
-        onResponseBytes: (bytes) =>
-          gate.chargeResponse(principal, deviceId, bytes),
+        onRequestBytes: charge,
+        onResponseBytes: charge,
       });
       attached.end();
       return status;

@@ -184,6 +184,7 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
       untrack: (call) => this.#streams.untrack(call),
       isDraining: () => this.#draining,
       attachTimeoutMs: relay.session.handshake_timeout_seconds * 1000,
+      maxMessageBytes: relay.request.max_payload_bytes,
     });
     this.tunnels = options.tunnels({
       gate: this.gate,

@@ -13,6 +13,8 @@ export interface DeviceIdentity {
   deviceId: string;
   token: string;
   metadata: Record<string, string>;
+  /** The agent forwards transparent gRPC calls to a server of its own. */
+  grpcTarget: boolean;
 }
 
 export interface OpenOptions {
@@ -92,6 +94,7 @@ export class AgentConnection {
           device_id: identity.deviceId,
           metadata: identity.metadata,
           previous_connection_id: options.previousConnectionId,
+          grpc_target: identity.grpcTarget,
         },
       });
       const first = await withDeadline(

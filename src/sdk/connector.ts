@@ -1,5 +1,7 @@
 // What the SDKs need from a transport on the client side. Each transport
 // adapter (transports/*) provides these; the SDKs never import an adapter.
+import type { CallManyRequest } from "../gen/relay/v1/CallManyRequest.ts";
+import type { CallManyResult__Output } from "../gen/relay/v1/CallManyResult.ts";
 import type { ControllerMessage } from "../gen/relay/v1/ControllerMessage.ts";
 import type { DeviceInfo__Output } from "../gen/relay/v1/DeviceInfo.ts";
 import type { DeviceMessage } from "../gen/relay/v1/DeviceMessage.ts";
@@ -12,8 +14,11 @@ import type {
   TunnelFrame,
   TunnelFrame__Output,
 } from "../gen/relay/v1/TunnelFrame.ts";
+import type { GrpcStatus, MetadataEntry } from "../wire/grpc_call_types.ts";
 
 export type {
+  CallManyRequest,
+  CallManyResult__Output as CallManyResult,
   ControllerMessage,
   DeviceInfo__Output as DeviceInfo,
   DeviceMessage,
@@ -79,5 +84,32 @@ export interface ControllerConnector {
   openStream(
     token: string,
   ): ClientStream<ControllerMessage, DeviceResponse__Output>;
+  /** relay.v1 CallMany: one result per device, in completion order (HTTP/2 only). */
+  callMany?(
+    request: CallManyRequest,
+    token: string,
+    signal?: AbortSignal,
+  ): AsyncIterable<CallManyResult__Output>;
+  /** One unary call to a device's own gRPC server, bytes in and out (HTTP/2 only). */
+  unaryGrpcCall?(
+    call: UnaryGrpcCall,
+    token: string,
+  ): Promise<UnaryGrpcResult>;
   close(): void;
+}
+
+export interface UnaryGrpcCall {
+  deviceId: string;
+  /** "/package.Service/Method". */
+  method: string;
+  request: Uint8Array;
+  metadata: MetadataEntry[];
+  /** 0 for no deadline. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** The device server's status; `response` only with OK. */
+export interface UnaryGrpcResult extends GrpcStatus {
+  response: Uint8Array | undefined;
 }

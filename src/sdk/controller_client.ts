@@ -15,7 +15,18 @@ import type {
   ControllerMessage,
   DeviceInfo,
   DeviceResponse,
+  UnaryGrpcResult,
 } from "./connector.ts";
+import type { MetadataEntry } from "../wire/grpc_call_types.ts";
+
+const encoder = new TextEncoder();
+
+function metadataList(metadata: Record<string, string> = {}): MetadataEntry[] {
+  return Object.entries(metadata).map(([key, value]) => ({
+    key: key.toLowerCase(),
+    value: encoder.encode(value),
+  }));
+}
 
 export interface ControllerClientOptions {
   connector: ControllerConnector;
@@ -47,6 +58,42 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Explicit sequence number (for idempotent retries); automatic otherwise. */
   sequenceNumber?: number;
+}
+
+export interface CallManyOptions {
+  /** "/package.Service/Method" on the devices' own gRPC servers. */
+  method: string;
+  /** The serialized request message, the same for every device. */
+  request: Uint8Array;
+  /** Devices to call by id (an offline one gets UNAVAILABLE). */
+  deviceIds?: string[];
+  /** Also every online device carrying all these labels (register metadata). */
+  labels?: Record<string, string>;
+  /** Each device's deadline (relay default 10 s, at most 5 min). */
+  perDeviceTimeoutMs?: number;
+  /** Devices called at once (relay default 32, at most 256). */
+  maxConcurrency?: number;
+  /** Request metadata for every call (not `authorization` or `relay-*`). */
+  metadata?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** One device's outcome: the gRPC status its server (or the relay) gave. */
+export interface CallManyResult {
+  deviceId: string;
+  /** gRPC status code; 0 is OK. */
+  code: number;
+  message: string;
+  /** The response message with OK, else empty. */
+  response: Uint8Array;
+  durationMs: number;
+}
+
+export interface GrpcCallOptions {
+  /** The call's deadline; none by default. */
+  timeoutMs?: number;
+  metadata?: Record<string, string>;
+  signal?: AbortSignal;
 }
 
 export class ControllerClient {
@@ -88,6 +135,70 @@ export class ControllerClient {
       revoked: response.revoked,
       closedStreams: response.closed_streams,
     };
+  }
+
+  /**
+   * One unary call on many devices' own gRPC servers (relay.v1 CallMany,
+   * HTTP/2 only). Yields one result per device as each finishes; throws a
+   * RelayError only when the relay refuses the whole request.
+   */
+  async *callMany(options: CallManyOptions): AsyncGenerator<CallManyResult> {
+    const results = this.#needs("callMany").callMany!(
+      {
+        method: options.method,
+        request: options.request,
+        device_ids: options.deviceIds ?? [],
+        label_selector: options.labels ?? {},
+        per_device_timeout_ms: options.perDeviceTimeoutMs ?? 0,
+        max_concurrency: options.maxConcurrency ?? 0,
+        metadata: metadataList(options.metadata),
+      },
+      this.#options.token,
+      options.signal,
+    );
+    for await (const result of results) {
+      yield {
+        deviceId: result.device_id,
+        code: result.status_code,
+        message: result.status_message,
+        response: new Uint8Array(result.response),
+        durationMs: result.duration_ms,
+      };
+    }
+  }
+
+  /**
+   * One unary call on a device's own gRPC server, bytes in and out (what any
+   * gRPC client does with `relay-device-id` metadata; HTTP/2 only). Resolves
+   * with the status, whatever its code; `response` is set with OK.
+   */
+  grpcCall(
+    deviceId: string,
+    method: string,
+    request: Uint8Array,
+    options: GrpcCallOptions = {},
+  ): Promise<UnaryGrpcResult> {
+    return this.#needs("unaryGrpcCall").unaryGrpcCall!({
+      deviceId,
+      method,
+      request,
+      metadata: metadataList(options.metadata),
+      timeoutMs: options.timeoutMs ?? 0,
+      ...(options.signal ? { signal: options.signal } : {}),
+    }, this.#options.token);
+  }
+
+  #needs(
+    method: "callMany" | "unaryGrpcCall",
+  ): ControllerConnector {
+    const connector = this.#options.connector;
+    if (connector[method] === undefined) {
+      throw new RelayError(
+        "METHOD_NOT_FOUND",
+        `transparent gRPC calls need the HTTP/2 transport, not ${connector.transport}`,
+      );
+    }
+    return connector;
   }
 
   /** A new ConnectToDevice stream bound to one device. */

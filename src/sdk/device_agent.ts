@@ -40,6 +40,8 @@ import {
   telemetryTopic,
 } from "./device_topics.ts";
 import type { DeviceConnector } from "./connector.ts";
+import { GrpcCallForwarder } from "./grpc_call_forwarder.ts";
+import type { GrpcTarget } from "./grpc_target.ts";
 import { type DeviceHandler, RequestDispatcher } from "./request_dispatcher.ts";
 
 export {
@@ -111,6 +113,15 @@ export interface DeviceAgentOptions {
    * Defaults: 10,000 answers, 5 min, 16 MiB; `maxEntries: 0` turns it off.
    */
   idempotency?: Partial<AnswerCacheLimits>;
+  /**
+   * The device's own gRPC server (see `grpcTarget()` in mod.ts): controllers
+   * call its methods through the relay unchanged, with the `relay-device-id`
+   * metadata naming this device. The agent forwards each call over its own
+   * tunnel; closing the agent cancels them and closes the target.
+   */
+  grpcTarget?: GrpcTarget;
+  /** Transparent calls served at once (default 256); more get RESOURCE_EXHAUSTED. */
+  maxConcurrentGrpcCalls?: number;
 }
 
 export class DeviceAgent {
@@ -138,6 +149,7 @@ export class DeviceAgent {
   };
 
   readonly #listeners = new Set<(detail: AgentStateDetail) => void>();
+  readonly #grpcCalls: GrpcCallForwarder | undefined;
 
   constructor(options: DeviceAgentOptions) {
     this.#options = options;
@@ -161,6 +173,16 @@ export class DeviceAgent {
     this.#outbox = new PublishOutbox({
       maxUnacked: options.maxUnackedPublishes ?? 32,
       maxQueued: options.maxQueuedPublishes ?? 100,
+    });
+    this.#grpcCalls = options.grpcTarget && new GrpcCallForwarder({
+      target: options.grpcTarget,
+      connector: options.connector,
+      deviceId: options.deviceId,
+      token: options.token,
+      transport: () => this.#connection?.transport,
+      ...(options.maxConcurrentGrpcCalls === undefined
+        ? {}
+        : { maxConcurrentCalls: options.maxConcurrentGrpcCalls }),
     });
   }
 
@@ -283,6 +305,7 @@ export class DeviceAgent {
     await this.#running;
     this.#outbox.close(new RelayError("CANCELLED", "device agent closed"));
     this.#answers.close();
+    await this.#grpcCalls?.close();
     this.#options.connector.close();
     this.#setState({ ...this.#state, state: "closed" });
   }
@@ -358,6 +381,7 @@ export class DeviceAgent {
       deviceId: this.#options.deviceId,
       token: this.#options.token,
       metadata: { ...this.#options.metadata, ...publicKeyMetadata(e2e.key) },
+      grpcTarget: this.#grpcCalls !== undefined,
     }, {
       previousConnectionId,
       registerTimeoutMs: this.#options.registerTimeoutMs ?? 10_000,
@@ -450,6 +474,8 @@ export class DeviceAgent {
             stream: connection.stream,
             signal: handlers.signal,
           });
+        } else if (next.value.grpc_call) {
+          this.#grpcCalls?.forward(next.value.grpc_call);
         }
       }
     } catch (error) {

@@ -17,17 +17,16 @@ export interface GrpcCallForwarderOptions {
   deviceId: string;
   /** The device credential; every tunnel presents it. */
   token: string;
-  /** The agent's current transport ("quic", "h2"). */
-  transport: () => string;
+  /** The agent's current transport ("quic", "h2"), when connected. */
+  transport: () => string | undefined;
   /** Calls served at once (default 256); more are refused with RESOURCE_EXHAUSTED. */
   maxConcurrentCalls?: number;
 }
 
 const DEFAULT_MAX_CONCURRENT_CALLS = 256;
 
-/** gRPC status codes this side produces itself. */
+/** The gRPC status code of a refusal this side produces itself. */
 const RESOURCE_EXHAUSTED = 8;
-const UNAVAILABLE = 14;
 
 export class GrpcCallForwarder {
   readonly #options: GrpcCallForwarderOptions;
@@ -55,7 +54,12 @@ export class GrpcCallForwarder {
     const { connector, deviceId, token, transport } = this.#options;
     const tunnel = connector.openTunnel!(transport());
     const opened = tunnel.send({
-      open: { device_id: deviceId, token, kind: "GRPC_CALL", call_id: start.call_id },
+      open: {
+        device_id: deviceId,
+        token,
+        kind: "GRPC_CALL",
+        call_id: start.call_id,
+      },
     });
     const max = this.#options.maxConcurrentCalls ??
       DEFAULT_MAX_CONCURRENT_CALLS;
@@ -71,7 +75,9 @@ export class GrpcCallForwarder {
     const call = this.#options.target.call({
       method: start.method,
       metadata: start.metadata,
-      deadline: start.timeout_ms > 0 ? Date.now() + start.timeout_ms : undefined,
+      deadline: start.timeout_ms > 0
+        ? Date.now() + start.timeout_ms
+        : undefined,
     });
     const entry = {
       cancel: () => {
@@ -80,7 +86,7 @@ export class GrpcCallForwarder {
       },
       done: Promise.resolve(),
     };
-    entry.done = serveCall(tunnel, call, opened, this.#options.target.address)
+    entry.done = serveCall(tunnel, call, opened)
       .finally(() => this.#open.delete(entry));
     this.#open.add(entry);
   }
@@ -99,7 +105,6 @@ async function serveCall(
   tunnel: TunnelStream,
   call: LocalGrpcCall,
   opened: Promise<void>,
-  targetAddress: string,
 ): Promise<void> {
   try {
     await opened;
@@ -118,7 +123,7 @@ async function serveCall(
       await tunnel.send({ grpc: { message } });
     }
     const status = await call.status;
-    await sendStatus(tunnel, withTarget(status, targetAddress));
+    await sendStatus(tunnel, status);
   } catch {
     // The tunnel failed or the relay ended it: the call is over both ways.
     call.cancel();
@@ -152,13 +157,4 @@ async function forwardRequests(
 
 function sendStatus(tunnel: TunnelStream, status: GrpcStatus): Promise<void> {
   return tunnel.send({ grpc: { status } }).then(() => tunnel.end());
-}
-
-/** The target's own unreachability names the target, so a caller can tell it from the relay's. */
-function withTarget(status: GrpcStatus, targetAddress: string): GrpcStatus {
-  if (status.code !== UNAVAILABLE) return status;
-  return {
-    ...status,
-    message: `device's gRPC target ${targetAddress}: ${status.message}`,
-  };
 }

@@ -1,5 +1,6 @@
 // CallMany: one unary call of the devices' own service on 50 devices at
-// once, through the SDK (controllerClient.callMany). Exactly one result per
+// once, through the SDK (controllerClient.callMany, over HTTP/2 whatever the
+// device transport). Exactly one result per
 // device, streamed as each completes: OK from the fast ones, UNAVAILABLE for
 // offline devices and a target that refuses connections, UNIMPLEMENTED for
 // devices without a gRPC target, NOT_FOUND for an unknown id, and
@@ -82,7 +83,7 @@ rigTest(
         }
       >();
       for await (
-        const result of t.controller().callMany({
+        const result of t.controller(undefined, { transport: "h2" }).callMany({
           method: methodPath("Unary"),
           request: echoRequest("fan-out"),
           deviceIds: [...expected.keys()],
@@ -155,7 +156,7 @@ rigTest(
     ]);
     const called: string[] = [];
     for await (
-      const result of t.controller().callMany({
+      const result of t.controller(undefined, { transport: "h2" }).callMany({
         method: methodPath("Unary"),
         request: echoRequest("by label"),
         deviceIds: ["red-1"],

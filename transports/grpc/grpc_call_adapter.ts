@@ -13,11 +13,10 @@ import {
 import { RelayError } from "../../src/errors/relay_error.ts";
 import { metadataEntries, toMetadata } from "./metadata_entries.ts";
 import { toServiceError } from "./status_mapping.ts";
+import { DEVICE_ID_METADATA } from "./relay_proto.ts";
+import { inboundMessages } from "./server_stream_link.ts";
 
 export type RawDuplexCall = grpc.ServerDuplexStream<Buffer, Uint8Array>;
-
-/** Metadata naming the device a transparent call is for. */
-export const DEVICE_ID_METADATA = "relay-device-id";
 
 /**
  * Makes `server` hand calls of every method it does not serve itself to
@@ -107,7 +106,7 @@ export function grpcCallLink(call: RawDuplexCall): GrpcCallLink {
       metadata: metadataEntries(call.metadata, forDevice),
       deadline: deadlineMs,
     },
-    messages: call,
+    messages: inboundMessages(call, ended.signal),
     signal: ended.signal,
     sendHeaders(headers) {
       if (!done) call.sendMetadata(toMetadata(headers));

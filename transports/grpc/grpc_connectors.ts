@@ -2,19 +2,22 @@
 // controller SDK.
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
-import { isIP } from "node:net";
-import { checkServerIdentity } from "node:tls";
 import type { RelayServiceClient } from "../../src/gen/relay/v1/RelayService.ts";
-import { hostOf } from "../../src/config/host_port.ts";
 import type {
+  CallManyRequest,
+  CallManyResult,
   ControllerConnector,
   DeviceConnector,
   ListOnlineDevicesRequest,
   RevokeTokenRequest,
+  UnaryGrpcCall,
+  UnaryGrpcResult,
 } from "../../src/sdk/connector.ts";
+import { metadataEntries, toMetadata } from "./metadata_entries.ts";
 import { RelayError } from "../../src/errors/relay_error.ts";
 import { clientStream } from "./client_stream.ts";
-import { relayProto } from "./relay_proto.ts";
+import { DEVICE_ID_METADATA, relayProto } from "./relay_proto.ts";
+import { channelCredentials } from "./channel_credentials.ts";
 import { fromServiceError } from "./status_mapping.ts";
 import { STREAM_WINDOW_BYTES } from "./http2_servers.ts";
 import { pingInRootContext } from "./keepalive_ping_context.ts";
@@ -36,22 +39,9 @@ export interface GrpcClientOptions {
 function createClient(options: GrpcClientOptions): RelayServiceClient {
   // Else each keepalive ping's async context keeps every earlier one alive.
   pingInRootContext();
-  const host = hostOf(options.address);
-  const ipTarget = isIP(host) !== 0 && options.serverName === undefined;
-  const credentials = options.insecure
-    ? grpc.credentials.createInsecure()
-    : grpc.credentials.createSsl(
-      options.caPem ? Buffer.from(options.caPem) : null,
-      null,
-      null,
-      // Deno's TLS refuses an IP address as server name (SNI), so an IP
-      // target gets a placeholder name and is verified against the IP.
-      ipTarget
-        ? {
-          checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert),
-        }
-        : {},
-    );
+  const { credentials, channelOptions: tlsOptions } = channelCredentials(
+    options,
+  );
   const channelOptions: grpc.ChannelOptions = {
     "grpc.max_receive_message_length": options.maxMessageBytes ??
       8 * 1024 * 1024,
@@ -70,19 +60,14 @@ function createClient(options: GrpcClientOptions): RelayServiceClient {
     "grpc.use_local_subchannel_pool": 1,
     // How much the relay may send ahead (see STREAM_WINDOW_BYTES).
     "grpc-node.flow_control_window": STREAM_WINDOW_BYTES,
+    ...tlsOptions,
   };
-  const serverName = options.serverName ??
-    (ipTarget ? IP_PLACEHOLDER_NAME : undefined);
-  if (serverName) channelOptions["grpc.ssl_target_name_override"] = serverName;
   const { RelayService } = relayProto().relay.v1;
   return new RelayService(options.address, credentials, channelOptions);
 }
 
 /** grpc-js's own pause between dials of one channel (it has no "none"). */
-const GRPC_RECONNECT_BACKOFF_MS = 100;
-
-/** SNI sent for IP targets; the certificate is checked against the IP itself. */
-const IP_PLACEHOLDER_NAME = "ip-address.invalid";
+export const GRPC_RECONNECT_BACKOFF_MS = 100;
 
 /** Resolves when the channel is connected (TCP and TLS done). */
 function channelReady(
@@ -103,6 +88,42 @@ function channelReady(
         } else resolve();
       },
     );
+  });
+}
+
+/** A transparent unary call through the relay (the device named in `relay-device-id`). */
+function unaryGrpcCall(
+  client: grpc.Client,
+  call: UnaryGrpcCall,
+  token: string,
+): Promise<UnaryGrpcResult> {
+  const metadata = toMetadata(call.metadata);
+  metadata.merge(bearer(token));
+  metadata.set(DEVICE_ID_METADATA, call.deviceId);
+  return new Promise((resolve) => {
+    let response: Uint8Array | undefined;
+    const pending = client.makeUnaryRequest(
+      call.method,
+      (bytes: Uint8Array) => Buffer.from(bytes),
+      (bytes: Buffer) => new Uint8Array(bytes),
+      call.request,
+      metadata,
+      call.timeoutMs > 0
+        ? { deadline: new Date(Date.now() + call.timeoutMs) }
+        : {},
+      (_error, value) => response = value,
+    );
+    call.signal?.addEventListener("abort", () => pending.cancel(), {
+      once: true,
+    });
+    // After the callback: the status carries the trailers either way.
+    pending.on("status", (status: grpc.StatusObject) =>
+      resolve({
+        code: status.code,
+        message: status.details,
+        trailers: metadataEntries(status.metadata),
+        response: status.code === grpc.status.OK ? response : undefined,
+      }));
   });
 }
 
@@ -168,6 +189,20 @@ export function grpcControllerConnector(
         channelReady(client, options),
       );
     },
+    async *callMany(request: CallManyRequest, token: string, signal) {
+      const call = client.CallMany(request, bearer(token));
+      const cancel = () => call.cancel();
+      signal?.addEventListener("abort", cancel, { once: true });
+      try {
+        for await (const result of call) yield result as CallManyResult;
+      } catch (error) {
+        throw fromServiceError(error);
+      } finally {
+        signal?.removeEventListener("abort", cancel);
+        call.cancel();
+      }
+    },
+    unaryGrpcCall: (call, token) => unaryGrpcCall(client, call, token),
     close() {
       client.close();
     },

@@ -29,3 +29,6 @@ export function relayProto(): ProtoGrpcType {
 
 /** Header carrying the exact relay error code next to the gRPC status. */
 export const ERROR_CODE_HEADER = "relay-error-code";
+
+/** Metadata naming the device a transparent call is for. */
+export const DEVICE_ID_METADATA = "relay-device-id";

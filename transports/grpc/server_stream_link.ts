@@ -100,7 +100,7 @@ export function serverStreamLink<In, Out>(
  * status is still to be sent), and a cancelled call must end the iteration:
  * grpc-js does not end the readable side when the peer resets the stream.
  */
-async function* inboundMessages<In>(
+export async function* inboundMessages<In>(
   call: grpc.ServerDuplexStream<In, unknown>,
   signal: AbortSignal,
 ): AsyncGenerator<In> {

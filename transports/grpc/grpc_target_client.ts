@@ -1,0 +1,156 @@
+// The device's own gRPC server as a GrpcTarget (src/sdk/grpc_target.ts):
+// grpc-js calls any method with bytes in and out (identity serializers), so
+// the agent forwards calls without knowing the server's protos.
+import * as grpc from "@grpc/grpc-js";
+import { Buffer } from "node:buffer";
+import type {
+  GrpcCallHead,
+  GrpcStatus,
+  GrpcTarget,
+  LocalGrpcCall,
+  MetadataEntry,
+} from "../../src/sdk/grpc_target.ts";
+import { channelCredentials } from "./channel_credentials.ts";
+import { GRPC_RECONNECT_BACKOFF_MS } from "./grpc_connectors.ts";
+import { metadataEntries, toMetadata } from "./metadata_entries.ts";
+
+export interface GrpcTargetOptions {
+  /** host:port of the device's gRPC server (plaintext unless caPem, serverName or tls). */
+  address: string;
+  /** PEM of the CA that issued the server's certificate; implies TLS. */
+  caPem?: string;
+  /** TLS server name when it differs from the host in `address`; implies TLS. */
+  serverName?: string;
+  /** TLS against the system roots. */
+  tls?: boolean;
+}
+
+/** Messages a call buffers from the server before it pauses reading. */
+const RESPONSE_BUFFER_MESSAGES = 16;
+
+export function grpcTarget(options: GrpcTargetOptions): GrpcTarget {
+  const tls = options.tls === true || options.caPem !== undefined ||
+    options.serverName !== undefined;
+  const { credentials, channelOptions } = channelCredentials({
+    ...options,
+    insecure: !tls,
+  });
+  // The channel dials on the first call and redials after the server restarts.
+  let client: grpc.Client | undefined;
+  const open = () =>
+    client ??= new grpc.Client(options.address, credentials, {
+      ...channelOptions,
+      // The relay bounds message sizes; the server applies its own.
+      "grpc.max_receive_message_length": -1,
+      "grpc.max_send_message_length": -1,
+      // A restarted server is reached again within this, not grpc-js's 120 s.
+      "grpc.initial_reconnect_backoff_ms": GRPC_RECONNECT_BACKOFF_MS,
+      "grpc.max_reconnect_backoff_ms": 1000,
+    });
+  return {
+    address: options.address,
+    call: (head) => localCall(open(), head, options.address),
+    close() {
+      client?.close();
+      client = undefined;
+    },
+  };
+}
+
+const asBytes = (message: Buffer): Uint8Array => message;
+const asBuffer = (message: Uint8Array): Buffer =>
+  Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+
+function localCall(
+  client: grpc.Client,
+  head: GrpcCallHead,
+  address: string,
+): LocalGrpcCall {
+  const call = client.makeBidiStreamRequest(
+    head.method,
+    asBuffer,
+    (bytes: Buffer) => bytes,
+    toMetadata(head.metadata),
+    head.deadline === undefined ? {} : { deadline: new Date(head.deadline) },
+  );
+  // Non-OK statuses also come as 'error'; `status` carries them.
+  call.on("error", () => {});
+  const status = new Promise<GrpcStatus>((resolve) =>
+    call.once("status", (status: grpc.StatusObject) =>
+      resolve({
+        code: status.code,
+        message: notConnected(status)
+          ? `device's gRPC target ${address}: ${status.details}`
+          : status.details,
+        trailers: metadataEntries(status.metadata),
+      }))
+  );
+  const headers = new Promise<MetadataEntry[] | null>((resolve) => {
+    call.once("metadata", (metadata) => resolve(metadataEntries(metadata)));
+    status.then(() => resolve(null));
+  });
+  return {
+    headers,
+    messages: responseMessages(call),
+    status,
+    send: (message) =>
+      Promise.race([
+        new Promise<void>((resolve) =>
+          call.write(asBuffer(message), () => resolve())
+        ),
+        status.then(() => {}),
+      ]),
+    halfClose: () => call.end(),
+    cancel: () => call.cancel(),
+  };
+}
+
+/**
+ * The call never reached the server. Named, so a caller can tell it from
+ * the server's own UNAVAILABLE (passed on unchanged) and from the relay's.
+ */
+function notConnected(status: grpc.StatusObject): boolean {
+  return status.code === grpc.status.UNAVAILABLE &&
+    status.details.startsWith("No connection established");
+}
+
+/**
+ * The call's responses as a pull iterator. Read from 'data' events rather
+ * than the stream's own iterator, which throws on the 'error' a non-OK
+ * status raises and can drop messages still buffered.
+ */
+async function* responseMessages(
+  call: grpc.ClientDuplexStream<Buffer, Buffer>,
+): AsyncGenerator<Uint8Array> {
+  const buffered: Uint8Array[] = [];
+  let ended = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  call.on("data", (message: Buffer) => {
+    buffered.push(asBytes(message));
+    if (buffered.length >= RESPONSE_BUFFER_MESSAGES) call.pause();
+    notify();
+  });
+  const end = () => {
+    ended = true;
+    notify();
+  };
+  // Not on 'status': it comes as soon as the server ends the call, while
+  // messages can still wait in the paused stream; 'end' comes after them.
+  call.once("end", end);
+  call.once("close", end);
+  while (true) {
+    const message = buffered.shift();
+    if (message !== undefined) {
+      if (buffered.length < RESPONSE_BUFFER_MESSAGES) call.resume();
+      yield message;
+    } else if (ended) {
+      return;
+    } else {
+      await new Promise<void>((resolve) => wake = resolve);
+    }
+  }
+}
