@@ -147,7 +147,7 @@ Deno.test("quickstart: serve, device --echo, ctl ls/call, token, graceful stop",
     assert.equal(ls.code, 0, ls.stderr);
     assert.match(
       ls.stdout,
-      /cli-dev\s+ONLINE\s+quic\s+conn_\S+\s+\S+\s+(SHA256:\S+)\s+region=eu$/m,
+      /cli-dev\s+ONLINE\s+quic\s+conn_\S+\s+\S+\s+(SHA256:\S+)\s+no\s+region=eu$/m,
     );
     assert.ok(ls.stdout.includes(fingerprint!), ls.stdout);
 

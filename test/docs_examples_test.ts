@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const PAGES = ["README.md", "docs/sdk.md"];
+const PAGES = ["README.md", "docs/sdk.md", "docs/grpc-calls.md"];
 
 for (const page of PAGES) {
   Deno.test(`the TypeScript examples of ${page} type-check`, async () => {

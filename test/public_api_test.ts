@@ -27,6 +27,7 @@ Deno.test("mod.ts exports the SDK, the connectors and the relay's entry points",
     "controllerConnector",
     "echoHandler",
     "generateDeviceKey",
+    "grpcTarget",
   ] as const;
   for (const name of functions) {
     assert.equal(typeof relay[name], "function", name);

@@ -171,6 +171,7 @@ function formatTable(devices: DeviceInfo[], fingerprints: string[]): string {
     "CONNECTION",
     "LAST SEEN",
     "E2E KEY",
+    "GRPC",
     "METADATA",
   ]];
   for (const [index, device] of devices.entries()) {
@@ -181,6 +182,8 @@ function formatTable(devices: DeviceInfo[], fingerprints: string[]): string {
       device.connection_id,
       new Date(device.last_seen).toISOString(),
       fingerprints[index]!,
+      // Takes transparent gRPC calls (relay device --grpc-target).
+      device.grpc_target ? "yes" : "no",
       Object.entries(device.metadata)
         .filter(([key]) => key !== E2E_METADATA_KEY)
         .map(([k, v]) => `${k}=${v}`).join(","),

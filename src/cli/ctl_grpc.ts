@@ -18,7 +18,7 @@ export const CTL_GRPC_USAGE =
                          one unary call on the device's own gRPC server (relay device
                          --grpc-target); the response message's bytes go to stdout
   call-many /pkg.Service/Method [DEVICE]... [--label KEY=VALUE]... [--data-file FILE]
-       [--timeout 10s] [--concurrency 32] [--metadata KEY=VALUE]... [--json]
+       [--timeout 30s] [--concurrency 32] [--metadata KEY=VALUE]... [--json]
                          the same unary call on every named device and every online
                          device with all the labels; one line per device as each ends;
                          exits 1 unless all are OK`;

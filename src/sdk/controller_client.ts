@@ -69,7 +69,7 @@ export interface CallManyOptions {
   deviceIds?: string[];
   /** Also every online device carrying all these labels (register metadata). */
   labels?: Record<string, string>;
-  /** Each device's deadline (relay default 10 s, at most 5 min). */
+  /** Each device's deadline (default relay.request.default_timeout_seconds, capped by max_timeout_seconds). */
   perDeviceTimeoutMs?: number;
   /** Devices called at once (relay default 32, at most 256). */
   maxConcurrency?: number;
