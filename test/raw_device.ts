@@ -30,6 +30,8 @@ export interface RawDeviceOptions {
   previousConnectionId?: string;
   /** Register metadata (e.g. an E2E key the raw device then ignores). */
   metadata?: Record<string, string>;
+  /** Registers as taking transparent gRPC calls. */
+  grpcTarget?: boolean;
 }
 
 export async function rawDevice(
@@ -52,6 +54,7 @@ export async function rawDevice(
       device_id: deviceId,
       metadata: options.metadata ?? {},
       previous_connection_id: options.previousConnectionId ?? "",
+      grpc_target: options.grpcTarget ?? false,
     },
   });
   const first = await inbound.next();

@@ -14,7 +14,7 @@ import { RelayError } from "../../src/errors/relay_error.ts";
 import { metadataEntries, toMetadata } from "./metadata_entries.ts";
 import { toServiceError } from "./status_mapping.ts";
 import { DEVICE_ID_METADATA } from "./relay_proto.ts";
-import { inboundMessages } from "./server_stream_link.ts";
+import { streamMessages } from "./stream_messages.ts";
 
 export type RawDuplexCall = grpc.ServerDuplexStream<Buffer, Uint8Array>;
 
@@ -106,7 +106,7 @@ export function grpcCallLink(call: RawDuplexCall): GrpcCallLink {
       metadata: metadataEntries(call.metadata, forDevice),
       deadline: deadlineMs,
     },
-    messages: inboundMessages(call, ended.signal),
+    messages: streamMessages<Uint8Array>(call, ended.signal),
     signal: ended.signal,
     sendHeaders(headers) {
       if (!done) call.sendMetadata(toMetadata(headers));

@@ -13,6 +13,7 @@ import type {
 import { channelCredentials } from "./channel_credentials.ts";
 import { GRPC_RECONNECT_BACKOFF_MS } from "./grpc_connectors.ts";
 import { metadataEntries, toMetadata } from "./metadata_entries.ts";
+import { streamMessages } from "./stream_messages.ts";
 
 export interface GrpcTargetOptions {
   /** host:port of the device's gRPC server (plaintext unless caPem, serverName or tls). */
@@ -24,9 +25,6 @@ export interface GrpcTargetOptions {
   /** TLS against the system roots. */
   tls?: boolean;
 }
-
-/** Messages a call buffers from the server before it pauses reading. */
-const RESPONSE_BUFFER_MESSAGES = 16;
 
 export function grpcTarget(options: GrpcTargetOptions): GrpcTarget {
   const tls = options.tls === true || options.caPem !== undefined ||
@@ -57,7 +55,6 @@ export function grpcTarget(options: GrpcTargetOptions): GrpcTarget {
   };
 }
 
-const asBytes = (message: Buffer): Uint8Array => message;
 const asBuffer = (message: Uint8Array): Buffer =>
   Buffer.from(message.buffer, message.byteOffset, message.byteLength);
 
@@ -91,7 +88,7 @@ function localCall(
   });
   return {
     headers,
-    messages: responseMessages(call),
+    messages: streamMessages<Uint8Array>(call),
     status,
     send: (message) =>
       Promise.race([
@@ -112,45 +109,4 @@ function localCall(
 function notConnected(status: grpc.StatusObject): boolean {
   return status.code === grpc.status.UNAVAILABLE &&
     status.details.startsWith("No connection established");
-}
-
-/**
- * The call's responses as a pull iterator. Read from 'data' events rather
- * than the stream's own iterator, which throws on the 'error' a non-OK
- * status raises and can drop messages still buffered.
- */
-async function* responseMessages(
-  call: grpc.ClientDuplexStream<Buffer, Buffer>,
-): AsyncGenerator<Uint8Array> {
-  const buffered: Uint8Array[] = [];
-  let ended = false;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    wake?.();
-    wake = undefined;
-  };
-  call.on("data", (message: Buffer) => {
-    buffered.push(asBytes(message));
-    if (buffered.length >= RESPONSE_BUFFER_MESSAGES) call.pause();
-    notify();
-  });
-  const end = () => {
-    ended = true;
-    notify();
-  };
-  // Not on 'status': it comes as soon as the server ends the call, while
-  // messages can still wait in the paused stream; 'end' comes after them.
-  call.once("end", end);
-  call.once("close", end);
-  while (true) {
-    const message = buffered.shift();
-    if (message !== undefined) {
-      if (buffered.length < RESPONSE_BUFFER_MESSAGES) call.resume();
-      yield message;
-    } else if (ended) {
-      return;
-    } else {
-      await new Promise<void>((resolve) => wake = resolve);
-    }
-  }
 }

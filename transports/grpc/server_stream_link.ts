@@ -4,6 +4,7 @@
 import type * as grpc from "@grpc/grpc-js";
 import { RelayError } from "../../src/errors/relay_error.ts";
 import { toServiceError } from "./status_mapping.ts";
+import { streamMessages } from "./stream_messages.ts";
 
 export interface ServerStreamLink<In, Out> {
   readonly transport: "h2";
@@ -50,7 +51,7 @@ export function serverStreamLink<In, Out>(
     transport: "h2",
     remoteAddress: call.getPeer(),
     bearerToken: bearer,
-    messages: inboundMessages<In>(call, aborter.signal),
+    messages: streamMessages<In>(call, aborter.signal),
     signal: aborter.signal,
     send(message: Out): Promise<void> {
       if (closed || call.writableEnded || call.destroyed) {
@@ -93,35 +94,4 @@ export function serverStreamLink<In, Out>(
       aborter.abort(error ?? new RelayError("CANCELLED", "stream closed"));
     },
   };
-}
-
-/**
- * Inbound messages. Ending the iteration must not destroy the call (its
- * status is still to be sent), and a cancelled call must end the iteration:
- * grpc-js does not end the readable side when the peer resets the stream.
- */
-export async function* inboundMessages<In>(
-  call: grpc.ServerDuplexStream<In, unknown>,
-  signal: AbortSignal,
-): AsyncGenerator<In> {
-  const iterator = call.iterator({ destroyOnReturn: false }) as AsyncIterator<
-    In
-  >;
-  for (;;) {
-    // A fresh abort race per message: one long-lived promise would keep every
-    // message (and its payload) reachable until the stream ends.
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(signal.reason);
-      if (signal.aborted) onAbort();
-      else signal.addEventListener("abort", onAbort, { once: true });
-    });
-    try {
-      const next = await Promise.race([iterator.next(), aborted]);
-      if (next.done) return;
-      yield next.value;
-    } finally {
-      signal.removeEventListener("abort", onAbort!);
-    }
-  }
 }
