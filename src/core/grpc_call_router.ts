@@ -10,7 +10,10 @@ import type { ControllerPrincipal } from "../auth/controller_auth.ts";
 import { validateDeviceId } from "../auth/device_id.ts";
 import { grpcStatusName, grpcStatusOf } from "../errors/grpc_status.ts";
 import { RelayError } from "../errors/relay_error.ts";
-import type { GrpcCallMetrics } from "../observability/grpc_call_metrics.ts";
+import {
+  type GrpcCallMetrics,
+  OTHER_METHODS,
+} from "../observability/grpc_call_metrics.ts";
 import type { Logger } from "../observability/logger.ts";
 import { authorizeDeviceCall } from "./device_access.ts";
 import type { DeviceRegistry } from "./device_registry.ts";
@@ -63,6 +66,9 @@ export class GrpcCallRouter {
     const { metrics, track, untrack } = this.#options;
     const started = performance.now();
     let code: string;
+    // Paths of unauthenticated callers share one label: they must not use
+    // up the bounded set of method labels.
+    let methodLabel = OTHER_METHODS;
     const call: ClosableStream = {
       close: (error) =>
         link.fail(
@@ -82,6 +88,7 @@ export class GrpcCallRouter {
         link,
         link.bearerToken,
       );
+      methodLabel = link.head.method;
       track(principal, call);
       const status = await this.#call(principal, link.deviceId, link);
       code = grpcStatusName(status.code);
@@ -95,7 +102,7 @@ export class GrpcCallRouter {
       metrics.active.dec();
     }
     metrics.finished(
-      link.head.method,
+      methodLabel,
       code,
       (performance.now() - started) / 1000,
     );
