@@ -25,6 +25,7 @@ import type {
   GrpcStatus,
 } from "./grpc_call_link.ts";
 import { pipeGrpcCall } from "./grpc_call_pipe.ts";
+import { withDeadline } from "../limits/deadline.ts";
 import type { InputLimits } from "./input_limits.ts";
 import { type AttachedTunnel, PendingCalls } from "./pending_calls.ts";
 import type { ClosableStream } from "./revocation_tracker.ts";
@@ -251,16 +252,32 @@ export class GrpcCallRouter {
       );
     }
     // Given up when the caller goes, the device's stream ends or the device
-    // does not open the tunnel in time.
+    // does not open the tunnel in time; `waiting` tells PendingCalls why.
     const waiting = new AbortController();
-    const giveUp = (reason: unknown) => waiting.abort(reason);
-    const onCallerGone = () => giveUp(link.signal.reason);
-    const onDeviceGone = () =>
+    const giveUp = (error: RelayError) => {
+      waiting.abort(error);
+      return error;
+    };
+    const deviceGone = () =>
       giveUp(
         new RelayError("DEVICE_OFFLINE", `device ${deviceId} went offline`),
       );
-    const timer = setTimeout(
-      () =>
+    const callId = this.#pending.newCallId();
+    const attached = this.#pending.expect(callId, deviceId, waiting.signal);
+    const { head } = link;
+    deviceLink.send({
+      grpc_call: {
+        call_id: callId,
+        method,
+        metadata: head.metadata,
+        timeout_ms: head.deadline === undefined
+          ? 0
+          : Math.max(1, head.deadline - Date.now()),
+        controller_id: principal.controllerId,
+      },
+    }).catch(deviceGone);
+    return await withDeadline(attached, options.attachTimeoutMs, {
+      onTimeout: () =>
         giveUp(
           new RelayError(
             "UNAVAILABLE",
@@ -268,30 +285,11 @@ export class GrpcCallRouter {
             { source: "upstream" },
           ),
         ),
-      options.attachTimeoutMs,
-    );
-    link.signal.addEventListener("abort", onCallerGone, { once: true });
-    deviceLink.signal.addEventListener("abort", onDeviceGone, { once: true });
-    try {
-      const callId = this.#pending.newCallId();
-      const attached = this.#pending.expect(callId, deviceId, waiting.signal);
-      const { head } = link;
-      deviceLink.send({
-        grpc_call: {
-          call_id: callId,
-          method,
-          metadata: head.metadata,
-          timeout_ms: head.deadline === undefined
-            ? 0
-            : Math.max(1, head.deadline - Date.now()),
-          controller_id: principal.controllerId,
-        },
-      }).catch(onDeviceGone);
-      return await attached;
-    } finally {
-      clearTimeout(timer);
-      link.signal.removeEventListener("abort", onCallerGone);
-      deviceLink.signal.removeEventListener("abort", onDeviceGone);
-    }
+      signal: AbortSignal.any([link.signal, deviceLink.signal]),
+      onAbort: () =>
+        link.signal.aborted
+          ? giveUp(RelayError.from(link.signal.reason, "CANCELLED"))
+          : deviceGone(),
+    });
   }
 }
