@@ -110,6 +110,7 @@ Deno.test("DeviceInfo carries the session, its state and this relay's address", 
     state: "ONLINE",
     transport: "quic",
     project: "default",
+    grpc_target: false,
   });
   assert.deepEqual(infos.map((info) => info.state), [
     "ONLINE",
