@@ -1,7 +1,8 @@
 // `deno task bench` (quick profile, a few minutes) and `deno task bench:full`
 // (10,000 devices, 1,000 streams): five scenarios, each over HTTP/2 and QUIC
-// side by side, and a soak with both on one relay, with the relay, devices, controllers, the direct echo server
-// and nginx each in processes of their own. Prints a markdown table and
+// side by side, transparent gRPC calls against the envelope path, and a soak
+// with both on one relay, with the relay, devices, controllers, the direct
+// echo server and nginx each in processes of their own. Prints a markdown table and
 // writes the JSON result file.
 import { loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
@@ -28,6 +29,10 @@ import { BENCH_RELAY_SETTINGS, FD_LIMIT } from "./relay_process.ts";
 import { runSingleStream } from "./single_stream.ts";
 import { soakOutcome } from "./soak_outcome.ts";
 import { runSoak, type SoakSizes } from "./soak_scenario.ts";
+import {
+  runTransparent,
+  type TransparentOptions,
+} from "./transparent_scenario.ts";
 
 interface Profile {
   fleet: FleetSizes;
@@ -35,6 +40,7 @@ interface Profile {
   hop: { count: number; warmup: number };
   stream: { durationMs: number; window: number; payloadKiB: number };
   soak: SoakSizes;
+  transparent: Omit<TransparentOptions, "progress">;
 }
 
 /** The soak a user measured (20 sessions x 10/s, 100 devices), for 3 or 10 minutes. */
@@ -74,6 +80,13 @@ const PROFILES: Record<string, Profile> = {
     hop: { count: 1_000, warmup: 200 },
     stream: { durationMs: 4_000, window: 16, payloadKiB: 64 },
     soak: soakSizes(40_000, 140_000),
+    transparent: {
+      count: 1_000,
+      warmup: 200,
+      durationMs: 3_000,
+      window: 16,
+      payloadKiB: 64,
+    },
   },
   full: {
     fleet: {
@@ -92,10 +105,24 @@ const PROFILES: Record<string, Profile> = {
     hop: { count: 5_000, warmup: 500 },
     stream: { durationMs: 12_000, window: 16, payloadKiB: 64 },
     soak: soakSizes(60_000, 540_000),
+    transparent: {
+      count: 5_000,
+      warmup: 500,
+      durationMs: 10_000,
+      window: 16,
+      payloadKiB: 64,
+    },
   },
 };
 
-const SCENARIOS = ["fleet", "hop", "stream", "storm", "soak"] as const;
+const SCENARIOS = [
+  "fleet",
+  "hop",
+  "stream",
+  "transparent",
+  "storm",
+  "soak",
+] as const;
 
 async function environment(): Promise<Record<string, unknown>> {
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
@@ -191,6 +218,13 @@ async function main(): Promise<number> {
     if (only.has("stream")) {
       await attempt("single stream", async () => {
         scenarios.push(await runSingleStream({ ...profile.stream, progress }));
+      });
+    }
+    if (only.has("transparent")) {
+      await attempt("transparent calls", async () => {
+        scenarios.push(
+          ...await runTransparent({ ...profile.transparent, progress }),
+        );
       });
     }
     if (only.has("storm")) {

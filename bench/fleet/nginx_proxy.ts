@@ -1,18 +1,27 @@
 // A second reference hop: Debian's nginx as a child process, TLS + HTTP/2 on
-// a free loopback port, grpc_pass to the direct echo server. It shows what a
+// a free loopback port, grpc_pass to the direct echo server (TLS), or to a
+// device's plaintext gRPC server in the transparent-call scenario. It shows what a
 // mature C proxy adds on the same path, next to what the relay adds.
 import { freeTcpPort } from "./free_ports.ts";
 
 export const NGINX_BINARY = "/usr/sbin/nginx";
 
 export interface NginxGrpcProxyOptions {
-  /** host:port of the gRPC server behind nginx (TLS). */
+  /** host:port of the gRPC server behind nginx (TLS unless `caFile` is null). */
   upstream: string;
   /** Certificate and key nginx serves (SAN must include localhost). */
   certFile: string;
   keyFile: string;
-  /** CA that signed the upstream's certificate. */
-  caFile: string;
+  /**
+   * CA that signed the upstream's certificate; null: the upstream speaks
+   * plaintext HTTP/2 (h2c, grpc_pass grpc://).
+   */
+  caFile: string | null;
+  /**
+   * Idle upstream connections nginx keeps for reuse (an upstream block with
+   * `keepalive`); default none: a new upstream connection per call.
+   */
+  keepalive?: number;
   binary?: string;
   startTimeoutMs?: number;
 }
@@ -100,6 +109,26 @@ export async function startNginxGrpcProxy(
   );
 }
 
+function upstreamBlock(options: NginxGrpcProxyOptions): string {
+  if (!options.keepalive) return "";
+  return `upstream device {
+    server ${options.upstream};
+    keepalive ${options.keepalive};
+    keepalive_requests 1000000;
+    keepalive_timeout 1h;
+  }`;
+}
+
+function upstream(options: NginxGrpcProxyOptions): string {
+  const to = options.keepalive ? "device" : options.upstream;
+  if (options.caFile === null) return `grpc_pass grpc://${to};`;
+  return `grpc_pass grpcs://${to};
+      grpc_ssl_trusted_certificate ${options.caFile};
+      grpc_ssl_verify on;
+      grpc_ssl_name localhost;
+      grpc_ssl_server_name on;`;
+}
+
 function config(
   dir: string,
   port: number,
@@ -124,16 +153,13 @@ http {
   client_body_timeout 1h;
   keepalive_timeout 1h;
   keepalive_requests 1000000;
+  ${upstreamBlock(options)}
   server {
     listen 127.0.0.1:${port} ssl http2;
     ssl_certificate ${options.certFile};
     ssl_certificate_key ${options.keyFile};
     location / {
-      grpc_pass grpcs://${options.upstream};
-      grpc_ssl_trusted_certificate ${options.caFile};
-      grpc_ssl_verify on;
-      grpc_ssl_name localhost;
-      grpc_ssl_server_name on;
+      ${upstream(options)}
       grpc_read_timeout 1h;
       grpc_send_timeout 1h;
     }
