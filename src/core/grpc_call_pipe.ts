@@ -14,12 +14,23 @@ export interface PipeHooks {
   onResponseBytes(bytes: number): void;
 }
 
+/** How a call ended on its tunnel. */
+export interface PipedCall {
+  /** The device server's status. */
+  status: GrpcStatus;
+  /**
+   * The requests (and the half-close) were all sent before the status came:
+   * nothing of this call can follow on the tunnel, so it may carry another.
+   */
+  requestsDone: boolean;
+}
+
 /** Resolves with the device server's status; rejects with the RelayError that ended the call. */
 export async function pipeGrpcCall(
   link: GrpcCallLink,
   tunnel: CallTunnel,
   hooks: PipeHooks,
-): Promise<GrpcStatus> {
+): Promise<PipedCall> {
   const ended = Promise.withResolvers<never>();
   const onCallerGone = () =>
     ended.reject(RelayError.from(link.signal.reason, "CANCELLED"));
@@ -37,14 +48,17 @@ export async function pipeGrpcCall(
   if (tunnel.signal.aborted) onTunnelGone();
   link.signal.addEventListener("abort", onCallerGone, { once: true });
   tunnel.signal.addEventListener("abort", onTunnelGone, { once: true });
-  forwardRequests(link, tunnel, hooks).catch((error) =>
-    ended.reject(RelayError.from(error, "UNAVAILABLE"))
+  let requestsDone = false;
+  forwardRequests(link, tunnel, hooks).then(
+    () => requestsDone = true,
+    (error) => ended.reject(RelayError.from(error, "UNAVAILABLE")),
   );
   try {
-    return await Promise.race([
+    const status = await Promise.race([
       readResponses(link, tunnel, hooks),
       ended.promise,
     ]);
+    return { status, requestsDone };
   } finally {
     link.signal.removeEventListener("abort", onCallerGone);
     tunnel.signal.removeEventListener("abort", onTunnelGone);

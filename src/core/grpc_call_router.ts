@@ -2,9 +2,11 @@
 // share of a CallMany, to the device's own gRPC server. The caller is
 // authenticated and authorized like a ConnectToDevice request (same RBAC,
 // allow-list on the full method path, rate limits); an unknown device and one
-// the caller may not see are answered alike (NOT_FOUND). The device gets a
-// GrpcCallStart on its control stream and opens a GRPC_CALL tunnel for the
-// call, which carries its messages both ways.
+// the caller may not see are answered alike (NOT_FOUND). The call goes on an
+// idle GRPC_CALL tunnel of the device when it has one (a `start` frame);
+// otherwise the device gets a GrpcCallStart on its control stream and opens a
+// tunnel for the call. The tunnel carries the call's messages both ways and,
+// when the call ended cleanly, waits for the next one.
 import type { MethodPolicy } from "../auth/access_policy.ts";
 import type { ControllerPrincipal } from "../auth/controller_auth.ts";
 import { validateDeviceId } from "../auth/device_id.ts";
@@ -28,6 +30,7 @@ import { pipeGrpcCall } from "./grpc_call_pipe.ts";
 import { withDeadline } from "../limits/deadline.ts";
 import type { InputLimits } from "./input_limits.ts";
 import { type AttachedTunnel, PendingCalls } from "./pending_calls.ts";
+import { IdleCallTunnels } from "./idle_call_tunnels.ts";
 import type { ClosableStream } from "./revocation_tracker.ts";
 
 export interface GrpcCallRouterOptions {
@@ -51,12 +54,16 @@ export interface GrpcCallRouterOptions {
   maxMessageBytes: number;
 }
 
+/** Tunnels a device keeps open for later calls (about its calls at once). */
+const MAX_IDLE_TUNNELS_PER_DEVICE = 8;
+
 /** Path of a gRPC method: "/package.Service/Method". */
 const METHOD_PATH = /^\/[^/]+\/[^/]+$/;
 
 export class GrpcCallRouter {
   readonly #options: GrpcCallRouterOptions;
   readonly #pending = new PendingCalls();
+  readonly #idle = new IdleCallTunnels(MAX_IDLE_TUNNELS_PER_DEVICE);
 
   constructor(options: GrpcCallRouterOptions) {
     this.#options = options;
@@ -186,11 +193,13 @@ export class GrpcCallRouter {
       gate.chargeResponse(principal, deviceId, bytes);
     };
     try {
-      const status = await pipeGrpcCall(link, attached.tunnel, {
-        onRequestBytes: charge,
-        onResponseBytes: charge,
-      });
-      attached.end();
+      const { status, requestsDone } = await pipeGrpcCall(
+        link,
+        attached.tunnel,
+        { onRequestBytes: charge, onResponseBytes: charge },
+      );
+      if (requestsDone) this.#idle.park(deviceId, attached);
+      else attached.end();
       return status;
     } catch (error) {
       const relayError = RelayError.from(error);
@@ -251,6 +260,26 @@ export class GrpcCallRouter {
         { source: "downstream" },
       );
     }
+    const callId = this.#pending.newCallId();
+    const start = {
+      call_id: callId,
+      method,
+      metadata: link.head.metadata,
+      timeout_ms: link.head.deadline === undefined
+        ? 0
+        : Math.max(1, link.head.deadline - Date.now()),
+      controller_id: principal.controllerId,
+    };
+    const idle = this.#idle.take(deviceId);
+    if (idle !== undefined) {
+      try {
+        await idle.tunnel.send({ grpc: { start } });
+        return idle;
+      } catch (error) {
+        // Gone meanwhile: ask the device for a new tunnel below.
+        idle.end(RelayError.from(error, "UNAVAILABLE"));
+      }
+    }
     // Given up when the caller goes, the device's stream ends or the device
     // does not open the tunnel in time; `waiting` tells PendingCalls why.
     const waiting = new AbortController();
@@ -262,20 +291,8 @@ export class GrpcCallRouter {
       giveUp(
         new RelayError("DEVICE_OFFLINE", `device ${deviceId} went offline`),
       );
-    const callId = this.#pending.newCallId();
     const attached = this.#pending.expect(callId, deviceId, waiting.signal);
-    const { head } = link;
-    deviceLink.send({
-      grpc_call: {
-        call_id: callId,
-        method,
-        metadata: head.metadata,
-        timeout_ms: head.deadline === undefined
-          ? 0
-          : Math.max(1, head.deadline - Date.now()),
-        controller_id: principal.controllerId,
-      },
-    }).catch(deviceGone);
+    deviceLink.send({ grpc_call: start }).catch(deviceGone);
     return await withDeadline(attached, options.attachTimeoutMs, {
       onTimeout: () =>
         giveUp(

@@ -4,10 +4,15 @@
 // and copies it both ways: requests and the half-close in, response headers,
 // messages and the status out. Each copy waits for its destination before it
 // reads more. The relay ending the tunnel early (the controller cancelled, its
-// deadline passed) cancels the local call.
+// deadline passed) cancels the local call. After a call the tunnel stays
+// open: the relay may start the next call on it (a `start` frame) or end it.
 import { RelayError } from "../errors/relay_error.ts";
 import type { GrpcCallStart__Output } from "../gen/relay/v1/GrpcCallStart.ts";
-import type { DeviceConnector, TunnelStream } from "./connector.ts";
+import type {
+  DeviceConnector,
+  TunnelFrame__Output,
+  TunnelStream,
+} from "./connector.ts";
 import type { GrpcStatus, GrpcTarget, LocalGrpcCall } from "./grpc_target.ts";
 
 export interface GrpcCallForwarderOptions {
@@ -28,9 +33,18 @@ const DEFAULT_MAX_CONCURRENT_CALLS = 256;
 /** The gRPC status code of a refusal this side produces itself. */
 const RESOURCE_EXHAUSTED = 8;
 
+type Frames = AsyncIterator<TunnelFrame__Output>;
+
+interface OpenTunnel {
+  call: LocalGrpcCall | undefined;
+  tunnel: TunnelStream;
+  done: Promise<void>;
+}
+
 export class GrpcCallForwarder {
   readonly #options: GrpcCallForwarderOptions;
-  readonly #open = new Set<{ cancel(): void; done: Promise<void> }>();
+  readonly #tunnels = new Set<OpenTunnel>();
+  #active = 0;
   #closed = false;
 
   constructor(options: GrpcCallForwarderOptions) {
@@ -45,10 +59,14 @@ export class GrpcCallForwarder {
 
   /** Calls in progress. */
   get size(): number {
-    return this.#open.size;
+    return this.#active;
   }
 
-  /** Serves one call the relay announced; never throws. */
+  get #maxCalls(): number {
+    return this.#options.maxConcurrentCalls ?? DEFAULT_MAX_CONCURRENT_CALLS;
+  }
+
+  /** Serves a call the relay announced on the control stream; never throws. */
   forward(start: GrpcCallStart__Output): void {
     if (this.#closed) return;
     const { connector, deviceId, token, transport } = this.#options;
@@ -61,59 +79,69 @@ export class GrpcCallForwarder {
         call_id: start.call_id,
       },
     });
-    const max = this.#options.maxConcurrentCalls ??
-      DEFAULT_MAX_CONCURRENT_CALLS;
-    if (this.#open.size >= max) {
-      const status = {
-        code: RESOURCE_EXHAUSTED,
-        message: `device ${deviceId} is serving ${max} calls already`,
-        trailers: [],
-      };
-      opened.then(() => sendStatus(tunnel, status)).catch(() => tunnel.abort());
-      return;
-    }
-    const call = this.#options.target.call({
-      method: start.method,
-      metadata: start.metadata,
-      deadline: start.timeout_ms > 0
-        ? Date.now() + start.timeout_ms
-        : undefined,
-    });
-    const entry = {
-      cancel: () => {
-        call.cancel();
-        tunnel.abort();
-      },
+    const open: OpenTunnel = {
+      call: undefined,
+      tunnel,
       done: Promise.resolve(),
     };
-    entry.done = serveCall(tunnel, call, opened)
-      .finally(() => this.#open.delete(entry));
-    this.#open.add(entry);
+    open.done = this.#serveTunnel(open, opened, start)
+      .finally(() => this.#tunnels.delete(open));
+    this.#tunnels.add(open);
   }
 
-  /** Cancels every call in progress and refuses new ones. */
+  /** Cancels every call in progress, ends every tunnel and refuses new calls. */
   async close(): Promise<void> {
     this.#closed = true;
-    const open = [...this.#open];
-    for (const entry of open) entry.cancel();
+    const open = [...this.#tunnels];
+    for (const { call, tunnel } of open) {
+      call?.cancel();
+      tunnel.abort();
+    }
     await Promise.all(open.map((entry) => entry.done));
     this.#options.target.close();
   }
+
+  /** Serves the tunnel's first call, then each call the relay starts on it. */
+  async #serveTunnel(
+    open: OpenTunnel,
+    opened: Promise<void>,
+    first: GrpcCallStart__Output,
+  ): Promise<void> {
+    try {
+      await opened;
+    } catch {
+      return; // No tunnel, nobody to answer: the relay's call fails on its own.
+    }
+    const frames = open.tunnel.messages[Symbol.asyncIterator]();
+    let start: GrpcCallStart__Output | undefined = first;
+    while (start !== undefined && !this.#closed) {
+      const call = this.#options.target.call({
+        method: start.method,
+        metadata: start.metadata,
+        deadline: start.timeout_ms > 0
+          ? Date.now() + start.timeout_ms
+          : undefined,
+      });
+      open.call = call;
+      this.#active++;
+      try {
+        start = await serveCall(open.tunnel, frames, call);
+      } finally {
+        this.#active--;
+        open.call = undefined;
+      }
+    }
+    open.tunnel.end();
+  }
 }
 
+/** Serves one call; resolves with the next call the relay starts on the tunnel, if any. */
 async function serveCall(
   tunnel: TunnelStream,
+  frames: Frames,
   call: LocalGrpcCall,
-  opened: Promise<void>,
-): Promise<void> {
-  try {
-    await opened;
-  } catch {
-    // No tunnel, nobody to answer: the relay's call fails on its own.
-    call.cancel();
-    return;
-  }
-  const requests = forwardRequests(tunnel, call);
+): Promise<GrpcCallStart__Output | undefined> {
+  const next = forwardRequests(frames, call);
   try {
     const headers = await call.headers;
     if (headers !== null) {
@@ -122,39 +150,67 @@ async function serveCall(
     for await (const message of call.messages) {
       await tunnel.send({ grpc: { message } });
     }
-    const status = await call.status;
-    await sendStatus(tunnel, status);
+    await sendStatus(tunnel, await call.status);
   } catch {
     // The tunnel failed or the relay ended it: the call is over both ways.
     call.cancel();
     tunnel.abort();
+    await next;
+    return undefined;
   }
-  await requests;
+  return await next;
 }
 
-/** Copies the relay's frames to the local call; cancels it if the relay ends the tunnel first. */
+/**
+ * Copies the relay's frames to the local call until its half-close, then
+ * waits for the next call's `start` (which comes only after this call's
+ * status). The tunnel ending or an `error` frame first cancels the call.
+ */
 async function forwardRequests(
-  tunnel: TunnelStream,
+  frames: Frames,
   call: LocalGrpcCall,
-): Promise<void> {
+): Promise<GrpcCallStart__Output | undefined> {
+  let halfClosed = false;
   try {
-    for await (const frame of tunnel.messages) {
-      const grpc = frame.grpc;
-      if (frame.frame === "grpc" && grpc?.frame === "message" && grpc.message) {
+    for (;;) {
+      const next = await frames.next();
+      if (next.done) break;
+      const grpc = next.value.frame === "grpc" ? next.value.grpc : undefined;
+      if (!halfClosed && grpc?.frame === "message" && grpc.message) {
         await call.send(grpc.message);
-      } else if (frame.frame === "grpc" && grpc?.frame === "half_close") {
+      } else if (!halfClosed && grpc?.frame === "half_close") {
         call.halfClose();
+        halfClosed = true;
+      } else if (halfClosed && grpc?.frame === "start" && grpc.start) {
+        return grpc.start;
       } else {
-        break; // an `error` frame: the caller is gone
+        break; // an `error` frame (the caller is gone), or out of order
       }
     }
   } catch {
     // The tunnel broke.
   }
-  // Done reading: after the status nothing happens, else the call is cancelled.
+  // After the status this changes nothing; before it, the call is cancelled.
   call.cancel();
+  return undefined;
 }
 
 function sendStatus(tunnel: TunnelStream, status: GrpcStatus): Promise<void> {
-  return tunnel.send({ grpc: { status } }).then(() => tunnel.end());
+  return tunnel.send({ grpc: { status } });
+}
+
+/** A call answered at once with RESOURCE_EXHAUSTED, never reaching the target. */
+function refusedCall(message: string): LocalGrpcCall {
+  return {
+    headers: Promise.resolve(null),
+    messages: (async function* () {})(),
+    status: Promise.resolve({
+      code: RESOURCE_EXHAUSTED,
+      message,
+      trailers: [],
+    }),
+    send: () => Promise.resolve(),
+    halfClose: () => {},
+    cancel: () => {},
+  };
 }

@@ -12,13 +12,18 @@ import type {
   GrpcStatus as _relay_v1_GrpcStatus,
   GrpcStatus__Output as _relay_v1_GrpcStatus__Output,
 } from "../../relay/v1/GrpcStatus.ts";
+import type {
+  GrpcCallStart as _relay_v1_GrpcCallStart,
+  GrpcCallStart__Output as _relay_v1_GrpcCallStart__Output,
+} from "../../relay/v1/GrpcCallStart.ts";
 
 export interface GrpcCallFrame {
   "message"?: Buffer | Uint8Array | string;
   "half_close"?: _relay_v1_HalfClose | null;
   "headers"?: _relay_v1_GrpcMetadata | null;
   "status"?: _relay_v1_GrpcStatus | null;
-  "frame"?: "message" | "half_close" | "headers" | "status";
+  "start"?: _relay_v1_GrpcCallStart | null;
+  "frame"?: "message" | "half_close" | "headers" | "status" | "start";
 }
 
 export interface GrpcCallFrame__Output {
@@ -26,5 +31,6 @@ export interface GrpcCallFrame__Output {
   "half_close"?: _relay_v1_HalfClose__Output | null;
   "headers"?: _relay_v1_GrpcMetadata__Output | null;
   "status"?: _relay_v1_GrpcStatus__Output | null;
-  "frame"?: "message" | "half_close" | "headers" | "status";
+  "start"?: _relay_v1_GrpcCallStart__Output | null;
+  "frame"?: "message" | "half_close" | "headers" | "status" | "start";
 }
