@@ -115,13 +115,17 @@ export class GrpcCallForwarder {
     const frames = open.tunnel.messages[Symbol.asyncIterator]();
     let start: GrpcCallStart__Output | undefined = first;
     while (start !== undefined && !this.#closed) {
-      const call = this.#options.target.call({
-        method: start.method,
-        metadata: start.metadata,
-        deadline: start.timeout_ms > 0
-          ? Date.now() + start.timeout_ms
-          : undefined,
-      });
+      const call = this.#active >= this.#maxCalls
+        ? refusedCall(
+          `device ${this.#options.deviceId} is serving ${this.#maxCalls} calls already`,
+        )
+        : this.#options.target.call({
+          method: start.method,
+          metadata: start.metadata,
+          deadline: start.timeout_ms > 0
+            ? Date.now() + start.timeout_ms
+            : undefined,
+        });
       open.call = call;
       this.#active++;
       try {

@@ -1,7 +1,8 @@
 // A device's GRPC_CALL tunnel carries one call after another: sequential
 // calls open one tunnel, concurrent ones a tunnel each and then reuse them; a
 // cancelled call ends its tunnel, and a device agent that was replaced leaves
-// no idle tunnel behind that a later call could pick.
+// no idle tunnel behind that a later call could pick. A device over its
+// maxConcurrentGrpcCalls refuses the extra call on that call's tunnel.
 import assert from "node:assert/strict";
 import { grpcTarget } from "../../mod.ts";
 import { eventually, type TestRelay } from "../harness.ts";
@@ -84,5 +85,34 @@ rigTest(
       assert.equal(messages[0]?.text, "two");
     }
     assert.equal(tunnelsOpened(t), 2);
+  },
+);
+
+rigTest(
+  "a device over maxConcurrentGrpcCalls answers the extra call RESOURCE_EXHAUSTED, and serves again once calls end",
+  { server: () => JsTestServer.start({ unaryDelayMs: 300 }) },
+  async ({ t, svc, target, server }) => {
+    await t.device("small-dev", {
+      echo: false,
+      grpcTarget: grpcTarget({ address: server.address }),
+      maxConcurrentGrpcCalls: 2,
+    });
+    const small = target({ deviceId: "small-dev" });
+    const results = await Promise.all(
+      [0, 1, 2].map((i) => svc.unary(small, { text: `${i}` }).result),
+    );
+    const codes = results.map((result) => result.status.code).sort();
+    assert.deepEqual(codes, [
+      grpc.status.OK,
+      grpc.status.OK,
+      grpc.status.RESOURCE_EXHAUSTED,
+    ]);
+    const refused = results.find((result) =>
+      result.status.code === grpc.status.RESOURCE_EXHAUSTED
+    )!;
+    assert.match(refused.status.details, /small-dev is serving 2 calls/);
+    assert.equal(server.counts.unary, 2, "the refused call never reached it");
+    const after = await svc.unary(small, { text: "after" }).result;
+    assert.equal(after.status.code, grpc.status.OK, after.status.details);
   },
 );
