@@ -2,7 +2,8 @@
 // tunnel: requests (then the half-close) to the device, response headers,
 // messages and the final status back. Each copy awaits its destination
 // before it pulls the next message, so a slow reader slows its own call only
-// and the relay holds at most one message per direction. Either side going
+// and the relay holds what the links buffer (their high-water marks), no
+// more. Either side going
 // away ends the call at once: the controller's cancel or deadline and the
 // tunnel's end reject with their reason.
 import { isErrorCode, RelayError } from "../errors/relay_error.ts";
