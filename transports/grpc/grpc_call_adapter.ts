@@ -69,6 +69,8 @@ export function grpcCallLink(call: RawDuplexCall): GrpcCallLink {
     ? deadline
     : undefined;
   call.once("cancelled", () => {
+    // Also after a status was sent: the client resets the finished stream.
+    if (done) return;
     const expired = deadlineMs !== undefined && Date.now() >= deadlineMs;
     ended.abort(
       expired
