@@ -45,6 +45,13 @@ export const CHROMIUM: SystemTool = {
   find: () => executables(["chromium"], { onPath: false, dirs: ["/usr/bin"] }),
 };
 
+/** The NATS server of the relay cluster's tests (Debian installs it in /usr/sbin). */
+export const NATS_SERVER: SystemTool = {
+  name: "nats-server",
+  packages: ["nats-server"],
+  find: () => executables(["nats-server"]),
+};
+
 /** python3 with grpcio and a proto compiler, as test/python/controller.py --probe says. */
 export const PYTHON_GRPC: SystemTool = {
   name: "python3-grpcio",
@@ -221,7 +228,15 @@ export class SystemTools {
 }
 
 if (import.meta.main) {
-  for (const tool of [MOSQUITTO, MOSQUITTO_CLIENTS, CHROMIUM, PYTHON_GRPC]) {
+  for (
+    const tool of [
+      MOSQUITTO,
+      MOSQUITTO_CLIENTS,
+      CHROMIUM,
+      PYTHON_GRPC,
+      NATS_SERVER,
+    ]
+  ) {
     const found = await tool.find();
     console.log(
       found.ok

@@ -1,0 +1,119 @@
+// A NATS cluster for the relay cluster's tests: `nodes` nats-server processes
+// (Debian's, JetStream on) on free loopback ports, routed to each other, each
+// with its own store directory. SIGKILL one with kill(i); close() ends them
+// all and removes their directories.
+const READY = /Server is ready/;
+const START_TIMEOUT_MS = 10_000;
+
+/** A free loopback TCP port (bound, then released for the server to take). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+interface Node {
+  url: string;
+  process: Deno.ChildProcess | undefined;
+  log: string;
+}
+
+export class NatsCluster {
+  readonly #nodes: Node[];
+  readonly #dir: string;
+
+  private constructor(nodes: Node[], dir: string) {
+    this.#nodes = nodes;
+    this.#dir = dir;
+  }
+
+  /** Client URLs, one per node (nats://127.0.0.1:PORT). */
+  get urls(): string[] {
+    return this.#nodes.map((node) => node.url);
+  }
+
+  static async start(binary: string, nodes = 3): Promise<NatsCluster> {
+    const dir = await Deno.makeTempDir({ prefix: "nats-cluster-" });
+    const ports = Array.from({ length: nodes }, () => ({
+      client: freePort(),
+      route: freePort(),
+    }));
+    const routes = ports.map(({ route }) => `nats://127.0.0.1:${route}`);
+    const started: Node[] = [];
+    const cluster = new NatsCluster(started, dir);
+    try {
+      for (const [index, { client, route }] of ports.entries()) {
+        const config = `${dir}/n${index}.conf`;
+        await Deno.writeTextFile(
+          config,
+          [
+            `server_name: n${index}`,
+            `listen: 127.0.0.1:${client}`,
+            `jetstream { store_dir: "${dir}/n${index}", max_mem: 64MB, max_file: 256MB }`,
+            nodes > 1
+              ? `cluster { name: relay-test, listen: 127.0.0.1:${route}, routes: [${
+                routes.join(", ")
+              }] }`
+              : "",
+          ].join("\n"),
+        );
+        const process = new Deno.Command(binary, {
+          args: ["-c", config],
+          stdout: "null",
+          stderr: "piped",
+        }).spawn();
+        const node: Node = {
+          url: `nats://127.0.0.1:${client}`,
+          process,
+          log: "",
+        };
+        started.push(node);
+      }
+      await Promise.all(started.map((node) => waitReady(node)));
+      return cluster;
+    } catch (error) {
+      await cluster.close();
+      throw error;
+    }
+  }
+
+  /** SIGKILL of node `index`. */
+  async kill(index: number): Promise<void> {
+    const node = this.#nodes[index];
+    if (node?.process === undefined) return;
+    node.process.kill("SIGKILL");
+    await node.process.status;
+    node.process = undefined;
+  }
+
+  async close(): Promise<void> {
+    for (const [index] of this.#nodes.entries()) await this.kill(index);
+    await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Resolves once the node logs that it is ready (its log is kept for errors). */
+async function waitReady(node: Node): Promise<void> {
+  const reader = node.process!.stderr.pipeThrough(new TextDecoderStream())
+    .getReader();
+  const deadline = setTimeout(() => reader.cancel(), START_TIMEOUT_MS);
+  try {
+    while (!READY.test(node.log)) {
+      const { value, done } = await reader.read();
+      if (done) {
+        throw new Error(`nats-server ${node.url} did not start:\n${node.log}`);
+      }
+      node.log += value;
+    }
+  } finally {
+    clearTimeout(deadline);
+  }
+  // Keep draining its log so the server never blocks on a full pipe.
+  (async () => {
+    for (;;) {
+      const { done } = await reader.read().catch(() => ({ done: true }));
+      if (done) return;
+    }
+  })();
+}
