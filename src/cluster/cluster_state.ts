@@ -6,12 +6,13 @@
 // it starts. Writes go to the bucket and count once it acknowledged them;
 // every relay's mirror (the writer's too) applies them from its watch, and
 // `onChange` says what changed so a relay can close the streams a revocation
-// ends. Keys are subjects: ids that may hold other characters are base64url.
+// ends on it. Keys are subjects: ids that may hold other characters are base64url.
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import { validateDeviceId } from "../auth/device_id.ts";
 import { digestsEqual, hashToken } from "../auth/token_hash.ts";
 import { RelayError } from "../errors/relay_error.ts";
+import type { FleetStore, FleetStoreChange } from "../store/fleet_store.ts";
 import {
   type DeviceRecord,
   randomBase64Url,
@@ -29,13 +30,12 @@ export interface ClusterStateOptions {
   name?: string;
   /** How long open() waits for NATS and the bucket (default 10 s). */
   openTimeoutMs?: number;
-  onChange?: (change: ClusterStateChange) => void;
+  /** How long a write is retried while JetStream fails over (default 10 s). */
+  writeTimeoutMs?: number;
+  onChange?: (change: FleetStoreChange) => void;
 }
 
-export type ClusterStateChange =
-  | { kind: "device"; deviceId: string; revoked: boolean }
-  | { kind: "token_revoked"; tokenHash: string }
-  | { kind: "jti_revoked"; jti: string };
+export type { FleetStoreChange as ClusterStateChange };
 
 interface StoredDevice {
   device_id: string;
@@ -50,16 +50,20 @@ const REVOKED_TOKEN = "revoked_token.";
 const REVOKED_JTI = "revoked_jti.";
 /** Pause between attempts while JetStream elects its leaders. */
 const RETRY_MS = 250;
+/** One write's wait for its acknowledgement (a dead leader never sends one). */
+const PUT_ATTEMPT_MS = 1000;
 
 const encoder = new TextEncoder();
 const base64url = (text: string) =>
   btoa(String.fromCharCode(...encoder.encode(text)))
     .replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 
-export class ClusterState {
+export class ClusterState implements FleetStore {
   readonly #nc: NatsConnection;
   readonly #kv: KV;
   readonly #onChange: ClusterStateOptions["onChange"];
+  readonly #bucket: string;
+  readonly #writeTimeoutMs: number;
   readonly #devices = new Map<string, StoredDevice>();
   /** Current credential hash -> device id. */
   readonly #byCredential = new Map<string, string>();
@@ -70,11 +74,13 @@ export class ClusterState {
   private constructor(
     nc: NatsConnection,
     kv: KV,
-    onChange: ClusterStateOptions["onChange"],
+    options: ClusterStateOptions,
   ) {
     this.#nc = nc;
     this.#kv = kv;
-    this.#onChange = onChange;
+    this.#onChange = options.onChange;
+    this.#bucket = bucketOf(options);
+    this.#writeTimeoutMs = options.writeTimeoutMs ?? 10_000;
   }
 
   /** Connects, opens (or creates) the bucket and mirrors it; rejects with UNAVAILABLE in time. */
@@ -96,7 +102,7 @@ export class ClusterState {
     });
     try {
       const kv = await openBucket(nc, options, giveUpAt);
-      const state = new ClusterState(nc, kv, options.onChange);
+      const state = new ClusterState(nc, kv, options);
       await state.#mirror(giveUpAt);
       return state;
     } catch (error) {
@@ -152,7 +158,7 @@ export class ClusterState {
       revoked_at: null,
     };
     await this.#put(DEVICE + base64url(deviceId), stored);
-    this.#apply(DEVICE + base64url(deviceId), stored);
+    this.#apply(DEVICE + base64url(deviceId), stored, false);
     return credential;
   }
 
@@ -167,7 +173,7 @@ export class ClusterState {
     if (stored === undefined || stored.revoked_at !== null) return undefined;
     const revoked = { ...stored, revoked_at: Date.now() };
     await this.#put(DEVICE + base64url(stored.device_id), revoked);
-    this.#apply(DEVICE + base64url(stored.device_id), revoked);
+    this.#apply(DEVICE + base64url(stored.device_id), revoked, false);
     return stored.device_id;
   }
 
@@ -178,29 +184,60 @@ export class ClusterState {
   ): Promise<void> {
     const value = { kind, reason, revoked_at: Date.now() };
     await this.#put(REVOKED_TOKEN + tokenHash, value);
-    this.#apply(REVOKED_TOKEN + tokenHash, value);
+    this.#apply(REVOKED_TOKEN + tokenHash, value, false);
   }
 
   /** Revokes every controller token carrying this JWT id. */
   async revokeJti(jti: string, reason: string): Promise<void> {
     const value = { jti, reason, revoked_at: Date.now() };
     await this.#put(REVOKED_JTI + base64url(jti), value);
-    this.#apply(REVOKED_JTI + base64url(jti), value);
+    this.#apply(REVOKED_JTI + base64url(jti), value, false);
   }
 
+  /** Retried while JetStream elects new leaders (a NATS node died). */
   async #put(key: string, value: unknown): Promise<void> {
-    try {
-      await this.#kv.put(key, JSON.stringify(value));
-    } catch (error) {
-      throw new RelayError(
-        "UNAVAILABLE",
-        `the cluster store did not take the write: ${(error as Error).message}`,
-      );
+    const giveUpAt = Date.now() + this.#writeTimeoutMs;
+    for (;;) {
+      try {
+        await this.#kv.put(key, JSON.stringify(value), {
+          timeout: PUT_ATTEMPT_MS,
+        });
+        return;
+      } catch (error) {
+        if (Date.now() + RETRY_MS > giveUpAt) {
+          throw new RelayError(
+            "UNAVAILABLE",
+            `the cluster store did not take the write: ${
+              (error as Error).message
+            }`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+      }
     }
   }
 
-  /** Follows the bucket; resolves once the values already in it are applied. */
+  /**
+   * Follows the bucket; resolves once the values already in it are applied.
+   * The watch replays them and follows; a plain subscription to the bucket's
+   * subjects follows too, because a watch whose consumer lived on a NATS node
+   * that died lags until the client recreates it (seconds), while published
+   * values reach subscribers on every node at once. Applying is idempotent.
+   */
   async #mirror(giveUpAt: number): Promise<void> {
+    const prefix = `$KV.${this.#bucket}.`;
+    this.#nc.subscribe(`${prefix}>`, {
+      callback: (error, message) => {
+        if (error !== null) return;
+        const operation = message.headers?.get("KV-Operation");
+        if (operation === "DEL" || operation === "PURGE") return;
+        try {
+          this.#apply(message.subject.slice(prefix.length), message.json());
+        } catch {
+          // Not a value this relay can read.
+        }
+      },
+    });
     const { values } = await this.#kv.status();
     const watcher = await this.#kv.watch({ key: ">" });
     const initialized = Promise.withResolvers<void>();
@@ -237,7 +274,13 @@ export class ClusterState {
     }
   }
 
-  #apply(key: string, value: unknown): void {
+  /**
+   * Applies one value to the mirror. `notify` is false for this relay's own
+   * writes: it ends what they revoke itself, and the watch brings them back
+   * as no change.
+   */
+  #apply(key: string, value: unknown, notify = true): void {
+    const onChange = notify ? this.#onChange : undefined;
     if (key.startsWith(DEVICE)) {
       const stored = value as StoredDevice;
       const previous = this.#devices.get(stored.device_id);
@@ -251,7 +294,7 @@ export class ClusterState {
         previous.revoked_at !== stored.revoked_at ||
         previous.credential_hash !== stored.credential_hash
       ) {
-        this.#onChange?.({
+        onChange?.({
           kind: "device",
           deviceId: stored.device_id,
           revoked: stored.revoked_at !== null,
@@ -261,12 +304,12 @@ export class ClusterState {
       const tokenHash = key.slice(REVOKED_TOKEN.length);
       if (this.#revokedTokens.has(tokenHash)) return;
       this.#revokedTokens.add(tokenHash);
-      this.#onChange?.({ kind: "token_revoked", tokenHash });
+      onChange?.({ kind: "token_revoked", tokenHash });
     } else if (key.startsWith(REVOKED_JTI)) {
       const { jti } = value as { jti: string };
       if (this.#revokedJtis.has(jti)) return;
       this.#revokedJtis.add(jti);
-      this.#onChange?.({ kind: "jti_revoked", jti });
+      onChange?.({ kind: "jti_revoked", jti });
     }
   }
 }
@@ -280,7 +323,7 @@ async function openBucket(
   const kvm = new Kvm(nc);
   for (;;) {
     try {
-      return await kvm.create(options.bucket ?? "relay_state", {
+      return await kvm.create(bucketOf(options), {
         history: 1,
         replicas: options.replicas ?? 3,
       });
@@ -294,6 +337,10 @@ async function openBucket(
       await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
     }
   }
+}
+
+function bucketOf(options: ClusterStateOptions): string {
+  return options.bucket ?? "relay_state";
 }
 
 function toDeviceRecord(stored: StoredDevice): DeviceRecord {

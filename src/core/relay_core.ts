@@ -14,7 +14,7 @@ import { RelayError } from "../errors/relay_error.ts";
 import type { AuditLogger } from "../observability/audit_log.ts";
 import type { Logger } from "../observability/logger.ts";
 import { RelayMetrics } from "../observability/relay_metrics.ts";
-import type { RelayStore } from "../store/relay_store.ts";
+import type { FleetStore, FleetStoreChange } from "../store/fleet_store.ts";
 import { serveControllerLink } from "./controller_stream.ts";
 import { serveDeviceLink } from "./device_connection.ts";
 import { DevicePublications } from "./device_publish.ts";
@@ -55,7 +55,7 @@ const CALL_MANY_MAX_CONCURRENCY = 256;
 
 export interface RelayCoreOptions<Tunnels extends TunnelPort = TunnelPort> {
   config: RelayConfig;
-  store: RelayStore;
+  store: FleetStore;
   jwtKeys: JwtKeys;
   logger: Logger;
   audit: AuditLogger;
@@ -84,7 +84,7 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
   /** Transparent gRPC calls to devices' own servers (and CallMany's calls). */
   readonly grpcCalls: GrpcCallRouter;
   readonly #config: RelayConfig;
-  readonly #store: RelayStore;
+  readonly #store: FleetStore;
   readonly #logger: Logger;
   readonly #inputLimits: InputLimits;
   readonly #publications: DevicePublications;
@@ -319,7 +319,7 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
       this.gate.denied(peer, principal, error);
       throw error;
     }
-    const { revokedKey, closed } = this.#revocation.revoke(request);
+    const { revokedKey, closed } = await this.#revocation.revoke(request);
     this.#logger.info("token revoked", {
       by: principal.controllerId,
       target_type: String(request.target_type),
@@ -328,6 +328,17 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
     });
     this.gate.revoked(peer, principal, revokedKey, closed);
     return { revoked: true, closed_streams: closed };
+  }
+
+  /** A change another relay of the cluster made: end the streams it revoked here. */
+  applyClusterChange(change: FleetStoreChange): void {
+    const closed = this.#revocation.applyRemote(change);
+    if (closed > 0) {
+      this.#logger.info("revocation from the cluster applied", {
+        kind: change.kind,
+        closed_streams: closed,
+      });
+    }
   }
 
   /**

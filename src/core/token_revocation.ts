@@ -5,7 +5,7 @@
 // the caller may revoke is checked before (RelayCore.revokeToken).
 import { hashToken, isTokenHash } from "../auth/token_hash.ts";
 import { RelayError } from "../errors/relay_error.ts";
-import type { RelayStore } from "../store/relay_store.ts";
+import type { FleetStore, FleetStoreChange } from "../store/fleet_store.ts";
 import type { DeviceRegistry } from "./device_registry.ts";
 import type { RevokeTokenRequest } from "./messages.ts";
 import type { RevocationTracker } from "./revocation_tracker.ts";
@@ -17,7 +17,7 @@ const JTI_PREFIX = "jti:";
 const MAX_JTI_LENGTH = 256;
 
 export interface TokenRevocationOptions {
-  store: RelayStore;
+  store: FleetStore;
   registry: DeviceRegistry;
   tunnels: TunnelPort;
   /** Open controller streams by credential. */
@@ -38,8 +38,8 @@ export class TokenRevocation {
     this.#options = options;
   }
 
-  /** Throws INVALID_REQUEST or DEVICE_NOT_FOUND when nothing was revoked. */
-  revoke(request: RevokeTokenRequest): Revoked {
+  /** Rejects with INVALID_REQUEST or DEVICE_NOT_FOUND when nothing was revoked. */
+  revoke(request: RevokeTokenRequest): Promise<Revoked> {
     const target = request.target_token_hash_or_prefix;
     const reason = request.reason || "revoked by admin";
     return target.startsWith(JTI_PREFIX)
@@ -48,12 +48,12 @@ export class TokenRevocation {
   }
 
   /** Revokes a whole token or SHA-256 hex (device credential and/or controller token). */
-  #revokeHash(
+  async #revokeHash(
     target: string,
     reason: string,
     request: RevokeTokenRequest,
-  ): Revoked {
-    const { store, registry, tunnels, streams } = this.#options;
+  ): Promise<Revoked> {
+    const { store, streams } = this.#options;
     if (!isTokenHash(target) && target.length < MIN_TOKEN_LENGTH) {
       throw new RelayError(
         "INVALID_REQUEST",
@@ -64,15 +64,10 @@ export class TokenRevocation {
     const hash = isTokenHash(target) ? target : hashToken(target);
     let closed = 0;
     if (request.target_type !== "CONTROLLER") {
-      const deviceId = store.revokeDeviceCredential(hash);
+      const deviceId = await store.revokeDeviceCredential(hash);
       if (deviceId !== undefined) {
-        store.revokeToken(hash, "device", reason);
-        const error = new RelayError(
-          "UNAUTHORIZED",
-          "device credential revoked",
-        );
-        if (registry.evict(deviceId, "revoked", error)) closed++;
-        closed += tunnels.closeDevice(deviceId, error);
+        await store.revokeToken(hash, "device", reason);
+        closed += this.#endDevice(deviceId);
       } else if (request.target_type === "DEVICE") {
         throw new RelayError(
           "DEVICE_NOT_FOUND",
@@ -82,18 +77,44 @@ export class TokenRevocation {
       }
     }
     if (request.target_type !== "DEVICE") {
-      store.revokeToken(hash, "controller", reason);
+      await store.revokeToken(hash, "controller", reason);
       closed += streams.closeToken(hash, controllerRevoked());
     }
     // A hash prefix identifies the token in logs without being usable.
     return { revokedKey: `sha256:${hash.slice(0, 12)}`, closed };
   }
 
-  #revokeJti(
+  /**
+   * Another relay of the cluster revoked something: end what it holds here
+   * (its own relay ended what it held there).
+   */
+  applyRemote(change: FleetStoreChange): number {
+    switch (change.kind) {
+      case "token_revoked":
+        return this.#options.streams.closeToken(
+          change.tokenHash,
+          controllerRevoked(),
+        );
+      case "jti_revoked":
+        return this.#options.streams.closeJti(change.jti, controllerRevoked());
+      case "device":
+        return change.revoked ? this.#endDevice(change.deviceId) : 0;
+    }
+  }
+
+  /** Evicts the device's session and ends its tunnels; how many were closed. */
+  #endDevice(deviceId: string): number {
+    const error = new RelayError("UNAUTHORIZED", "device credential revoked");
+    const evicted = this.#options.registry.evict(deviceId, "revoked", error);
+    return (evicted ? 1 : 0) +
+      this.#options.tunnels.closeDevice(deviceId, error);
+  }
+
+  async #revokeJti(
     jti: string,
     reason: string,
     request: RevokeTokenRequest,
-  ): Revoked {
+  ): Promise<Revoked> {
     if (jti === "" || jti.length > MAX_JTI_LENGTH) {
       throw new RelayError(
         "INVALID_REQUEST",
@@ -108,7 +129,7 @@ export class TokenRevocation {
         { source: "downstream" },
       );
     }
-    this.#options.store.revokeJti(jti, reason);
+    await this.#options.store.revokeJti(jti, reason);
     return {
       revokedKey: JTI_PREFIX + jti,
       closed: this.#options.streams.closeJti(jti, controllerRevoked()),

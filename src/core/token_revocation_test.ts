@@ -84,22 +84,22 @@ function setup() {
   };
 }
 
-function codeOf(fn: () => unknown): string {
+async function codeOf(fn: () => unknown): Promise<string> {
   try {
-    fn();
+    await fn();
   } catch (error) {
     return (error as RelayError).code;
   }
   return "OK";
 }
 
-Deno.test("a controller token revoked by the whole token or its hash is listed and its streams closed", () => {
+Deno.test("a controller token revoked by the whole token or its hash is listed and its streams closed", async () => {
   using t = setup();
   const hash = hashToken(CONTROLLER_TOKEN);
   for (const target of [CONTROLLER_TOKEN, hash]) {
     const stream = closable();
     t.streams.track({ tokenHash: hash, jti: "" }, stream);
-    assert.deepEqual(t.revocation.revoke(request(target, "CONTROLLER")), {
+    assert.deepEqual(await t.revocation.revoke(request(target, "CONTROLLER")), {
       revokedKey: `sha256:${hash.slice(0, 12)}`,
       closed: 1,
     });
@@ -110,13 +110,13 @@ Deno.test("a controller token revoked by the whole token or its hash is listed a
   assert.ok(t.store.isTokenRevoked(hash));
 });
 
-Deno.test("a controller token revoked by jti: every stream that used that jti", () => {
+Deno.test("a controller token revoked by jti: every stream that used that jti", async () => {
   using t = setup();
   const streams = [closable(), closable(), closable()];
   t.streams.track({ tokenHash: "1".repeat(64), jti: "op-7" }, streams[0]!);
   t.streams.track({ tokenHash: "2".repeat(64), jti: "op-7" }, streams[1]!);
   t.streams.track({ tokenHash: "3".repeat(64), jti: "op-8" }, streams[2]!);
-  assert.deepEqual(t.revocation.revoke(request("jti:op-7")), {
+  assert.deepEqual(await t.revocation.revoke(request("jti:op-7")), {
     revokedKey: "jti:op-7",
     closed: 2,
   });
@@ -125,7 +125,7 @@ Deno.test("a controller token revoked by jti: every stream that used that jti", 
   assert.ok(!t.store.isJtiRevoked("op-8"));
 });
 
-Deno.test("a device credential: revoked, its session evicted and its tunnels ended", () => {
+Deno.test("a device credential: revoked, its session evicted and its tunnels ended", async () => {
   using t = setup();
   const credential = t.store.registerDevice("dev-1", "default");
   const link = deviceLink();
@@ -137,7 +137,10 @@ Deno.test("a device credential: revoked, its session evicted and its tunnels end
     previousConnectionId: "",
   });
   // One device stream and two tunnels.
-  assert.equal(t.revocation.revoke(request(credential, "DEVICE")).closed, 3);
+  assert.equal(
+    (await t.revocation.revoke(request(credential, "DEVICE"))).closed,
+    3,
+  );
   assert.equal(link.closes[0]?.message, "device credential revoked");
   assert.deepEqual(t.tunnelsEnded, ["dev-1"]);
   assert.equal(t.registry.get("dev-1"), undefined);
@@ -150,23 +153,26 @@ Deno.test("a device credential: revoked, its session evicted and its tunnels end
   assert.ok(t.store.isTokenRevoked(hashToken(credential)));
   // Revoked already: nothing matches any more.
   assert.equal(
-    codeOf(() => t.revocation.revoke(request(credential, "DEVICE"))),
+    await codeOf(() => t.revocation.revoke(request(credential, "DEVICE"))),
     "DEVICE_NOT_FOUND",
   );
 });
 
-Deno.test("an unspecified target type revokes a device credential and the same hash as a controller token", () => {
+Deno.test("an unspecified target type revokes a device credential and the same hash as a controller token", async () => {
   using t = setup();
   const credential = t.store.registerDevice("dev-2", "default");
   const stream = closable();
   t.streams.track({ tokenHash: hashToken(credential), jti: "" }, stream);
   // Offline device: no session, the tunnels stub ends two, plus the stream.
-  assert.equal(t.revocation.revoke(request(hashToken(credential))).closed, 3);
+  assert.equal(
+    (await t.revocation.revoke(request(hashToken(credential)))).closed,
+    3,
+  );
   assert.equal(t.store.verifyDeviceCredential("dev-2", credential), undefined);
   assert.equal(stream.closes.length, 1);
 });
 
-Deno.test("refused: prefixes, bad jtis, a jti for a device, an unknown device credential", () => {
+Deno.test("refused: prefixes, bad jtis, a jti for a device, an unknown device credential", async () => {
   using t = setup();
   const refusals: [RevokeTokenRequest, string][] = [
     [request(hashToken(CONTROLLER_TOKEN).slice(0, 31)), "INVALID_REQUEST"],
@@ -178,7 +184,7 @@ Deno.test("refused: prefixes, bad jtis, a jti for a device, an unknown device cr
   ];
   for (const [refused, code] of refusals) {
     assert.equal(
-      codeOf(() => t.revocation.revoke(refused)),
+      await codeOf(() => t.revocation.revoke(refused)),
       code,
       refused.target_token_hash_or_prefix.slice(0, 40),
     );
@@ -187,7 +193,7 @@ Deno.test("refused: prefixes, bad jtis, a jti for a device, an unknown device cr
   assert.ok(!t.store.isTokenRevoked(hashToken(CONTROLLER_TOKEN)));
   // The longest jti is fine.
   assert.equal(
-    t.revocation.revoke(request(`jti:${"j".repeat(256)}`)).closed,
+    (await t.revocation.revoke(request(`jti:${"j".repeat(256)}`))).closed,
     0,
   );
 });

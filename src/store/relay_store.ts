@@ -4,6 +4,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { validateDeviceId } from "../auth/device_id.ts";
 import { digestsEqual, hashToken } from "../auth/token_hash.ts";
+import type { FleetStore } from "./fleet_store.ts";
 
 export interface DeviceRecord {
   deviceId: string;
@@ -37,7 +38,7 @@ const SCHEMA = `
   );
 `;
 
-export class RelayStore {
+export class RelayStore implements FleetStore {
   readonly #db: DatabaseSync;
   readonly #revoked = new Set<string>();
   readonly #revokedJtis = new Set<string>();
