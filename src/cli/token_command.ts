@@ -5,7 +5,7 @@ import { isRole, mintControllerToken } from "../auth/controller_auth.ts";
 import { loadConfig } from "../config/load_config.ts";
 import { RelayError } from "../errors/relay_error.ts";
 import { ensureStateDir, loadOrCreateJwtSecret } from "../state/state_dir.ts";
-import { RelayStore } from "../store/relay_store.ts";
+import { openFleetStore } from "../cluster/open_fleet_store.ts";
 import {
   listFlag,
   parseDuration,
@@ -75,11 +75,14 @@ export async function tokenCommand(args: string[]): Promise<number> {
         "a device belongs to one --project",
       );
     }
-    const store = new RelayStore(paths.database);
+    // In a cluster, the device is registered for every relay of it.
+    const fleet = await openFleetStore(config, paths.database);
     try {
-      console.log(store.registerDevice(id, projects[0] ?? "default"));
+      console.log(
+        await fleet.store.registerDevice(id, projects[0] ?? "default"),
+      );
     } finally {
-      store.close();
+      await fleet.close();
     }
     return 0;
   }

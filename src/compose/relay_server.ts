@@ -31,7 +31,8 @@ import {
   loadOrCreateTls,
   writeSecret,
 } from "../state/state_dir.ts";
-import { RelayStore } from "../store/relay_store.ts";
+import { openFleetStore } from "../cluster/open_fleet_store.ts";
+import type { FleetStoreChange } from "../store/fleet_store.ts";
 import { TunnelService } from "../tunnel/tunnel_service.ts";
 import { GrpcRelayServer } from "../../transports/grpc/grpc_relay_server.ts";
 import { browserRoutes } from "../../transports/quic/browser_routes.ts";
@@ -74,7 +75,14 @@ export async function startRelay(
     enabled: config.relay.audit.enabled,
     path: config.relay.audit.path || paths.auditLog,
   });
-  const store = new RelayStore(paths.database);
+  // Another relay's revocations end what they name here too (cluster mode).
+  let onClusterChange = (_change: FleetStoreChange) => {};
+  const fleet = await openFleetStore(
+    config,
+    paths.database,
+    (change) => onClusterChange(change),
+  );
+  const store = fleet.store;
   // Device publications and MQTT tunnels alike, whether MQTT is on or off.
   const topicAcl = new TopicAcl(config.relay.mqtt.acl);
   const core = new RelayCore({
@@ -91,6 +99,7 @@ export async function startRelay(
     topicPolicy: topicAcl,
     tunnels: (context) => new TunnelService(context),
   });
+  onClusterChange = (change) => core.applyClusterChange(change);
   // Transparent gRPC calls: each device call arrives as its own tunnel.
   core.tunnels.register("GRPC_CALL", (tunnel) => core.grpcCalls.attach(tunnel));
   // MQTT tunnels reach the relay's own broker unless a dialer is given.
@@ -105,7 +114,7 @@ export async function startRelay(
   // Undone in reverse order if a later step fails.
   const cleanups: (() => Promise<void> | void)[] = [
     () => audit.close(),
-    () => store.close(),
+    () => fleet.close(),
     () => core.registry.close(),
   ];
   const fail = async (error: unknown): Promise<never> => {
@@ -237,7 +246,7 @@ export async function startRelay(
         await quic.server?.close();
         lagProbe?.close();
         await healthServer?.shutdown();
-        store.close();
+        await fleet.close();
         logger.info("relay stopped");
       })();
       return stopping;

@@ -55,6 +55,22 @@ export const configSchema = z.strictObject({
     advertise_address: z.string().default(""),
     /** Directory for the dev CA, certificates, admin token and the store. */
     state_dir: z.string().min(1).default(".relay"),
+    /**
+     * The relay cluster (docs/cluster.md): relays that share their state on
+     * NATS. Off while nats_url is empty: the relay runs alone on its SQLite
+     * store in state_dir.
+     */
+    cluster: z.strictObject({
+      /** NATS servers, comma-separated: nats://host:4222,nats://other:4222. */
+      nats_url: z.string().regex(
+        /^$|^nats:\/\/[^\s,]+(,nats:\/\/[^\s,]+)*$/,
+        "expected nats://host:port, comma-separated",
+      ).default(""),
+      /** JetStream KV bucket of the shared state. */
+      bucket: z.string().regex(/^[A-Za-z0-9_-]+$/).default("relay_state"),
+      /** Copies of the bucket: 1, 3 or 5, at most the NATS cluster's size. */
+      replicas: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(3),
+    }).prefault({}),
     /** Development conveniences that are unsafe in production (weak JWT secrets). */
     dev_mode: z.boolean().default(false),
     max_device_connections: z.number().int().positive().default(10000),
