@@ -3,21 +3,21 @@
 // a NATS JetStream KV bucket. Every relay keeps the whole bucket mirrored in
 // memory from a watch, so its reads stay synchronous as with the SQLite
 // RelayStore, and a relay that was down replays what changed meanwhile when
-// it starts. Writes go to the bucket and count once it acknowledged them;
-// every relay's mirror (the writer's too) applies them from its watch, and
-// `onChange` says what changed so a relay can close the streams a revocation
-// ends on it. Keys are subjects: ids that may hold other characters are base64url.
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
+// it starts (kv_mirror.ts). Writes go to the bucket and count once it
+// acknowledged them; every relay's mirror applies them, and `onChange` says
+// what another relay changed so this one can close the streams a revocation
+// ends here. Keys are subjects: ids that may hold other characters are
+// base64url.
+import type { NatsConnection } from "@nats-io/transport-node";
 import { validateDeviceId } from "../auth/device_id.ts";
 import { digestsEqual, hashToken } from "../auth/token_hash.ts";
-import { RelayError } from "../errors/relay_error.ts";
 import type { FleetStore, FleetStoreChange } from "../store/fleet_store.ts";
 import {
   type DeviceRecord,
   randomBase64Url,
   type RevokedKind,
 } from "../store/relay_store.ts";
+import { connectNats, KvMirror } from "./kv_mirror.ts";
 
 export interface ClusterStateOptions {
   /** NATS server URLs (nats://host:port), any node of the cluster. */
@@ -48,10 +48,6 @@ interface StoredDevice {
 const DEVICE = "device.";
 const REVOKED_TOKEN = "revoked_token.";
 const REVOKED_JTI = "revoked_jti.";
-/** Pause between attempts while JetStream elects its leaders. */
-const RETRY_MS = 250;
-/** One write's wait for its acknowledgement (a dead leader never sends one). */
-const PUT_ATTEMPT_MS = 1000;
 
 const encoder = new TextEncoder();
 const base64url = (text: string) =>
@@ -60,50 +56,39 @@ const base64url = (text: string) =>
 
 export class ClusterState implements FleetStore {
   readonly #nc: NatsConnection;
-  readonly #kv: KV;
   readonly #onChange: ClusterStateOptions["onChange"];
-  readonly #bucket: string;
-  readonly #writeTimeoutMs: number;
   readonly #devices = new Map<string, StoredDevice>();
   /** Current credential hash -> device id. */
   readonly #byCredential = new Map<string, string>();
   readonly #revokedTokens = new Set<string>();
   readonly #revokedJtis = new Set<string>();
-  #watching: Promise<void> = Promise.resolve();
+  #mirror: KvMirror | undefined;
 
-  private constructor(
-    nc: NatsConnection,
-    kv: KV,
-    options: ClusterStateOptions,
-  ) {
+  private constructor(nc: NatsConnection, options: ClusterStateOptions) {
     this.#nc = nc;
-    this.#kv = kv;
     this.#onChange = options.onChange;
-    this.#bucket = bucketOf(options);
-    this.#writeTimeoutMs = options.writeTimeoutMs ?? 10_000;
   }
 
   /** Connects, opens (or creates) the bucket and mirrors it; rejects with UNAVAILABLE in time. */
   static async open(options: ClusterStateOptions): Promise<ClusterState> {
     const timeoutMs = options.openTimeoutMs ?? 10_000;
     const giveUpAt = Date.now() + timeoutMs;
-    const nc = await connect({
-      servers: options.servers,
-      name: options.name ?? "relay",
-      timeout: timeoutMs,
-      maxReconnectAttempts: -1,
-    }).catch((error) => {
-      throw new RelayError(
-        "UNAVAILABLE",
-        `cannot reach NATS at ${options.servers.join(", ")}: ${
-          (error as Error).message
-        }`,
-      );
-    });
+    const nc = await connectNats(
+      options.servers,
+      options.name ?? "relay",
+      timeoutMs,
+    );
     try {
-      const kv = await openBucket(nc, options, giveUpAt);
-      const state = new ClusterState(nc, kv, options);
-      await state.#mirror(giveUpAt);
+      const state = new ClusterState(nc, options);
+      state.#mirror = await KvMirror.open(nc, {
+        bucket: options.bucket ?? "relay_state",
+        replicas: options.replicas ?? 3,
+        giveUpAt,
+        writeTimeoutMs: options.writeTimeoutMs ?? 10_000,
+        apply: (key, value) => {
+          if (value !== undefined) state.#apply(key, value);
+        },
+      });
       return state;
     } catch (error) {
       await nc.close().catch(() => {});
@@ -111,9 +96,14 @@ export class ClusterState implements FleetStore {
     }
   }
 
+  /** The relay's NATS connection (the cluster's other parts share it). */
+  get connection(): NatsConnection {
+    return this.#nc;
+  }
+
   async close(): Promise<void> {
     await this.#nc.drain().catch(() => {});
-    await this.#watching;
+    await this.#mirror?.stopped;
   }
 
   // Reads: from the mirror.
@@ -194,84 +184,8 @@ export class ClusterState implements FleetStore {
     this.#apply(REVOKED_JTI + base64url(jti), value, false);
   }
 
-  /** Retried while JetStream elects new leaders (a NATS node died). */
-  async #put(key: string, value: unknown): Promise<void> {
-    const giveUpAt = Date.now() + this.#writeTimeoutMs;
-    for (;;) {
-      try {
-        await this.#kv.put(key, JSON.stringify(value), {
-          timeout: PUT_ATTEMPT_MS,
-        });
-        return;
-      } catch (error) {
-        if (Date.now() + RETRY_MS > giveUpAt) {
-          throw new RelayError(
-            "UNAVAILABLE",
-            `the cluster store did not take the write: ${
-              (error as Error).message
-            }`,
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
-      }
-    }
-  }
-
-  /**
-   * Follows the bucket; resolves once the values already in it are applied.
-   * The watch replays them and follows; a plain subscription to the bucket's
-   * subjects follows too, because a watch whose consumer lived on a NATS node
-   * that died lags until the client recreates it (seconds), while published
-   * values reach subscribers on every node at once. Applying is idempotent.
-   */
-  async #mirror(giveUpAt: number): Promise<void> {
-    const prefix = `$KV.${this.#bucket}.`;
-    this.#nc.subscribe(`${prefix}>`, {
-      callback: (error, message) => {
-        if (error !== null) return;
-        const operation = message.headers?.get("KV-Operation");
-        if (operation === "DEL" || operation === "PURGE") return;
-        try {
-          this.#apply(message.subject.slice(prefix.length), message.json());
-        } catch {
-          // Not a value this relay can read.
-        }
-      },
-    });
-    const { values } = await this.#kv.status();
-    const watcher = await this.#kv.watch({ key: ">" });
-    const initialized = Promise.withResolvers<void>();
-    if (values === 0) initialized.resolve();
-    this.#watching = (async () => {
-      for await (const entry of watcher) {
-        this.#applyEntry(entry);
-        // `delta` counts the values still to come of the initial replay.
-        if (entry.delta === 0 || entry.isUpdate) initialized.resolve();
-      }
-    })().catch(() => {
-      // The connection closed (close() or for good).
-    });
-    const timer = setTimeout(
-      () =>
-        initialized.reject(
-          new RelayError("UNAVAILABLE", "the cluster store did not replay"),
-        ),
-      Math.max(0, giveUpAt - Date.now()),
-    );
-    try {
-      await initialized.promise;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  #applyEntry(entry: KvEntry): void {
-    if (entry.operation !== "PUT") return; // nothing here deletes
-    try {
-      this.#apply(entry.key, entry.json());
-    } catch {
-      // A value this relay cannot read is skipped, not fatal.
-    }
+  #put(key: string, value: unknown): Promise<void> {
+    return this.#mirror!.put(key, value);
   }
 
   /**
@@ -312,35 +226,6 @@ export class ClusterState implements FleetStore {
       onChange?.({ kind: "jti_revoked", jti });
     }
   }
-}
-
-/** The bucket, created on first use; retried while JetStream elects leaders. */
-async function openBucket(
-  nc: NatsConnection,
-  options: ClusterStateOptions,
-  giveUpAt: number,
-): Promise<KV> {
-  const kvm = new Kvm(nc);
-  for (;;) {
-    try {
-      return await kvm.create(bucketOf(options), {
-        history: 1,
-        replicas: options.replicas ?? 3,
-      });
-    } catch (error) {
-      if (Date.now() + RETRY_MS > giveUpAt) {
-        throw new RelayError(
-          "UNAVAILABLE",
-          `cannot open the cluster store: ${(error as Error).message}`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
-    }
-  }
-}
-
-function bucketOf(options: ClusterStateOptions): string {
-  return options.bucket ?? "relay_state";
 }
 
 function toDeviceRecord(stored: StoredDevice): DeviceRecord {
