@@ -17,7 +17,7 @@ import {
   randomBase64Url,
   type RevokedKind,
 } from "../store/relay_store.ts";
-import { connectNats, KvMirror } from "./kv_mirror.ts";
+import { connectNats, keyOf, KvMirror } from "./kv_mirror.ts";
 
 export interface ClusterStateOptions {
   /** NATS server URLs (nats://host:port), any node of the cluster. */
@@ -48,11 +48,6 @@ interface StoredDevice {
 const DEVICE = "device.";
 const REVOKED_TOKEN = "revoked_token.";
 const REVOKED_JTI = "revoked_jti.";
-
-const encoder = new TextEncoder();
-const base64url = (text: string) =>
-  btoa(String.fromCharCode(...encoder.encode(text)))
-    .replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 
 export class ClusterState implements FleetStore {
   readonly #nc: NatsConnection;
@@ -147,8 +142,8 @@ export class ClusterState implements FleetStore {
       created_at: Date.now(),
       revoked_at: null,
     };
-    await this.#put(DEVICE + base64url(deviceId), stored);
-    this.#apply(DEVICE + base64url(deviceId), stored, false);
+    await this.#put(DEVICE + keyOf(deviceId), stored);
+    this.#apply(DEVICE + keyOf(deviceId), stored, false);
     return credential;
   }
 
@@ -162,8 +157,8 @@ export class ClusterState implements FleetStore {
       : this.#devices.get(deviceId);
     if (stored === undefined || stored.revoked_at !== null) return undefined;
     const revoked = { ...stored, revoked_at: Date.now() };
-    await this.#put(DEVICE + base64url(stored.device_id), revoked);
-    this.#apply(DEVICE + base64url(stored.device_id), revoked, false);
+    await this.#put(DEVICE + keyOf(stored.device_id), revoked);
+    this.#apply(DEVICE + keyOf(stored.device_id), revoked, false);
     return stored.device_id;
   }
 
@@ -180,8 +175,8 @@ export class ClusterState implements FleetStore {
   /** Revokes every controller token carrying this JWT id. */
   async revokeJti(jti: string, reason: string): Promise<void> {
     const value = { jti, reason, revoked_at: Date.now() };
-    await this.#put(REVOKED_JTI + base64url(jti), value);
-    this.#apply(REVOKED_JTI + base64url(jti), value, false);
+    await this.#put(REVOKED_JTI + keyOf(jti), value);
+    this.#apply(REVOKED_JTI + keyOf(jti), value, false);
   }
 
   #put(key: string, value: unknown): Promise<void> {

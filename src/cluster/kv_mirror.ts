@@ -25,6 +25,12 @@ export interface KvMirrorOptions {
   apply(key: string, value: unknown): void;
 }
 
+/** A KV key (a subject token) for any text: base64url of its UTF-8. */
+export function keyOf(text: string): string {
+  return btoa(String.fromCharCode(...new TextEncoder().encode(text)))
+    .replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
 /** Connects to NATS; rejects with UNAVAILABLE naming the servers. */
 export function connectNats(
   servers: string[],

@@ -11,8 +11,8 @@ export interface OpenedFleetStore {
     /** Registers (or re-keys) a device; its new credential, shown once. */
     registerDevice(deviceId: string, project: string): string | Promise<string>;
   };
-  /** "sqlite" or "nats", for logs. */
-  kind: "sqlite" | "nats";
+  /** The cluster's state, whose NATS connection the cluster's other parts share; undefined alone. */
+  cluster: ClusterState | undefined;
   close(): Promise<void>;
 }
 
@@ -26,7 +26,7 @@ export async function openFleetStore(
     const store = new RelayStore(databasePath);
     return {
       store,
-      kind: "sqlite",
+      cluster: undefined,
       close: () => Promise.resolve(store.close()),
     };
   }
@@ -37,5 +37,5 @@ export async function openFleetStore(
     name: config.relay.id,
     ...(onChange ? { onChange } : {}),
   });
-  return { store, kind: "nats", close: () => store.close() };
+  return { store, cluster: store, close: () => store.close() };
 }

@@ -32,6 +32,7 @@ import {
   writeSecret,
 } from "../state/state_dir.ts";
 import { openFleetStore } from "../cluster/open_fleet_store.ts";
+import { FleetDirectory } from "../cluster/fleet_directory.ts";
 import type { FleetStoreChange } from "../store/fleet_store.ts";
 import { TunnelService } from "../tunnel/tunnel_service.ts";
 import { GrpcRelayServer } from "../../transports/grpc/grpc_relay_server.ts";
@@ -83,6 +84,16 @@ export async function startRelay(
     (change) => onClusterChange(change),
   );
   const store = fleet.store;
+  // In a cluster: which relay holds which device, for the whole fleet's view.
+  const directory = fleet.cluster &&
+    await FleetDirectory.open(fleet.cluster.connection, {
+      relayId: config.relay.id,
+      replicas: config.relay.cluster.replicas,
+      relayTtlMs: config.relay.cluster.relay_ttl_seconds * 1000,
+    }).catch(async (error) => {
+      await fleet.close();
+      throw error;
+    });
   // Device publications and MQTT tunnels alike, whether MQTT is on or off.
   const topicAcl = new TopicAcl(config.relay.mqtt.acl);
   const core = new RelayCore({
@@ -93,8 +104,11 @@ export async function startRelay(
     logger,
     onPresence: (event) => {
       mqtt?.onPresence(event);
+      const { deviceId } = event.session;
+      directory?.deviceChanged(deviceId, () => core.deviceInfo(deviceId));
       options.onPresence?.(event);
     },
+    ...(directory ? { fleetView: directory } : {}),
     ...(mqtt !== null ? { publisher: mqtt.publisher } : {}),
     topicPolicy: topicAcl,
     tunnels: (context) => new TunnelService(context),
@@ -115,6 +129,7 @@ export async function startRelay(
   const cleanups: (() => Promise<void> | void)[] = [
     () => audit.close(),
     () => fleet.close(),
+    async () => await directory?.close(),
     () => core.registry.close(),
   ];
   const fail = async (error: unknown): Promise<never> => {
@@ -246,6 +261,7 @@ export async function startRelay(
         await quic.server?.close();
         lagProbe?.close();
         await healthServer?.shutdown();
+        await directory?.close();
         await fleet.close();
         logger.info("relay stopped");
       })();

@@ -70,6 +70,8 @@ export const configSchema = z.strictObject({
       bucket: z.string().regex(/^[A-Za-z0-9_-]+$/).default("relay_state"),
       /** Copies of the bucket: 1, 3 or 5, at most the NATS cluster's size. */
       replicas: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(3),
+      /** A relay unheard of this long is gone: its devices leave the fleet view. */
+      relay_ttl_seconds: seconds.default(15),
     }).prefault({}),
     /** Development conveniences that are unsafe in production (weak JWT secrets). */
     dev_mode: z.boolean().default(false),

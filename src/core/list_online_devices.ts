@@ -1,6 +1,8 @@
 // ListOnlineDevices, answered: the device sessions a controller may see (its
 // projects; admins see all), narrowed by region and labels, as DeviceInfo.
-// Sessions waiting for a resume are listed as DISCONNECTED.
+// Sessions waiting for a resume are listed as DISCONNECTED. In a cluster the
+// devices other relays hold are listed too (this relay's session of a device
+// wins over another relay's entry).
 import { canSee } from "../auth/access_policy.ts";
 import type { ControllerPrincipal } from "../auth/controller_auth.ts";
 import type { DeviceSession } from "./device_session.ts";
@@ -10,27 +12,36 @@ export interface DeviceListing {
   principal: ControllerPrincipal;
   /** DeviceInfo.relay_address: this relay's advertised address. */
   relayAddress: string;
+  /** Devices other relays of the cluster hold. */
+  remote?: readonly DeviceInfo[];
 }
 
 export function listOnlineDevices(
   sessions: readonly DeviceSession[],
   request: ListOnlineDevicesRequest,
-  { principal, relayAddress }: DeviceListing,
+  { principal, relayAddress, remote = [] }: DeviceListing,
 ): DeviceInfo[] {
   const labels = Object.entries(request.label_filter);
-  return sessions
-    .filter((session) => canSee(principal, session.project))
-    .filter((session) =>
+  const local = new Set(sessions.map((session) => session.deviceId));
+  return [
+    ...sessions.map((session) => deviceInfo(session, relayAddress)),
+    ...remote.filter((info) => !local.has(info.device_id ?? "")),
+  ]
+    .filter((info) => canSee(principal, info.project ?? ""))
+    .filter((info) =>
       request.region_filter === "" ||
-      session.metadata.region === request.region_filter
+      info.metadata?.region === request.region_filter
     )
-    .filter((session) =>
-      labels.every(([key, value]) => session.metadata[key] === value)
-    )
-    .map((session) => deviceInfo(session, relayAddress));
+    .filter((info) =>
+      labels.every(([key, value]) => info.metadata?.[key] === value)
+    );
 }
 
-function deviceInfo(session: DeviceSession, relayAddress: string): DeviceInfo {
+/** One session as DeviceInfo, with this relay's address. */
+export function deviceInfo(
+  session: DeviceSession,
+  relayAddress: string,
+): DeviceInfo {
   return {
     device_id: session.deviceId,
     connection_id: session.connectionId,

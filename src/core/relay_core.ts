@@ -23,7 +23,8 @@ import { controllerPrincipal, Gatekeeper, type Peer } from "./gatekeeper.ts";
 import { IdempotencyCache } from "./idempotency_cache.ts";
 import { InputLimits } from "./input_limits.ts";
 import type { ControllerLink, DeviceLink, TunnelLink } from "./links.ts";
-import { listOnlineDevices } from "./list_online_devices.ts";
+import { deviceInfo, listOnlineDevices } from "./list_online_devices.ts";
+import type { FleetView } from "./fleet_view.ts";
 import { PendingAnswers } from "./pending_answers.ts";
 import type { Publisher } from "./publisher.ts";
 import { recordPresence } from "./record_presence.ts";
@@ -56,6 +57,8 @@ const CALL_MANY_MAX_CONCURRENCY = 256;
 export interface RelayCoreOptions<Tunnels extends TunnelPort = TunnelPort> {
   config: RelayConfig;
   store: FleetStore;
+  /** The devices other relays of the cluster hold (none for a relay alone). */
+  fleetView?: FleetView;
   jwtKeys: JwtKeys;
   logger: Logger;
   audit: AuditLogger;
@@ -85,6 +88,7 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
   readonly grpcCalls: GrpcCallRouter;
   readonly #config: RelayConfig;
   readonly #store: FleetStore;
+  readonly #fleetView: FleetView | undefined;
   readonly #logger: Logger;
   readonly #inputLimits: InputLimits;
   readonly #publications: DevicePublications;
@@ -102,6 +106,7 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
     const relay = config.relay;
     this.#config = config;
     this.#store = options.store;
+    this.#fleetView = options.fleetView;
     this.#logger = logger;
     this.#advertisedAddress = relay.advertise_address || relay.address;
     const now = options.now ?? Date.now;
@@ -297,6 +302,7 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
     return listOnlineDevices(this.registry.list(), request, {
       principal,
       relayAddress: this.#advertisedAddress,
+      remote: this.#fleetView?.remoteDevices() ?? [],
     });
   }
 
@@ -328,6 +334,19 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
     });
     this.gate.revoked(peer, principal, revokedKey, closed);
     return { revoked: true, closed_streams: closed };
+  }
+
+  /** This relay's session of the device as DeviceInfo; undefined when it holds none. */
+  deviceInfo(deviceId: string): DeviceInfo | undefined {
+    const session = this.registry.get(deviceId);
+    return session && deviceInfo(session, this.#advertisedAddress);
+  }
+
+  /** Every session this relay holds, as DeviceInfo. */
+  localDevices(): DeviceInfo[] {
+    return this.registry.list().map((session) =>
+      deviceInfo(session, this.#advertisedAddress)
+    );
   }
 
   /** A change another relay of the cluster made: end the streams it revoked here. */

@@ -2,11 +2,14 @@
 // NATS, relays in this process): a device registered for the cluster
 // connects to either relay, and a revocation made on one relay ends what it
 // names on the other within 1 s: an operator's controller stream, a device's
-// session.
+// session. Either relay lists the whole fleet, with the relay holding each
+// device, scoped by RBAC; a relay that stops saying it is alive leaves the
+// view with its devices.
 import assert from "node:assert/strict";
 import { mintControllerToken } from "../../src/auth/controller_auth.ts";
 import { hashToken } from "../../src/auth/token_hash.ts";
 import { ClusterState } from "../../src/cluster/cluster_state.ts";
+import { FleetDirectory } from "../../src/cluster/fleet_directory.ts";
 import { RelayError } from "../../src/errors/relay_error.ts";
 import {
   decode,
@@ -20,13 +23,19 @@ import { NatsCluster } from "./nats_cluster.ts";
 
 const tools = await SystemTools.check(NATS_SERVER);
 const PROPAGATION_MS = 1000;
+/** relay.cluster.relay_ttl_seconds in these tests. */
+const RELAY_TTL_SECONDS = 1.5;
 /** Both relays verify the same controller tokens (config, not the state dir). */
 const SECRET = btoa(
   String.fromCharCode(...crypto.getRandomValues(new Uint8Array(48))),
 );
 
 async function withRelays(
-  body: (relays: TestRelay[], state: ClusterState) => Promise<void>,
+  body: (
+    relays: TestRelay[],
+    state: ClusterState,
+    stop: (relay: TestRelay) => Promise<void>,
+  ) => Promise<void>,
 ): Promise<void> {
   const nats = await NatsCluster.start(tools.path("nats-server"));
   const relays: TestRelay[] = [];
@@ -38,6 +47,7 @@ async function withRelays(
           config: {
             "relay.id": `relay-${index}`,
             "relay.cluster.nats_url": url,
+            "relay.cluster.relay_ttl_seconds": RELAY_TTL_SECONDS,
             "relay.auth.jwt.hs256_secret": SECRET,
           },
         }),
@@ -45,7 +55,11 @@ async function withRelays(
     }
     // What `relay token device` does in cluster mode.
     state = await ClusterState.open({ servers: [nats.urls[2]!] });
-    await body(relays, state);
+    const stop = async (relay: TestRelay) => {
+      relays.splice(relays.indexOf(relay), 1);
+      await relay.close();
+    };
+    await body([...relays], state, stop);
   } finally {
     await state?.close();
     for (const relay of relays) await relay.close();
@@ -53,7 +67,7 @@ async function withRelays(
   }
 }
 
-function operatorToken(): Promise<string> {
+function operatorToken(projects = ["default"]): Promise<string> {
   return mintControllerToken({
     secret: SECRET,
     issuer: "grpc-relay",
@@ -62,7 +76,7 @@ function operatorToken(): Promise<string> {
   }, {
     controllerId: "ops-1",
     role: "operator",
-    projects: ["default"],
+    projects,
     ttlSeconds: 3600,
   });
 }
@@ -125,6 +139,84 @@ tools.test("cluster: a device credential revoked on one relay evicts the device 
         d.device_id === "dev-c2" && d.state === "ONLINE"
       ),
       false,
+    );
+  });
+});
+
+tools.test("cluster: either relay lists the whole fleet with the relay holding each device, scoped by RBAC", async () => {
+  await withRelays(async ([a, b], state, stop) => {
+    const onA = await state.registerDevice("fleet-a", "default");
+    const onB = await state.registerDevice("fleet-b", "factory");
+    await a!.device("fleet-a", { token: onA, metadata: { region: "eu" } });
+    await b!.device("fleet-b", { token: onB, metadata: { region: "us" } });
+    for (const relay of [a!, b!]) {
+      await eventually(
+        async () => (await relay.controller().listDevices()).length === 2,
+        PROPAGATION_MS,
+        `both devices listed by ${relay.relay.grpcAddress}`,
+      );
+      const listed = await relay.controller().listDevices();
+      const byId = new Map(listed.map((d) => [d.device_id, d]));
+      assert.equal(byId.get("fleet-a")?.relay_address, a!.relay.grpcAddress);
+      assert.equal(byId.get("fleet-b")?.relay_address, b!.relay.grpcAddress);
+      assert.equal(byId.get("fleet-b")?.project, "factory");
+      assert.equal(byId.get("fleet-b")?.state, "ONLINE");
+      // Filters and RBAC apply to the other relay's devices as to its own.
+      const us = await relay.controller().listDevices({ region: "us" });
+      assert.deepEqual(us.map((d) => d.device_id), ["fleet-b"]);
+      const operator = await relay.controller(await operatorToken())
+        .listDevices();
+      assert.deepEqual(operator.map((d) => d.device_id), ["fleet-a"]);
+    }
+    // Gone from relay B (closed): gone from relay A's list too.
+    await stop(b!);
+    await eventually(
+      async () =>
+        !(await a!.controller().listDevices()).some((d) =>
+          d.device_id === "fleet-b"
+        ),
+      PROPAGATION_MS,
+      "fleet-b to leave relay A's list",
+    );
+  });
+});
+
+tools.test("cluster: a relay that stops saying it is alive leaves the fleet view with its devices", async () => {
+  await withRelays(async ([a], state) => {
+    // A relay that dies without a word: it wrote its device, then went quiet.
+    const ghost = await FleetDirectory.open(state.connection, {
+      relayId: "relay-ghost",
+      replicas: 3,
+      relayTtlMs: RELAY_TTL_SECONDS * 1000,
+    });
+    await ghost.deviceChanged("ghost-dev", () => ({
+      device_id: "ghost-dev",
+      connection_id: "conn_ghost",
+      relay_address: "ghost:50051",
+      connected_at: Date.now(),
+      metadata: {},
+      last_seen: Date.now(),
+      state: "ONLINE",
+      transport: "quic",
+      project: "default",
+      grpc_target: false,
+    }));
+    const listed = () =>
+      a!.controller().listDevices().then((devices) =>
+        devices.some((d) => d.device_id === "ghost-dev")
+      );
+    await eventually(listed, PROPAGATION_MS, "ghost-dev to be listed");
+    await ghost.close(); // the heartbeat stops; its entry stays
+    const stopped = performance.now();
+    await eventually(
+      async () => !(await listed()),
+      RELAY_TTL_SECONDS * 1000 + PROPAGATION_MS,
+      "ghost-dev to leave the list",
+    );
+    const gone = performance.now() - stopped;
+    assert.ok(
+      gone >= RELAY_TTL_SECONDS * 1000 / 3,
+      `left after ${gone.toFixed(0)} ms, before the relay could be missed`,
     );
   });
 });

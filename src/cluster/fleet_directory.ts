@@ -1,0 +1,143 @@
+// Which relay of the cluster holds which device (issue 17, the fleet view):
+// every relay writes its sessions, as DeviceInfo, into a KV bucket that every
+// relay mirrors, and says it is alive in another bucket every `relayTtlMs / 3`.
+// A relay unheard of for `relayTtlMs` (killed, cut off) is gone: its devices
+// leave the view, whatever its entries still say. A presence change here
+// (online, resumed, suspect, offline) writes or removes that device's entry,
+// so a remote device's state and last_seen are those of its last change.
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { FleetView } from "../core/fleet_view.ts";
+import type { DeviceInfo } from "../core/messages.ts";
+import { keyOf, KvMirror } from "./kv_mirror.ts";
+
+export interface FleetDirectoryOptions {
+  relayId: string;
+  /** Copies of the buckets (relay.cluster.replicas). */
+  replicas: number;
+  /** Default 15 s. */
+  relayTtlMs?: number;
+  /** How long open() waits for the buckets (default 10 s). */
+  openTimeoutMs?: number;
+  now?: () => number;
+}
+
+interface DeviceEntry {
+  relay_id: string;
+  info: DeviceInfo;
+}
+
+interface RelayEntry {
+  relay_id: string;
+  heard_at: number;
+}
+
+const DEVICES_BUCKET = "relay_devices";
+const RELAYS_BUCKET = "relay_relays";
+const DEFAULT_RELAY_TTL_MS = 15_000;
+
+export class FleetDirectory implements FleetView {
+  readonly #options: FleetDirectoryOptions;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+  readonly #devices = new Map<string, DeviceEntry>();
+  readonly #relays = new Map<string, RelayEntry>();
+  #deviceBucket: KvMirror | undefined;
+  #relayBucket: KvMirror | undefined;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** Entry writes, one after another, so a device's last change lands last. */
+  #writes: Promise<void> = Promise.resolve();
+
+  private constructor(options: FleetDirectoryOptions) {
+    this.#options = options;
+    this.#ttlMs = options.relayTtlMs ?? DEFAULT_RELAY_TTL_MS;
+    this.#now = options.now ?? Date.now;
+  }
+
+  static async open(
+    nc: NatsConnection,
+    options: FleetDirectoryOptions,
+  ): Promise<FleetDirectory> {
+    const directory = new FleetDirectory(options);
+    const common = {
+      replicas: options.replicas,
+      giveUpAt: Date.now() + (options.openTimeoutMs ?? 10_000),
+      writeTimeoutMs: 10_000,
+    };
+    directory.#relayBucket = await KvMirror.open(nc, {
+      ...common,
+      bucket: RELAYS_BUCKET,
+      apply: (key, value) => {
+        if (value === undefined) directory.#relays.delete(key);
+        else directory.#relays.set(key, value as RelayEntry);
+      },
+    });
+    directory.#deviceBucket = await KvMirror.open(nc, {
+      ...common,
+      bucket: DEVICES_BUCKET,
+      apply: (key, value) => {
+        if (value === undefined) directory.#devices.delete(key);
+        else directory.#devices.set(key, value as DeviceEntry);
+      },
+    });
+    await directory.#beat();
+    directory.#heartbeat = setInterval(
+      () => directory.#beat().catch(() => {}),
+      Math.max(1, Math.floor(directory.#ttlMs / 3)),
+    );
+    return directory;
+  }
+
+  /** Devices held by other relays that are alive. */
+  remoteDevices(): DeviceInfo[] {
+    const own = this.#options.relayId;
+    const now = this.#now();
+    const alive = (relayId: string) => {
+      const relay = this.#relays.get(keyOf(relayId));
+      return relay !== undefined && now - relay.heard_at < this.#ttlMs;
+    };
+    return [...this.#devices.values()]
+      .filter((entry) => entry.relay_id !== own && alive(entry.relay_id))
+      .map((entry) => entry.info);
+  }
+
+  /**
+   * A presence change here: `current()` is the device's entry at the time of
+   * writing (undefined: this relay holds it no more). Writes are queued in
+   * order; a failed one is dropped (the next change or a restart mends it).
+   */
+  deviceChanged(
+    deviceId: string,
+    current: () => DeviceInfo | undefined,
+  ): Promise<void> {
+    this.#writes = this.#writes.then(() => this.#write(deviceId, current()))
+      .catch(() => {});
+    return this.#writes;
+  }
+
+  async #write(deviceId: string, info: DeviceInfo | undefined): Promise<void> {
+    const key = keyOf(deviceId);
+    if (info !== undefined) {
+      await this.#deviceBucket!.put(key, {
+        relay_id: this.#options.relayId,
+        info,
+      });
+    } else if (this.#devices.get(key)?.relay_id === this.#options.relayId) {
+      // Only this relay's entry: the device may be on another relay by now.
+      await this.#deviceBucket!.delete(key);
+    }
+  }
+
+  /** Stops the heartbeat and lets the queued writes land (a shutdown's offline events). */
+  async close(): Promise<void> {
+    clearInterval(this.#heartbeat);
+    await this.#writes;
+  }
+
+  #beat(): Promise<void> {
+    const { relayId } = this.#options;
+    return this.#relayBucket!.put(keyOf(relayId), {
+      relay_id: relayId,
+      heard_at: this.#now(),
+    });
+  }
+}
