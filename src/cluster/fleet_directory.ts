@@ -6,7 +6,6 @@
 // (online, resumed, suspect, offline) writes or removes that device's entry,
 // so a remote device's state and last_seen are those of its last change.
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { FleetView } from "../core/fleet_view.ts";
 import type { DeviceInfo } from "../core/messages.ts";
 import { keyOf, KvMirror } from "./kv_mirror.ts";
 
@@ -35,7 +34,7 @@ const DEVICES_BUCKET = "relay_devices";
 const RELAYS_BUCKET = "relay_relays";
 const DEFAULT_RELAY_TTL_MS = 15_000;
 
-export class FleetDirectory implements FleetView {
+export class FleetDirectory {
   readonly #options: FleetDirectoryOptions;
   readonly #ttlMs: number;
   readonly #now: () => number;
@@ -89,15 +88,21 @@ export class FleetDirectory implements FleetView {
 
   /** Devices held by other relays that are alive. */
   remoteDevices(): DeviceInfo[] {
-    const own = this.#options.relayId;
-    const now = this.#now();
-    const alive = (relayId: string) => {
-      const relay = this.#relays.get(keyOf(relayId));
-      return relay !== undefined && now - relay.heard_at < this.#ttlMs;
-    };
     return [...this.#devices.values()]
-      .filter((entry) => entry.relay_id !== own && alive(entry.relay_id))
+      .filter((entry) => this.#isRemoteAndAlive(entry))
       .map((entry) => entry.info);
+  }
+
+  /** The other live relay that holds the device, if one does. */
+  holderOf(deviceId: string): string | undefined {
+    const entry = this.#devices.get(keyOf(deviceId));
+    return entry && this.#isRemoteAndAlive(entry) ? entry.relay_id : undefined;
+  }
+
+  #isRemoteAndAlive(entry: DeviceEntry): boolean {
+    if (entry.relay_id === this.#options.relayId) return false;
+    const relay = this.#relays.get(keyOf(entry.relay_id));
+    return relay !== undefined && this.#now() - relay.heard_at < this.#ttlMs;
   }
 
   /**

@@ -33,6 +33,7 @@ import {
 } from "../state/state_dir.ts";
 import { openFleetStore } from "../cluster/open_fleet_store.ts";
 import { FleetDirectory } from "../cluster/fleet_directory.ts";
+import { ClusterRequests } from "../cluster/cluster_requests.ts";
 import type { FleetStoreChange } from "../store/fleet_store.ts";
 import { TunnelService } from "../tunnel/tunnel_service.ts";
 import { GrpcRelayServer } from "../../transports/grpc/grpc_relay_server.ts";
@@ -94,6 +95,9 @@ export async function startRelay(
       await fleet.close();
       throw error;
     });
+  // Requests for devices other relays hold go there, and theirs come here.
+  const clusterRequests = directory &&
+    new ClusterRequests(fleet.cluster!.connection, directory);
   // Device publications and MQTT tunnels alike, whether MQTT is on or off.
   const topicAcl = new TopicAcl(config.relay.mqtt.acl);
   const core = new RelayCore({
@@ -108,12 +112,16 @@ export async function startRelay(
       directory?.deviceChanged(deviceId, () => core.deviceInfo(deviceId));
       options.onPresence?.(event);
     },
-    ...(directory ? { fleetView: directory } : {}),
+    ...(clusterRequests ? { fleetView: clusterRequests } : {}),
     ...(mqtt !== null ? { publisher: mqtt.publisher } : {}),
     topicPolicy: topicAcl,
     tunnels: (context) => new TunnelService(context),
   });
   onClusterChange = (change) => core.applyClusterChange(change);
+  clusterRequests?.serve(
+    config.relay.id,
+    (request, signal) => core.deliverForCluster(request, signal),
+  );
   // Transparent gRPC calls: each device call arrives as its own tunnel.
   core.tunnels.register("GRPC_CALL", (tunnel) => core.grpcCalls.attach(tunnel));
   // MQTT tunnels reach the relay's own broker unless a dialer is given.
@@ -261,6 +269,7 @@ export async function startRelay(
         await quic.server?.close();
         lagProbe?.close();
         await healthServer?.shutdown();
+        clusterRequests?.close();
         await directory?.close();
         await fleet.close();
         logger.info("relay stopped");

@@ -24,11 +24,13 @@ import { IdempotencyCache } from "./idempotency_cache.ts";
 import { InputLimits } from "./input_limits.ts";
 import type { ControllerLink, DeviceLink, TunnelLink } from "./links.ts";
 import { deviceInfo, listOnlineDevices } from "./list_online_devices.ts";
-import type { FleetView } from "./fleet_view.ts";
+import type { FleetView, RemoteRequest } from "./fleet_view.ts";
+import { deliverToSession } from "./deliver_to_session.ts";
 import { PendingAnswers } from "./pending_answers.ts";
 import type { Publisher } from "./publisher.ts";
 import { recordPresence } from "./record_presence.ts";
 import type {
+  DataResponse,
   DeviceInfo,
   ListOnlineDevicesRequest,
   RevokeTokenRequest,
@@ -175,6 +177,7 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
       methodPolicy: new MethodPolicy(relay.auth.roles),
       inputLimits: this.#inputLimits,
       gate: this.gate,
+      ...(options.fleetView ? { fleet: options.fleetView } : {}),
     });
     this.grpcCalls = new GrpcCallRouter({
       registry: this.registry,
@@ -340,6 +343,31 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
   deviceInfo(deviceId: string): DeviceInfo | undefined {
     const session = this.registry.get(deviceId);
     return session && deviceInfo(session, this.#advertisedAddress);
+  }
+
+  /**
+   * A request another relay of the cluster forwarded for a device this relay
+   * holds (it authorized and admitted it): the device's answer, or rejects
+   * with the RelayError that ended it (DEVICE_OFFLINE when it is not here).
+   */
+  deliverForCluster(
+    request: RemoteRequest,
+    signal: AbortSignal,
+  ): Promise<DataResponse> {
+    const session = this.registry.get(request.deviceId);
+    if (session === undefined || this.#draining) {
+      return Promise.reject(
+        new RelayError("DEVICE_OFFLINE", "device is not connected"),
+      );
+    }
+    const { deviceId: _, timeoutMs, ...delivery } = request;
+    const maxMs = this.#config.relay.request.max_timeout_seconds * 1000;
+    return deliverToSession(
+      session,
+      delivery,
+      Math.min(timeoutMs, maxMs),
+      signal,
+    );
   }
 
   /** Every session this relay holds, as DeviceInfo. */

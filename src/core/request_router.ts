@@ -15,6 +15,8 @@ import { validateDeviceId } from "../auth/device_id.ts";
 import type { DeviceRegistry } from "./device_registry.ts";
 import type { Gatekeeper, Peer } from "./gatekeeper.ts";
 import { IdempotencyCache } from "./idempotency_cache.ts";
+import { deliverToSession } from "./deliver_to_session.ts";
+import type { FleetView } from "./fleet_view.ts";
 import type { InputLimits } from "./input_limits.ts";
 import type {
   ControllerMessage,
@@ -34,6 +36,8 @@ export interface RequestRouterOptions {
   methodPolicy: MethodPolicy;
   inputLimits: InputLimits;
   gate: Gatekeeper;
+  /** The cluster: requests for devices another relay holds go there. */
+  fleet?: FleetView;
 }
 
 export class RequestRouter {
@@ -164,41 +168,31 @@ export class RequestRouter {
       message.encrypted_payload.byteLength,
     );
     const session = this.#options.registry.get(message.target_device_id);
-    if (session === undefined) {
+    const timeoutMs = message.timeout_ms > 0
+      ? Math.min(message.timeout_ms, this.#options.maxTimeoutMs)
+      : this.#options.defaultTimeoutMs;
+    const request = {
+      methodName: message.method_name,
+      payload: message.encrypted_payload,
+      controllerId: principal.controllerId,
+      controllerSequenceNumber: message.sequence_number,
+    };
+    // Not here: maybe on another relay of the cluster.
+    const remote = session === undefined
+      ? this.#options.fleet?.deliverRemote(
+        { deviceId: message.target_device_id, ...request, timeoutMs },
+        streamSignal,
+      )
+      : undefined;
+    if (session === undefined && remote === undefined) {
       return errorResponse(
         message,
         new RelayError("DEVICE_OFFLINE", "device is not connected"),
       );
     }
-    const timeoutMs = message.timeout_ms > 0
-      ? Math.min(message.timeout_ms, this.#options.maxTimeoutMs)
-      : this.#options.defaultTimeoutMs;
-    // One controller for deadline and stream end, with listeners removed
-    // when the request settles (AbortSignal.any would outlive it).
-    const abort = new AbortController();
-    const onStreamEnd = () => abort.abort(streamSignal.reason);
-    streamSignal.addEventListener("abort", onStreamEnd, { once: true });
-    const timer = setTimeout(() => {
-      abort.abort(
-        session.link === null
-          ? new RelayError(
-            "DEVICE_OFFLINE",
-            "device did not resume before the request deadline",
-          )
-          : new RelayError(
-            "DEADLINE_EXCEEDED",
-            "device did not answer before the deadline",
-          ),
-      );
-    }, timeoutMs);
     try {
-      const data = await session.deliver({
-        methodName: message.method_name,
-        payload: message.encrypted_payload,
-        controllerId: principal.controllerId,
-        controllerSequenceNumber: message.sequence_number,
-        deadline: Date.now() + timeoutMs,
-      }, abort.signal);
+      const data = await (remote ??
+        deliverToSession(session!, request, timeoutMs, streamSignal));
       this.#options.gate.chargeResponse(
         principal,
         message.target_device_id,
@@ -207,9 +201,6 @@ export class RequestRouter {
       return fromDataResponse(message, data);
     } catch (error) {
       return errorResponse(message, RelayError.from(error));
-    } finally {
-      clearTimeout(timer);
-      streamSignal.removeEventListener("abort", onStreamEnd);
     }
   }
 }

@@ -4,7 +4,9 @@
 // names on the other within 1 s: an operator's controller stream, a device's
 // session. Either relay lists the whole fleet, with the relay holding each
 // device, scoped by RBAC; a relay that stops saying it is alive leaves the
-// view with its devices.
+// view with its devices. A controller of one relay calls a device the other
+// holds (over both device transports): answers pipelined, one per request,
+// end-to-end encrypted, deadlines kept.
 import assert from "node:assert/strict";
 import { mintControllerToken } from "../../src/auth/controller_auth.ts";
 import { hashToken } from "../../src/auth/token_hash.ts";
@@ -17,6 +19,8 @@ import {
   eventually,
   startTestRelay,
   type TestRelay,
+  type TestTransport,
+  TRANSPORTS,
 } from "../harness.ts";
 import { NATS_SERVER, SystemTools } from "../system_tools.ts";
 import { NatsCluster } from "./nats_cluster.ts";
@@ -36,6 +40,7 @@ async function withRelays(
     state: ClusterState,
     stop: (relay: TestRelay) => Promise<void>,
   ) => Promise<void>,
+  transport: TestTransport = "h2",
 ): Promise<void> {
   const nats = await NatsCluster.start(tools.path("nats-server"));
   const relays: TestRelay[] = [];
@@ -44,6 +49,7 @@ async function withRelays(
     for (const [index, url] of nats.urls.slice(0, 2).entries()) {
       relays.push(
         await startTestRelay({
+          transport,
           config: {
             "relay.id": `relay-${index}`,
             "relay.cluster.nats_url": url,
@@ -220,3 +226,57 @@ tools.test("cluster: a relay that stops saying it is alive leaves the fleet view
     );
   });
 });
+
+for (const transport of TRANSPORTS) {
+  tools.test(`cluster: a controller of relay A calls a device relay B holds, pipelined, one answer each, deadlines kept [${transport}]`, async () => {
+    await withRelays(async ([a, b], state) => {
+      const credential = await state.registerDevice("far-dev", "default");
+      const agent = await b!.device("far-dev", { token: credential });
+      agent.handle("slow", async ({ signal }) => {
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        signal.throwIfAborted();
+        return encode("too late");
+      });
+      const client = a!.controller(); // end-to-end encrypted, as by default
+      await eventually(
+        async () =>
+          (await client.listDevices()).some((d) => d.device_id === "far-dev"),
+        PROPAGATION_MS,
+        "relay A to list far-dev",
+      );
+      const session = client.openSession("far-dev");
+      const answers = await Promise.all(
+        Array.from(
+          { length: 20 },
+          (_, i) => session.call("echo", encode(`request ${i}`)).then(decode),
+        ),
+      );
+      assert.deepEqual(
+        answers,
+        Array.from({ length: 20 }, (_, i) => `request ${i}`),
+      );
+      assert.equal(agent.stats.requestsHandled >= 20, true);
+      await assert.rejects(
+        session.call("slow", encode("x"), { timeoutMs: 300 }),
+        (error) =>
+          error instanceof RelayError && error.code === "DEADLINE_EXCEEDED",
+      );
+      // The session still answers after the deadline.
+      assert.equal(
+        decode(await session.call("echo", encode("again"))),
+        "again",
+      );
+      // A device no relay holds is offline, as on a relay alone.
+      await state.registerDevice("nowhere-dev", "default");
+      await assert.rejects(
+        a!.controller(undefined, { e2e: false }).call(
+          "nowhere-dev",
+          "echo",
+          encode("x"),
+        ),
+        (error) =>
+          error instanceof RelayError && error.code === "DEVICE_OFFLINE",
+      );
+    }, transport);
+  });
+}

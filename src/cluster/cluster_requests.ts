@@ -1,0 +1,177 @@
+// Requests for a device another relay of the cluster holds (issue 17): NATS
+// request/reply on `relay.requests.<relay>`. The relay the controller is
+// connected to authorizes and admits the request as for its own devices,
+// then asks the holder, which delivers it to the device's session (its
+// RelayCore.deliverForCluster) and replies with the device's answer. Exactly
+// one answer per request: the reply, or an error when the holder is gone (no
+// responders) or the deadline passed. A retry through any relay reaches the
+// same device, whose answer cache recognises it (controller id and number).
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { Buffer } from "node:buffer";
+import type { FleetView, RemoteRequest } from "../core/fleet_view.ts";
+import type { DataResponse, DeviceInfo } from "../core/messages.ts";
+import {
+  type ErrorCode,
+  isErrorCode,
+  RelayError,
+} from "../errors/relay_error.ts";
+import type { FleetDirectory } from "./fleet_directory.ts";
+import { keyOf } from "./kv_mirror.ts";
+
+/** Time the hop itself may add to a request's deadline before it gives up. */
+const HOP_SLACK_MS = 1000;
+
+interface WireRequest {
+  device_id: string;
+  method_name: string;
+  payload: string;
+  controller_id: string;
+  controller_sequence_number: number;
+  timeout_ms: number;
+}
+
+type WireReply =
+  | {
+    connection_id: string;
+    sequence_number: number;
+    payload: string;
+    error: string;
+    error_message: string;
+  }
+  | { failure: { code: string; message: string } };
+
+const subjectOf = (relayId: string) => `relay.requests.${keyOf(relayId)}`;
+
+export class ClusterRequests implements FleetView {
+  readonly #nc: NatsConnection;
+  readonly #directory: FleetDirectory;
+  #served: Subscription | undefined;
+
+  constructor(nc: NatsConnection, directory: FleetDirectory) {
+    this.#nc = nc;
+    this.#directory = directory;
+  }
+
+  remoteDevices(): readonly DeviceInfo[] {
+    return this.#directory.remoteDevices();
+  }
+
+  deliverRemote(
+    request: RemoteRequest,
+    signal: AbortSignal,
+  ): Promise<DataResponse> | undefined {
+    const holder = this.#directory.holderOf(request.deviceId);
+    if (holder === undefined) return undefined;
+    const wire: WireRequest = {
+      device_id: request.deviceId,
+      method_name: request.methodName,
+      payload: Buffer.from(request.payload).toString("base64"),
+      controller_id: request.controllerId,
+      controller_sequence_number: request.controllerSequenceNumber,
+      timeout_ms: request.timeoutMs,
+    };
+    const asked = this.#nc.request(subjectOf(holder), JSON.stringify(wire), {
+      timeout: request.timeoutMs + HOP_SLACK_MS,
+    }).then((message) => fromWire(message.json<WireReply>()), (error) => {
+      throw hopError(error as Error, holder);
+    });
+    return raceSignal(asked, signal);
+  }
+
+  /** Serves requests forwarded to `relayId` with `deliver` (RelayCore.deliverForCluster). */
+  serve(
+    relayId: string,
+    deliver: (request: RemoteRequest, signal: AbortSignal) => Promise<
+      DataResponse
+    >,
+  ): void {
+    this.#served = this.#nc.subscribe(subjectOf(relayId), {
+      callback: (error, message) => {
+        if (error !== null) return;
+        let request: RemoteRequest;
+        try {
+          const wire = message.json<WireRequest>();
+          request = {
+            deviceId: wire.device_id,
+            methodName: wire.method_name,
+            payload: new Uint8Array(Buffer.from(wire.payload, "base64")),
+            controllerId: wire.controller_id,
+            controllerSequenceNumber: wire.controller_sequence_number,
+            timeoutMs: wire.timeout_ms,
+          };
+        } catch {
+          message.respond(JSON.stringify(failure(
+            new RelayError("INVALID_REQUEST", "malformed cluster request"),
+          )));
+          return;
+        }
+        deliver(request, AbortSignal.timeout(request.timeoutMs + HOP_SLACK_MS))
+          .then(
+            (data): WireReply => ({
+              connection_id: data.connection_id,
+              sequence_number: data.sequence_number,
+              payload: Buffer.from(data.encrypted_payload).toString("base64"),
+              error: String(data.error),
+              error_message: data.error_message,
+            }),
+            (error) => failure(RelayError.from(error)),
+          )
+          .then((reply) => message.respond(JSON.stringify(reply)));
+      },
+    });
+  }
+
+  close(): void {
+    this.#served?.unsubscribe();
+  }
+}
+
+function failure(error: RelayError): WireReply {
+  return { failure: { code: error.code, message: error.message } };
+}
+
+function fromWire(reply: WireReply): DataResponse {
+  if ("failure" in reply) {
+    const code = isErrorCode(reply.failure.code)
+      ? reply.failure.code
+      : "INTERNAL_ERROR";
+    throw new RelayError(code, reply.failure.message, { source: "upstream" });
+  }
+  return {
+    connection_id: reply.connection_id,
+    sequence_number: reply.sequence_number,
+    encrypted_payload: Buffer.from(reply.payload, "base64"),
+    error: reply.error as ErrorCode,
+    error_message: reply.error_message,
+  } as DataResponse;
+}
+
+/** What a failed hop means for the request. */
+function hopError(error: Error, holder: string): RelayError {
+  const text = error.message;
+  if (/no responders/i.test(text)) {
+    return new RelayError(
+      "DEVICE_OFFLINE",
+      `relay ${holder}, which held the device, does not answer`,
+    );
+  }
+  if (/timeout/i.test(text)) {
+    return new RelayError(
+      "DEADLINE_EXCEEDED",
+      `no answer through relay ${holder} before the deadline`,
+    );
+  }
+  return new RelayError("UNAVAILABLE", `cluster hop to ${holder}: ${text}`);
+}
+
+/** The controller's stream ending ends the wait (the holder finishes on its own). */
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() =>
+      signal.removeEventListener("abort", onAbort)
+    );
+  });
+}
