@@ -83,12 +83,15 @@ export const CLIENT_OPTIONS: Options = {
 
 /** Help lines for CLIENT_OPTIONS, shared by the device and ctl usage texts. */
 export const CLIENT_USAGE =
-  `  --relay HOST:PORT      relay gRPC address (default localhost:50051)
+  `  --relay HOST:PORT      relay gRPC address (default localhost:50051); a device may list
+                         several relays of a cluster, comma-separated: it stays with one
+                         that works and moves on when it cannot reach it
   --ca FILE              CA of the relay certificate (default <state-dir>/ca.pem)
   --server-name NAME     TLS name to verify when it differs from the --relay host
   --transport T          auto (QUIC first, HTTP/2 fallback; devices' default), quic, h2
                          (controllers' default)
-  --quic-relay HOST:PORT relay QUIC address (default: the --relay host, port 50052)
+  --quic-relay HOST:PORT relay QUIC address (default: the --relay host, port 50052); with
+                         several --relay addresses, one per relay in the same order
   --state-dir DIR        where the default CA and admin token are read (default .relay,
                          env RELAY_STATE_DIR)
   --insecure-plaintext   connect without TLS`;

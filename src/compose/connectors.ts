@@ -5,6 +5,8 @@ import type { ClientTransportOptions } from "../cli/wiring.ts";
 import { formatHostPort, hostOf } from "../config/host_port.ts";
 import type { ControllerConnector, DeviceConnector } from "../sdk/connector.ts";
 import { happyEyeballsConnector } from "../sdk/happy_eyeballs_connector.ts";
+import { relayListConnector } from "../sdk/relay_list_connector.ts";
+import { RelayError } from "../errors/relay_error.ts";
 import {
   grpcControllerConnector,
   grpcDeviceConnector,
@@ -16,10 +18,40 @@ import {
 
 const DEFAULT_QUIC_PORT = 50052;
 
-/** The device side: QUIC first with HTTP/2 fallback unless `transport` says otherwise. */
+/**
+ * The device side: QUIC first with HTTP/2 fallback unless `transport` says
+ * otherwise. `address` may list several relays of a cluster, comma-separated
+ * (and `quicAddress` theirs in the same order): the device stays with one
+ * that works and moves to the next when it cannot reach it.
+ */
 export function deviceConnector(
   options: ClientTransportOptions,
 ): DeviceConnector {
+  const addresses = options.address.split(",");
+  if (addresses.length === 1) return oneRelayConnector(options);
+  const quicAddresses = options.quicAddress?.split(",");
+  if (
+    quicAddresses !== undefined && quicAddresses.length !== addresses.length
+  ) {
+    throw new RelayError(
+      "INVALID_REQUEST",
+      `${addresses.length} relay addresses but ${quicAddresses.length} QUIC addresses; give one per relay, in the same order`,
+    );
+  }
+  return relayListConnector(
+    addresses.map((address, index) => {
+      const { quicAddress: _, ...rest } = options;
+      const quicAddress = quicAddresses?.[index];
+      return oneRelayConnector({
+        ...rest,
+        address,
+        ...(quicAddress ? { quicAddress } : {}),
+      });
+    }),
+  );
+}
+
+function oneRelayConnector(options: ClientTransportOptions): DeviceConnector {
   const transport = options.transport ?? "auto";
   if (transport === "h2") return grpcDeviceConnector(options);
   const quic = quicDeviceConnector(quicOptions(options));
@@ -34,13 +66,24 @@ export function deviceConnector(
   });
 }
 
-/** The controller side: HTTP/2 gRPC unless `transport` is "quic". */
+/** The controller side: HTTP/2 gRPC unless `transport` is "quic"; of a relay list, the first. */
 export function controllerConnector(
-  options: ClientTransportOptions,
+  given: ClientTransportOptions,
 ): ControllerConnector {
+  const options = firstRelay(given);
   return options.transport === "quic"
     ? quicControllerConnector(quicOptions(options))
     : grpcControllerConnector(options);
+}
+
+function firstRelay(options: ClientTransportOptions): ClientTransportOptions {
+  const { quicAddress, ...rest } = options;
+  const quic = quicAddress?.split(",")[0];
+  return {
+    ...rest,
+    address: options.address.split(",")[0]!,
+    ...(quic ? { quicAddress: quic } : {}),
+  };
 }
 
 function quicOptions(options: ClientTransportOptions) {

@@ -6,11 +6,13 @@
 // device, scoped by RBAC; a relay that stops saying it is alive leaves the
 // view with its devices. A controller of one relay calls a device the other
 // holds (over both device transports): answers pipelined, one per request,
-// end-to-end encrypted, deadlines kept.
+// end-to-end encrypted, deadlines kept. A device that knows both relays moves
+// to the other when its relay stops.
 import assert from "node:assert/strict";
 import { mintControllerToken } from "../../src/auth/controller_auth.ts";
 import { hashToken } from "../../src/auth/token_hash.ts";
 import { ClusterState } from "../../src/cluster/cluster_state.ts";
+import { deviceConnector } from "../../mod.ts";
 import { FleetDirectory } from "../../src/cluster/fleet_directory.ts";
 import { RelayError } from "../../src/errors/relay_error.ts";
 import {
@@ -44,12 +46,24 @@ async function withRelays(
 ): Promise<void> {
   const nats = await NatsCluster.start(tools.path("nats-server"));
   const relays: TestRelay[] = [];
+  const stateDirs: string[] = [];
   let state: ClusterState | undefined;
   try {
+    // One CA for the cluster (docs/cluster.md): relay B's state directory
+    // gets relay A's dev CA, so B's certificate is issued by it too.
+    let sharedCa: string | undefined;
     for (const [index, url] of nats.urls.slice(0, 2).entries()) {
+      const stateDir = await Deno.makeTempDir({ prefix: "relay-cluster-" });
+      stateDirs.push(stateDir);
+      if (sharedCa !== undefined) {
+        await Deno.copyFile(`${sharedCa}/ca.pem`, `${stateDir}/ca.pem`);
+        await Deno.copyFile(`${sharedCa}/ca-key.pem`, `${stateDir}/ca-key.pem`);
+      }
+      sharedCa ??= stateDir;
       relays.push(
         await startTestRelay({
           transport,
+          stateDir,
           config: {
             "relay.id": `relay-${index}`,
             "relay.cluster.nats_url": url,
@@ -70,6 +84,7 @@ async function withRelays(
     await state?.close();
     for (const relay of relays) await relay.close();
     await nats.close();
+    for (const dir of stateDirs) await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -276,6 +291,55 @@ for (const transport of TRANSPORTS) {
         ),
         (error) =>
           error instanceof RelayError && error.code === "DEVICE_OFFLINE",
+      );
+    }, transport);
+  });
+}
+
+for (const transport of TRANSPORTS) {
+  tools.test(`cluster: a device that knows both relays moves to the other when its relay stops [${transport}]`, async () => {
+    await withRelays(async ([a, b], state, stop) => {
+      const credential = await state.registerDevice("roamer", "default");
+      // Made through B's harness: closing relay A's harness closes its agents.
+      const agent = await b!.device("roamer", {
+        token: credential,
+        // What `relay device --relay A,B --quic-relay QA,QB` builds.
+        connector: deviceConnector({
+          ...a!.clientOptions,
+          address: `${a!.relay.grpcAddress},${b!.relay.grpcAddress}`,
+          quicAddress: `${a!.relay.quicAddress},${b!.relay.quicAddress}`,
+          // A stopped relay's QUIC port answers nothing: the handshake times
+          // out (5 s by default) before the device moves on.
+          quicConnectTimeoutMs: 1000,
+        }),
+        backoff: { initialMs: 50, maxMs: 200, refusedMaxMs: 200 },
+      });
+      const holder = async () =>
+        (await b!.controller().listDevices()).find((d) =>
+          d.device_id === "roamer"
+        )?.relay_address;
+      await eventually(
+        async () => (await holder()) === a!.relay.grpcAddress,
+        PROPAGATION_MS,
+        "relay B to see roamer on relay A",
+      );
+      const stopped = performance.now();
+      await stop(a!);
+      await eventually(
+        async () => (await holder()) === b!.relay.grpcAddress,
+        5000,
+        "roamer to move to relay B",
+      );
+      console.log(
+        `roamer on relay B ${
+          (performance.now() - stopped).toFixed(0)
+        } ms after relay A stopped`,
+      );
+      assert.equal(agent.state.state, "connected");
+      const session = b!.controller().openSession("roamer");
+      assert.equal(
+        decode(await session.call("echo", encode("moved"))),
+        "moved",
       );
     }, transport);
   });

@@ -1,0 +1,97 @@
+// A device that knows several relays of a cluster (`relay device --relay
+// a:50051,b:50051`): it stays with the relay that works and, when a relay
+// cannot be reached (its stream fails or ends before the relay said anything:
+// killed, stopped, refusing, cut off), tries the next one on the agent's next
+// attempt. Each relay's connector keeps its own transports (QUIC first,
+// HTTP/2 fallback).
+import type {
+  ClientStream,
+  DeviceConnector,
+  DeviceMessage,
+  RelayMessage,
+} from "./connector.ts";
+
+export function relayListConnector(
+  connectors: readonly DeviceConnector[],
+): DeviceConnector {
+  if (connectors.length === 0) throw new Error("no relay to connect to");
+  let current = 0;
+  const active = () => connectors[current]!;
+  const watched = (index: number, stream: DeviceStream) =>
+    failingEarly(stream, () => {
+      if (current === index) current = (index + 1) % connectors.length;
+    });
+  return {
+    get transport() {
+      return active().transport;
+    },
+    connect() {
+      return watched(current, active().connect());
+    },
+    preferredAvailable(transport, signal) {
+      return active().preferredAvailable?.(transport, signal) ??
+        new Promise(() => {});
+    },
+    connectPreferred() {
+      const connector = active();
+      return watched(
+        current,
+        (connector.connectPreferred ?? connector.connect).call(connector),
+      );
+    },
+    openTunnel(transport) {
+      return active().openTunnel!(transport);
+    },
+    close() {
+      for (const connector of connectors) connector.close();
+    },
+  };
+}
+
+type DeviceStream = ClientStream<DeviceMessage, RelayMessage>;
+
+/** The same stream; `onFailedEarly` runs once if it fails or ends before its first message. */
+function failingEarly(
+  stream: DeviceStream,
+  onFailedEarly: () => void,
+): DeviceStream {
+  let heard = false;
+  let failed = false;
+  const early = () => {
+    if (heard || failed) return;
+    failed = true;
+    onFailedEarly();
+  };
+  // A relay that never answers shows in whichever fails first: the
+  // connection, the register message, or the reply it never sends.
+  stream.ready.catch(early);
+  return {
+    get transport() {
+      return stream.transport;
+    },
+    get ready() {
+      return stream.ready;
+    },
+    messages: {
+      async *[Symbol.asyncIterator]() {
+        try {
+          for await (const message of stream.messages) {
+            heard = true;
+            yield message;
+          }
+        } catch (error) {
+          early();
+          throw error;
+        }
+        early();
+      },
+    },
+    send: (message) =>
+      stream.send(message).catch((error) => {
+        early();
+        throw error;
+      }),
+    end: () => stream.end(),
+    abort: () => stream.abort(),
+  };
+}
