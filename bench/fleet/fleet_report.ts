@@ -1,6 +1,6 @@
 // The fleet bench report: a markdown table per scenario (h2 and QUIC side by
 // side, references where measured) and the JSON result file.
-import type { FigureRow, ScenarioOutcome } from "./fleet_result.ts";
+import type { FigureRow, PathTable, ScenarioOutcome } from "./fleet_result.ts";
 
 export interface FleetReport {
   environment: Record<string, unknown>;
@@ -39,6 +39,16 @@ function tableRow(row: FigureRow, columns: readonly string[]): string {
   } | ${row.target ?? ""} | ${met} |`;
 }
 
+function pathTable(table: PathTable): string[] {
+  return [
+    `| path | ${table.columns.join(" | ")} |`,
+    `|---|${table.columns.map(() => "---:").join("|")}|`,
+    ...table.rows.map((row) =>
+      `| ${row.path} | ${row.values.map(cell).join(" | ")} |`
+    ),
+  ];
+}
+
 export function markdownReport(report: FleetReport): string {
   const lines: string[] = [`# Fleet benchmark (${report.profile})`, ""];
   lines.push("| machine and versions | |", "|---|---|");
@@ -53,14 +63,17 @@ export function markdownReport(report: FleetReport): string {
     const columns = COLUMNS.filter((c) =>
       scenario.rows.some((r) => r[c] !== undefined)
     );
+    lines.push("", `## ${scenario.title}`, "");
+    if (scenario.rows.length > 0) {
+      lines.push(
+        `| figure | ${columns.join(" | ")} | target | met |`,
+        `|---|${columns.map(() => "---:").join("|")}|---|---|`,
+        ...scenario.rows.map((row) => tableRow(row, columns)),
+        "",
+      );
+    }
+    if (scenario.byPath) lines.push(...pathTable(scenario.byPath), "");
     lines.push(
-      "",
-      `## ${scenario.title}`,
-      "",
-      `| figure | ${columns.join(" | ")} | target | met |`,
-      `|---|${columns.map(() => "---:").join("|")}|---|---|`,
-      ...scenario.rows.map((row) => tableRow(row, columns)),
-      "",
       `Settings: \`${JSON.stringify(scenario.settings)}\``,
       ...scenario.notes.map((note) => `- ${note}`),
     );

@@ -18,10 +18,24 @@ export interface FigureRow {
   met?: boolean;
 }
 
+/**
+ * A table with one row per path measured and one column per figure (the
+ * transparent scenario's summary), where rows of figures with a column per
+ * path would not fit: its paths are more than the h2/quic/direct/nginx columns.
+ */
+export interface PathTable {
+  /** Figure headings with their unit, e.g. "unary p50 (ms)". */
+  columns: string[];
+  /** One value per column (absent: not measured). */
+  rows: { path: string; values: (number | undefined)[] }[];
+}
+
 export interface ScenarioOutcome {
   id: string;
   title: string;
   rows: FigureRow[];
+  /** Printed after `rows` (or alone when `rows` is empty). */
+  byPath?: PathTable;
   /** Sizes, rates and relay settings the scenario used. */
   settings: Record<string, unknown>;
   /** Errors or remarks worth reading next to the figures. */

@@ -28,6 +28,28 @@ export async function sampleProcess(pid: number): Promise<ProcessSample> {
   };
 }
 
+/**
+ * CPU time the whole machine was busy since boot (every process and the
+ * kernel: user, nice, system, irq, softirq, steal; not idle or iowait), from
+ * /proc/stat, in the shape of a process sample without its memory.
+ */
+export async function sampleMachine(): Promise<
+  Pick<ProcessSample, "atMs" | "cpuSeconds">
+> {
+  const stat = await Deno.readTextFile("/proc/stat");
+  // "cpu  user nice system idle iowait irq softirq steal guest guest_nice"
+  const ticks = stat.slice(0, stat.indexOf("\n")).trim().split(/\s+/)
+    .slice(1, 9).map(Number);
+  const busy = ticks.reduce(
+    (sum, value, index) => index === 3 || index === 4 ? sum : sum + value,
+    0,
+  );
+  return {
+    atMs: performance.now(),
+    cpuSeconds: busy / CLOCK_TICKS_PER_SECOND,
+  };
+}
+
 /** CPU used between two samples as a share of one core (1.0 = one core busy). */
 export function coresUsed(from: ProcessSample, to: ProcessSample): number {
   const wallSeconds = (to.atMs - from.atMs) / 1000;

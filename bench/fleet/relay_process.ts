@@ -13,8 +13,12 @@ import { type ProcessSample, sampleProcess } from "./process_stats.ts";
 
 const REPO_ROOT = new URL("../../", import.meta.url);
 const MAIN = new URL("src/main.ts", REPO_ROOT).pathname;
-/** What `relay serve` prints once every listener is up. */
-const LISTENING_LINE = / listening on /;
+/**
+ * What `relay serve` prints once every listener is up: "relay ID listening
+ * on ...", not V8's "Debugger listening on ws://..." that comes first with
+ * `inspect`, before the relay has written its PKI.
+ */
+const LISTENING_LINE = /relay \S+ listening on /;
 /** How long a graceful stop may take before the process is killed. */
 const STOP_TIMEOUT_MS = 5000;
 /** Lines of the relay's stderr kept for error messages. */

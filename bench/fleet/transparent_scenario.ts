@@ -19,6 +19,7 @@ import {
   type TransparentPath,
   type TransparentRun,
 } from "./transparent_targets.ts";
+import { transparentSummary } from "./transparent_summary.ts";
 
 export const TRANSPARENT_TARGETS = {
   addedP50Ms: 0.5,
@@ -106,6 +107,10 @@ export async function runTransparent(
       "(transparent and envelope on the same agent), nginx, client",
   };
   return [
+    transparentSummary(run, {
+      notes: [...new Set([...notes("unary"), ...notes("stream")])],
+      targets: TRANSPARENT_TARGETS,
+    }),
     latencyOutcome(run, options, { notes: notes("unary"), common }),
     streamOutcome(run, options, {
       notes: notes("stream"),
@@ -204,6 +209,7 @@ function latencyOutcome(
     ),
     ...cpuRows(run, "unary", "relay", "relay CPU per call"),
     ...cpuRows(run, "unary", "agent", "device agent CPU per call"),
+    ...pathCpuRows(run, "unary", "CPU per call"),
   ];
   return {
     id: "transparent_latency",
@@ -282,6 +288,7 @@ function streamOutcome(
     ),
     ...cpuRows(run, "stream", "relay", "relay CPU while streaming"),
     ...cpuRows(run, "stream", "agent", "device agent CPU while streaming"),
+    ...pathCpuRows(run, "stream", "CPU while streaming"),
   ];
   return {
     id: "transparent_stream",
@@ -303,6 +310,84 @@ function streamOutcome(
   };
 }
 
+/**
+ * Per-call µs (unary) or cores (stream) that the processes `who` spent
+ * together while `path` was measured; undefined unless all were measured.
+ */
+function cpuValue(
+  run: TransparentRun,
+  phase: Phase,
+  who: readonly Measured[],
+) {
+  return (path: TransparentPath): number | undefined => {
+    const spent: CpuTotal[] = [];
+    for (const w of who) {
+      const total = run.cpu[phase][path]?.[w];
+      if (!total || total.wallMs <= 0) return undefined;
+      spent.push(total);
+    }
+    const seconds = spent.reduce((sum, s) => sum + s.seconds, 0);
+    if (phase === "stream") {
+      // Every process was sampled around the same rounds: one wall time.
+      return round2(seconds / (spent[0]!.wallMs / 1000));
+    }
+    const calls = run.results.unary[path]?.requests;
+    return calls ? Math.round((seconds * 1e6) / calls) : undefined;
+  };
+}
+
+/**
+ * The client's and the device server's CPU on every path, and that of all
+ * the processes measured on it (client, relay, agent, server: the whole
+ * path but nginx, whose workers are not sampled).
+ */
+function pathCpuRows(
+  run: TransparentRun,
+  phase: Phase,
+  label: string,
+): FigureRow[] {
+  const all = (path: TransparentPath): number | undefined => {
+    const who: Measured[] = path.startsWith("transparent")
+      ? ["client", "relay", "agent", "server"]
+      : path.startsWith("envelope")
+      ? ["client", "relay", "agent"]
+      : ["client", "server"];
+    return cpuValue(run, phase, who)(path);
+  };
+  const unit = phase === "stream" ? "cores" : "µs";
+  const busy = (path: TransparentPath) => {
+    const machine = run.cpu[phase][path]?.machine;
+    return machine && machine.wallMs > 0
+      ? round2(machine.seconds / (machine.wallMs / 1000))
+      : undefined;
+  };
+  return [
+    row(`client ${label}`, unit, TRANSPARENT, cpuValue(run, phase, ["client"])),
+    row(
+      `client ${label}, envelope`,
+      unit,
+      ENVELOPE,
+      cpuValue(run, phase, ["client"]),
+    ),
+    row(
+      `device server ${label}`,
+      unit,
+      TRANSPARENT,
+      cpuValue(run, phase, ["server"]),
+    ),
+    row(`all measured processes ${label}`, unit, TRANSPARENT, all),
+    row(`all measured processes ${label}, envelope`, unit, ENVELOPE, all),
+    // Of the machine's cores: how close the path came to using them all.
+    row("machine busy (all processes, kernel)", "cores", TRANSPARENT, busy),
+    row(
+      "machine busy (all processes, kernel), envelope",
+      "cores",
+      ENVELOPE,
+      busy,
+    ),
+  ];
+}
+
 /** Per-call µs (unary) or cores (stream) of one process, transparent and envelope. */
 function cpuRows(
   run: TransparentRun,
@@ -310,17 +395,7 @@ function cpuRows(
   who: Measured,
   label: string,
 ): FigureRow[] {
-  const total = (path: TransparentPath): CpuTotal | undefined =>
-    run.cpu[phase][path]?.[who];
-  const value = (path: TransparentPath) => {
-    const spent = total(path);
-    if (!spent || spent.wallMs <= 0) return undefined;
-    if (phase === "stream") {
-      return round2(spent.seconds / (spent.wallMs / 1000));
-    }
-    const calls = run.results.unary[path]?.requests;
-    return calls ? Math.round((spent.seconds * 1e6) / calls) : undefined;
-  };
+  const value = cpuValue(run, phase, [who]);
   const unit = phase === "stream" ? "cores" : "µs";
   const byTransport = (kind: "transparent" | "envelope"): Columns =>
     Object.fromEntries(

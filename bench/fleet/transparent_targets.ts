@@ -9,7 +9,7 @@
 import { CleanupStack } from "../cleanup_stack.ts";
 import type { LoadResult } from "../load_patterns.ts";
 import { startNginxGrpcProxy } from "./nginx_proxy.ts";
-import { sampleProcess } from "./process_stats.ts";
+import { sampleMachine, sampleProcess } from "./process_stats.ts";
 import { RelayProcess } from "./relay_process.ts";
 import type {
   Phase,
@@ -27,8 +27,11 @@ export type TransparentPath =
   | `transparent-${DeviceTransport}`
   | `envelope-${DeviceTransport}`;
 
-/** The processes whose CPU time is read around each round. */
-export type Measured = "relay" | "agent" | "server";
+/**
+ * The processes whose CPU time is read around each round (not nginx's), and
+ * the machine: all its processes and the kernel.
+ */
+export type Measured = "relay" | "agent" | "server" | "client" | "machine";
 
 const worker = (name: string) => new URL(name, import.meta.url).pathname;
 
@@ -49,12 +52,15 @@ export interface TransparentRig {
 
 export async function startTransparentRig(
   progress: (text: string) => void,
+  /** inspect: the relay's V8 inspector open (profile_transparent.ts). */
+  options: { inspect?: boolean } = {},
 ): Promise<TransparentRig> {
   const cleanup = new CleanupStack();
   try {
     progress("starting the relay process");
     const relay = await RelayProcess.start({
       deviceIds: DEVICE_TRANSPORTS.map(transparentDeviceId),
+      inspect: options.inspect ?? false,
     });
     cleanup.defer(() => relay.close());
     const { endpoints } = relay;
@@ -190,12 +196,19 @@ export async function runTransparentClient(
     const phase = line.phase as Phase;
     const path = line.target as TransparentPath;
     if (line.event === "start") progress(`${phase}: measuring ${path}`);
-    const pids = Object.entries(rig.pids[path] ?? {}) as [Measured, number][];
+    const pids = [
+      ...Object.entries(rig.pids[path] ?? {}),
+      ["client", client.pid],
+    ] as [Measured, number][];
+    const samplers = [
+      ...pids.map(([who, pid]) => [who, () => sampleProcess(pid)] as const),
+      ["machine", sampleMachine] as const,
+    ];
     // In order, so that a round's end never meets the next round's start.
     pending = pending.then(async () => {
       const samples = await Promise.all(
-        pids.map(([who, pid]) =>
-          sampleProcess(pid).then((s) => [who, s] as const, () => undefined)
+        samplers.map(([who, sample]) =>
+          sample().then((s) => [who, s] as const, () => undefined)
         ),
       );
       if (line.event === "start") started = {};
