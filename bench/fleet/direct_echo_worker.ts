@@ -6,28 +6,12 @@
 // and stops when its stdin closes.
 // Usage:
 //   deno run -A bench/fleet/direct_echo_worker.ts --ca FILE --cert FILE --key FILE
-import { parseArgs } from "node:util";
+import { tlsWorkerArgs } from "./tls_worker_args.ts";
 import { startDirectEchoServer } from "../direct_echo_server.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    ca: { type: "string" },
-    cert: { type: "string" },
-    key: { type: "string" },
-  },
-});
-if (!values.ca || !values.cert || !values.key) {
-  console.error(
-    "usage: direct_echo_worker.ts --ca FILE --cert FILE --key FILE",
-  );
-  Deno.exit(2);
-}
-const server = await startDirectEchoServer({
-  caPem: await Deno.readTextFile(values.ca),
-  certPem: await Deno.readTextFile(values.cert),
-  keyPem: await Deno.readTextFile(values.key),
-});
+const server = await startDirectEchoServer(
+  await tlsWorkerArgs("direct_echo_worker.ts"),
+);
 console.log(JSON.stringify({ type: "ready", address: server.address }));
 // Wait for stdin to close: the orchestrator is done with us.
 for await (const _ of Deno.stdin.readable) {

@@ -5,28 +5,12 @@
 // Usage:
 //   deno run -A bench/fleet/transparent_server_worker.ts --ca FILE \
 //     --cert FILE --key FILE
-import { parseArgs } from "node:util";
+import { tlsWorkerArgs } from "./tls_worker_args.ts";
 import { startTransparentEchoServer } from "./transparent_echo_service.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    ca: { type: "string" },
-    cert: { type: "string" },
-    key: { type: "string" },
-  },
-});
-if (!values.ca || !values.cert || !values.key) {
-  console.error(
-    "usage: transparent_server_worker.ts --ca FILE --cert FILE --key FILE",
-  );
-  Deno.exit(2);
-}
-const server = await startTransparentEchoServer({
-  caPem: await Deno.readTextFile(values.ca),
-  certPem: await Deno.readTextFile(values.cert),
-  keyPem: await Deno.readTextFile(values.key),
-});
+const server = await startTransparentEchoServer(
+  await tlsWorkerArgs("transparent_server_worker.ts"),
+);
 console.log(JSON.stringify({
   type: "ready",
   plaintext: server.plaintextAddress,
