@@ -72,6 +72,8 @@ function localCall(
   );
   // Non-OK statuses also come as 'error'; `status` carries them.
   call.on("error", () => {});
+  let finished = false;
+  call.once("status", () => finished = true);
   const status = new Promise<GrpcStatus>((resolve) =>
     call.once("status", (status: grpc.StatusObject) =>
       resolve({
@@ -91,12 +93,20 @@ function localCall(
     messages: streamMessages<Uint8Array>(call),
     status,
     // Waits only above grpc-js's high-water mark (16 messages), so writes
-    // overlap as on the relay's links; a finished call never drains.
-    send: (message) =>
-      call.write(asBuffer(message)) ? Promise.resolve() : Promise.race([
-        new Promise<void>((resolve) => call.once("drain", resolve)),
-        status.then(() => {}),
-      ]),
+    // overlap as on the relay's links. A finished call takes nothing more
+    // (a caller may still be streaming to it) and never drains.
+    send: (message) => {
+      if (finished || call.write(asBuffer(message))) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          call.off("drain", done);
+          call.off("status", done);
+          resolve();
+        };
+        call.once("drain", done);
+        call.once("status", done);
+      });
+    },
     halfClose: () => call.end(),
     cancel: () => call.cancel(),
   };
