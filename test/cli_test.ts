@@ -304,3 +304,63 @@ Deno.test("--help and -h print each subcommand's usage and exit 0", async () => 
   assert.equal(ctlCall.code, 0, ctlCall.stderr);
   assert.match(ctlCall.stdout, /^usage: relay ctl /);
 });
+
+Deno.test("relay drain: admins only; --wait returns once the relay has stopped, and the relay exits 0", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "relay-cli-drain-" });
+  const relay = spawn([
+    "serve",
+    "--state-dir",
+    stateDir,
+    "--address",
+    "127.0.0.1:0",
+    "--quic-address",
+    "127.0.0.1:0",
+    "--health-address",
+    "127.0.0.1:0",
+  ]);
+  const relayErr = watch(relay.stderr);
+  const relayOut = watch(relay.stdout);
+  try {
+    const [, port] = await relayErr.waitFor(
+      /listening on 127\.0\.0\.1:(\d+) \(TLS\)/,
+    );
+    const common = ["--state-dir", stateDir, "--relay", `127.0.0.1:${port}`];
+    const operator = await run([
+      "token",
+      "controller",
+      "--id",
+      "ops",
+      "--role",
+      "operator",
+      "--state-dir",
+      stateDir,
+    ]);
+    assert.equal(operator.code, 0, operator.stderr);
+    const refused = await run([
+      "drain",
+      ...common,
+      "--token",
+      operator.stdout.trim(),
+    ]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /PERMISSION_DENIED: only admins may drain/);
+
+    const drained = await run(["drain", ...common, "--wait"]);
+    assert.equal(drained.code, 0, drained.stderr);
+    assert.match(drained.stdout, /draining: 0 devices told to move/);
+    assert.match(drained.stdout, /relay stopped/);
+    assert.equal((await relay.status).code, 0);
+    await relayErr.done;
+    assert.match(relayErr.text, /drain requested/);
+    assert.match(relayErr.text, /relay stopped/);
+  } finally {
+    try {
+      relay.kill("SIGKILL");
+    } catch {
+      // Exited already.
+    }
+    await relay.status;
+    await relayOut.done;
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});

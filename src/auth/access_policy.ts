@@ -23,6 +23,9 @@ export function canRevoke(principal: ControllerPrincipal): boolean {
   return principal.role === "admin";
 }
 
+/** Draining a relay is an admin's act too. */
+export const canDrain = canRevoke;
+
 /** Per-role allow-lists of method names (`*` any run of characters, `?` one). */
 export class MethodPolicy {
   readonly #allowed: ReadonlyMap<Role, RegExp>;

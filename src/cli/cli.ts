@@ -1,13 +1,13 @@
 // `deno task relay <subcommand>`: dispatches to the subcommands and turns
 // errors into one clear line and a non-zero exit code.
 import { RelayError } from "../errors/relay_error.ts";
-import { CTL_USAGE, ctlCommand } from "./ctl_command.ts";
+import { CTL_USAGE, ctlCommand, DRAIN_USAGE } from "./ctl_command.ts";
 import { DEVICE_USAGE, deviceCommand } from "./device_command.ts";
 import { SERVE_USAGE, serveCommand } from "./serve_command.ts";
 import { TOKEN_USAGE, tokenCommand } from "./token_command.ts";
 import type { CliWiring } from "./wiring.ts";
 
-const USAGE = `usage: deno task relay <serve|device|ctl|token> ...
+const USAGE = `usage: deno task relay <serve|device|ctl|drain|token> ...
 
 ${SERVE_USAGE}
 
@@ -15,12 +15,15 @@ ${DEVICE_USAGE}
 
 ${CTL_USAGE}
 
+${DRAIN_USAGE}
+
 ${TOKEN_USAGE}`;
 
 const SUBCOMMAND_USAGE: Record<string, string> = {
   serve: SERVE_USAGE,
   device: DEVICE_USAGE,
   ctl: CTL_USAGE,
+  drain: DRAIN_USAGE,
   token: TOKEN_USAGE,
 };
 
@@ -50,6 +53,8 @@ export async function runCli(
         return await deviceCommand(rest, wiring);
       case "ctl":
         return await ctlCommand(rest, wiring);
+      case "drain":
+        return await ctlCommand(["drain", ...rest], wiring);
       case "token":
         return await tokenCommand(rest);
       case undefined:

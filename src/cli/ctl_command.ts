@@ -1,4 +1,5 @@
-// `relay ctl`: the controller CLI (ls, call, grpc, call-many, revoke, watch).
+// `relay ctl`: the controller CLI (ls, call, grpc, call-many, revoke, watch,
+// drain; `relay drain` is the same as `relay ctl drain`).
 import { join } from "node:path";
 import { E2E_METADATA_KEY, publicKeyFromMetadata } from "../e2e/device_key.ts";
 import { fingerprint } from "../e2e/hpke_suite.ts";
@@ -30,14 +31,22 @@ import {
 
 const DEFAULT_KNOWN_DEVICES = join(".relay-ctl", "known_devices");
 
+export const DRAIN_USAGE =
+  `relay drain [--timeout 30s] [--wait] [--relay HOST:PORT] [--token ADMIN_JWT]
+  the relay tells its devices to move to other relays of the cluster, stops
+  taking new devices and controller streams, waits for them to move (at most
+  --timeout, default relay.cluster.drain_timeout_seconds), then stops.
+  --wait: return only once the relay has stopped answering`;
+
 export const CTL_USAGE =
-  `relay ctl <ls|call|grpc|call-many|revoke|watch> [options]
+  `relay ctl <ls|call|grpc|call-many|revoke|watch|drain> [options]
   ls [--region R] [--label KEY=VALUE]... [--json]
   call DEVICE METHOD [--data TEXT | --data-file FILE] [--timeout 30s]
        [--pin SHA256:...] [--known-devices FILE] [--no-tofu] [--plaintext]
 ${CTL_GRPC_USAGE}
   revoke --target TOKEN|SHA256|jti:ID [--device] [--reason TEXT]
 ${WATCH_USAGE}
+  drain [--timeout 30s] [--wait]   (see relay drain)
 call, end-to-end encryption (on by default):
   --pin FINGERPRINT      the device's key must have this fingerprint (see relay device / ctl ls)
   --known-devices FILE   keys trusted so far, per device (default ${DEFAULT_KNOWN_DEVICES})
@@ -73,6 +82,7 @@ export async function ctlCommand(
     "known-devices": { type: "string" },
     "no-tofu": { type: "boolean" },
     plaintext: { type: "boolean" },
+    wait: { type: "boolean" },
     ...CTL_GRPC_OPTIONS,
   });
   const client = new ControllerClient({
@@ -92,6 +102,8 @@ export async function ctlCommand(
         return await callMany(client, parsed);
       case "revoke":
         return await revoke(client, parsed);
+      case "drain":
+        return await drain(client, parsed);
       default:
         throw new RelayError(
           "INVALID_REQUEST",
@@ -239,4 +251,31 @@ async function revoke(
     `revoked=${result.revoked} closed_streams=${result.closedStreams}`,
   );
   return 0;
+}
+
+/** How often `drain --wait` checks whether the relay still answers. */
+const DRAIN_WAIT_POLL_MS = 250;
+
+async function drain(
+  client: ControllerClient,
+  parsed: Parsed,
+): Promise<number> {
+  const timeout = stringFlag(parsed, "timeout");
+  const { devices } = await client.drainRelay(
+    timeout
+      ? { timeoutSeconds: Math.ceil(parseDuration(timeout, "timeout") / 1000) }
+      : {},
+  );
+  console.log(`draining: ${devices} devices told to move`);
+  if (parsed.values.wait !== true) return 0;
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, DRAIN_WAIT_POLL_MS));
+    try {
+      await client.listDevices();
+    } catch (error) {
+      if (RelayError.from(error).code !== "UNAVAILABLE") throw error;
+      console.log("relay stopped");
+      return 0;
+    }
+  }
 }

@@ -75,7 +75,8 @@ export async function serveCommand(
   const stop = () => stopped.resolve();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
-  await stopped.promise;
+  // A signal, or an admin's `relay drain` (which stops the relay itself).
+  await Promise.race([stopped.promise, relay.stopped]);
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
   await relay.shutdown();

@@ -26,7 +26,13 @@ export interface RunningRelay {
   readonly caPath: string;
   /** Presence publishing and broker connections; absent when relay.mqtt.enabled is false. */
   readonly mqtt?: RelayMqttPorts;
-  shutdown(): Promise<void>;
+  /**
+   * Drains (in a cluster: devices move to other relays, for at most
+   * `drainTimeoutMs`, default relay.cluster.drain_timeout_seconds) and stops.
+   */
+  shutdown(drainTimeoutMs?: number): Promise<void>;
+  /** Resolves once the relay has stopped, whoever stopped it (e.g. `relay drain`). */
+  readonly stopped: Promise<void>;
 }
 
 /** "auto": QUIC first with HTTP/2 fallback (devices only). */

@@ -8,7 +8,11 @@
 // same device, whose answer cache recognises it (controller id and number).
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { Buffer } from "node:buffer";
-import type { FleetView, RemoteRequest } from "../core/fleet_view.ts";
+import type {
+  FleetView,
+  RelayMoveHint,
+  RemoteRequest,
+} from "../core/fleet_view.ts";
 import type { DataResponse, DeviceInfo } from "../core/messages.ts";
 import {
   type ErrorCode,
@@ -41,15 +45,34 @@ type WireReply =
   | { failure: { code: string; message: string } };
 
 const subjectOf = (relayId: string) => `relay.requests.${keyOf(relayId)}`;
+/** Where a relay hears that one of its sessions resumed on another relay. */
+const movesSubjectOf = (relayId: string) => `relay.moves.${keyOf(relayId)}`;
+/** How long a relay that took over a session waits for the old holder to hand over. */
+const HAND_OVER_TIMEOUT_MS = 5000;
+
+interface WireMove {
+  device_id: string;
+  connection_id: string;
+  to_relay: string;
+}
+
+/** What a relay does when its session of a device resumed elsewhere. */
+export type MovedAway = (
+  deviceId: string,
+  connectionId: string,
+  toRelay: string,
+) => void;
 
 export class ClusterRequests implements FleetView {
   readonly #nc: NatsConnection;
   readonly #directory: FleetDirectory;
-  #served: Subscription | undefined;
+  readonly #relayId: string;
+  readonly #served: Subscription[] = [];
 
-  constructor(nc: NatsConnection, directory: FleetDirectory) {
+  constructor(nc: NatsConnection, directory: FleetDirectory, relayId: string) {
     this.#nc = nc;
     this.#directory = directory;
+    this.#relayId = relayId;
   }
 
   remoteDevices(): readonly DeviceInfo[] {
@@ -62,6 +85,14 @@ export class ClusterRequests implements FleetView {
   ): Promise<DataResponse> | undefined {
     const holder = this.#directory.holderOf(request.deviceId);
     if (holder === undefined) return undefined;
+    return this.deliverVia(holder, request, signal);
+  }
+
+  deliverVia(
+    holder: string,
+    request: RemoteRequest,
+    signal: AbortSignal,
+  ): Promise<DataResponse> {
     const wire: WireRequest = {
       device_id: request.deviceId,
       method_name: request.methodName,
@@ -78,14 +109,62 @@ export class ClusterRequests implements FleetView {
     return raceSignal(asked, signal);
   }
 
-  /** Serves requests forwarded to `relayId` with `deliver` (RelayCore.deliverForCluster). */
-  serve(
+  sessionElsewhere(deviceId: string, connectionId: string): string | undefined {
+    return this.#directory.sessionElsewhere(deviceId, connectionId);
+  }
+
+  /**
+   * Resolves once the old holder handed the session's waiting requests over
+   * (or at once when it is gone: they went with it).
+   */
+  async sessionMovedHere(
+    deviceId: string,
+    connectionId: string,
     relayId: string,
+  ): Promise<void> {
+    const move: WireMove = {
+      device_id: deviceId,
+      connection_id: connectionId,
+      to_relay: this.#relayId,
+    };
+    await this.#nc.request(movesSubjectOf(relayId), JSON.stringify(move), {
+      timeout: HAND_OVER_TIMEOUT_MS,
+    }).catch(() => {});
+  }
+
+  announceDraining(): Promise<void> {
+    return this.#directory.announceDraining();
+  }
+
+  moveTargets(): RelayMoveHint[] {
+    return this.#directory.otherLiveRelays();
+  }
+
+  /**
+   * Serves requests forwarded to this relay with `deliver`
+   * (RelayCore.deliverForCluster), and sessions that resumed elsewhere with
+   * `movedAway` (RelayCore.handOver).
+   */
+  serve(
     deliver: (request: RemoteRequest, signal: AbortSignal) => Promise<
       DataResponse
     >,
+    movedAway: MovedAway,
   ): void {
-    this.#served = this.#nc.subscribe(subjectOf(relayId), {
+    this.#served.push(this.#nc.subscribe(movesSubjectOf(this.#relayId), {
+      callback: (error, message) => {
+        if (error !== null) return;
+        try {
+          const move = message.json<WireMove>();
+          this.#directory.noteMoved(move.device_id, move.to_relay);
+          movedAway(move.device_id, move.connection_id, move.to_relay);
+        } catch {
+          // Malformed: nothing to hand over.
+        }
+        message.respond("{}");
+      },
+    }));
+    this.#served.push(this.#nc.subscribe(subjectOf(this.#relayId), {
       callback: (error, message) => {
         if (error !== null) return;
         let request: RemoteRequest;
@@ -118,11 +197,11 @@ export class ClusterRequests implements FleetView {
           )
           .then((reply) => message.respond(JSON.stringify(reply)));
       },
-    });
+    }));
   }
 
   close(): void {
-    this.#served?.unsubscribe();
+    for (const subscription of this.#served) subscription.unsubscribe();
   }
 }
 

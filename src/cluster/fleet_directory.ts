@@ -7,6 +7,7 @@
 // so a remote device's state and last_seen are those of its last change.
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { DeviceInfo } from "../core/messages.ts";
+import { waitAtMost } from "../limits/deadline.ts";
 import { keyOf, KvMirror } from "./kv_mirror.ts";
 
 export interface FleetDirectoryOptions {
@@ -28,11 +29,18 @@ interface DeviceEntry {
 interface RelayEntry {
   relay_id: string;
   heard_at: number;
+  /** Where devices reach it (a draining relay sends its devices there). */
+  relay_address?: string;
+  quic_address?: string;
+  /** It drains: no devices should move to it. */
+  draining?: boolean;
 }
 
 const DEVICES_BUCKET = "relay_devices";
 const RELAYS_BUCKET = "relay_relays";
 const DEFAULT_RELAY_TTL_MS = 15_000;
+/** How long a stopping relay tries to tell the cluster (NATS may be down). */
+const LEAVE_TIMEOUT_MS = 2000;
 
 export class FleetDirectory {
   readonly #options: FleetDirectoryOptions;
@@ -43,6 +51,8 @@ export class FleetDirectory {
   #deviceBucket: KvMirror | undefined;
   #relayBucket: KvMirror | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #addresses = { relay_address: "", quic_address: "" };
+  #draining = false;
   /** Entry writes, one after another, so a device's last change lands last. */
   #writes: Promise<void> = Promise.resolve();
 
@@ -99,9 +109,67 @@ export class FleetDirectory {
     return entry && this.#isRemoteAndAlive(entry) ? entry.relay_id : undefined;
   }
 
+  /**
+   * The other relay whose last entry for the device names this session
+   * (alive or not: a device that left a killed relay resumes elsewhere).
+   */
+  sessionElsewhere(deviceId: string, connectionId: string): string | undefined {
+    const entry = this.#devices.get(keyOf(deviceId));
+    return entry !== undefined && entry.relay_id !== this.#options.relayId &&
+        entry.info.connection_id === connectionId
+      ? entry.relay_id
+      : undefined;
+  }
+
+  /** The session moved to `relayId`: route there before its entry arrives. */
+  noteMoved(deviceId: string, relayId: string): void {
+    const key = keyOf(deviceId);
+    const entry = this.#devices.get(key);
+    if (entry !== undefined) {
+      this.#devices.set(key, { ...entry, relay_id: relayId });
+    }
+  }
+
+  /** The addresses this relay's heartbeats announce (once it listens). */
+  announce(relayAddress: string, quicAddress: string): Promise<void> {
+    this.#addresses = {
+      relay_address: relayAddress,
+      quic_address: quicAddress,
+    };
+    return this.#beat();
+  }
+
+  /** This relay drains: the others stop sending devices here. */
+  async announceDraining(): Promise<void> {
+    this.#draining = true;
+    await waitAtMost(this.#beat().catch(() => {}), LEAVE_TIMEOUT_MS);
+  }
+
+  /** The other live relays that announced their address, fewest devices first. */
+  otherLiveRelays(): { relayAddress: string; quicAddress: string }[] {
+    const held = new Map<string, number>();
+    for (const entry of this.#devices.values()) {
+      held.set(entry.relay_id, (held.get(entry.relay_id) ?? 0) + 1);
+    }
+    return [...this.#relays.values()]
+      .filter((relay) =>
+        relay.relay_id !== this.#options.relayId && relay.relay_address &&
+        !relay.draining && this.#isAlive(relay.relay_id)
+      )
+      .sort((a, b) => (held.get(a.relay_id) ?? 0) - (held.get(b.relay_id) ?? 0))
+      .map((relay) => ({
+        relayAddress: relay.relay_address!,
+        quicAddress: relay.quic_address ?? "",
+      }));
+  }
+
   #isRemoteAndAlive(entry: DeviceEntry): boolean {
-    if (entry.relay_id === this.#options.relayId) return false;
-    const relay = this.#relays.get(keyOf(entry.relay_id));
+    return entry.relay_id !== this.#options.relayId &&
+      this.#isAlive(entry.relay_id);
+  }
+
+  #isAlive(relayId: string): boolean {
+    const relay = this.#relays.get(keyOf(relayId));
     return relay !== undefined && this.#now() - relay.heard_at < this.#ttlMs;
   }
 
@@ -132,10 +200,19 @@ export class FleetDirectory {
     }
   }
 
-  /** Stops the heartbeat and lets the queued writes land (a shutdown's offline events). */
-  async close(): Promise<void> {
+  /**
+   * Stops the heartbeat, lets the queued writes land (a shutdown's offline
+   * events) and leaves the cluster's view at once, rather than after the TTL
+   * (`leave: false`: after the TTL, as a killed relay does).
+   */
+  async close({ leave = true }: { leave?: boolean } = {}): Promise<void> {
     clearInterval(this.#heartbeat);
     await this.#writes;
+    if (!leave) return;
+    await waitAtMost(
+      this.#relayBucket!.delete(keyOf(this.#options.relayId)).catch(() => {}),
+      LEAVE_TIMEOUT_MS,
+    );
   }
 
   #beat(): Promise<void> {
@@ -143,6 +220,8 @@ export class FleetDirectory {
     return this.#relayBucket!.put(keyOf(relayId), {
       relay_id: relayId,
       heard_at: this.#now(),
+      ...this.#addresses,
+      ...(this.#draining ? { draining: true } : {}),
     });
   }
 }

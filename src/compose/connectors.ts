@@ -22,13 +22,13 @@ const DEFAULT_QUIC_PORT = 50052;
  * The device side: QUIC first with HTTP/2 fallback unless `transport` says
  * otherwise. `address` may list several relays of a cluster, comma-separated
  * (and `quicAddress` theirs in the same order): the device stays with one
- * that works and moves to the next when it cannot reach it.
+ * that works and moves to the next when it cannot reach it, or where a
+ * draining relay tells it to go.
  */
 export function deviceConnector(
   options: ClientTransportOptions,
 ): DeviceConnector {
   const addresses = options.address.split(",");
-  if (addresses.length === 1) return oneRelayConnector(options);
   const quicAddresses = options.quicAddress?.split(",");
   if (
     quicAddresses !== undefined && quicAddresses.length !== addresses.length
@@ -38,16 +38,31 @@ export function deviceConnector(
       `${addresses.length} relay addresses but ${quicAddresses.length} QUIC addresses; give one per relay, in the same order`,
     );
   }
+  const { quicAddress: _, serverName: __, ...common } = options;
+  const forRelay = (address: string, quicAddress: string | undefined) =>
+    oneRelayConnector({
+      ...common,
+      // The configured name is for the configured relays only.
+      ...(options.serverName && addresses.includes(address)
+        ? { serverName: options.serverName }
+        : {}),
+      address,
+      ...(quicAddress ? { quicAddress } : {}),
+    });
+  // Even with one relay: a draining relay sends its devices to another.
   return relayListConnector(
-    addresses.map((address, index) => {
-      const { quicAddress: _, ...rest } = options;
-      const quicAddress = quicAddresses?.[index];
-      return oneRelayConnector({
-        ...rest,
-        address,
-        ...(quicAddress ? { quicAddress } : {}),
-      });
-    }),
+    addresses.map((address, index) => ({
+      address,
+      connector: forRelay(address, quicAddresses?.[index]),
+    })),
+    (hint) =>
+      hint.quicAddress === ""
+        ? oneRelayConnector({
+          ...common,
+          address: hint.relayAddress,
+          transport: "h2",
+        })
+        : forRelay(hint.relayAddress, hint.quicAddress),
   );
 }
 

@@ -97,9 +97,11 @@ export async function startRelay(
     });
   // Requests for devices other relays hold go there, and theirs come here.
   const clusterRequests = directory &&
-    new ClusterRequests(fleet.cluster!.connection, directory);
+    new ClusterRequests(fleet.cluster!.connection, directory, config.relay.id);
   // Device publications and MQTT tunnels alike, whether MQTT is on or off.
   const topicAcl = new TopicAcl(config.relay.mqtt.acl);
+  // The Drain RPC stops the relay as SIGTERM does (set once it can stop).
+  let stopRequested = (_drainTimeoutMs: number) => {};
   const core = new RelayCore({
     config,
     store,
@@ -108,10 +110,24 @@ export async function startRelay(
     logger,
     onPresence: (event) => {
       mqtt?.onPresence(event);
-      const { deviceId } = event.session;
-      directory?.deviceChanged(deviceId, () => core.deviceInfo(deviceId));
+      const { deviceId, connectionId } = event.session;
+      // A session that moved away is the new holder's entry now.
+      if (event.type !== "offline" || event.reason !== "moved") {
+        const written = directory?.deviceChanged(
+          deviceId,
+          () => core.deviceInfo(deviceId),
+        );
+        // Once the directory names this relay, the old holder hands over.
+        if (event.type === "online" && event.movedFrom !== undefined) {
+          const from = event.movedFrom;
+          written?.then(() =>
+            clusterRequests?.sessionMovedHere(deviceId, connectionId, from)
+          );
+        }
+      }
       options.onPresence?.(event);
     },
+    onDrainRequested: (timeoutMs) => stopRequested(timeoutMs),
     ...(clusterRequests ? { fleetView: clusterRequests } : {}),
     ...(mqtt !== null ? { publisher: mqtt.publisher } : {}),
     topicPolicy: topicAcl,
@@ -119,8 +135,9 @@ export async function startRelay(
   });
   onClusterChange = (change) => core.applyClusterChange(change);
   clusterRequests?.serve(
-    config.relay.id,
     (request, signal) => core.deliverForCluster(request, signal),
+    (deviceId, connectionId, toRelay) =>
+      core.handOver(deviceId, connectionId, toRelay),
   );
   // Transparent gRPC calls: each device call arrives as its own tunnel.
   core.tunnels.register("GRPC_CALL", (tunnel) => core.grpcCalls.attach(tunnel));
@@ -240,8 +257,21 @@ export async function startRelay(
     state_dir: paths.dir,
   });
 
+  // Draining relays send their devices to the addresses announced here.
+  // (QUIC on the advertised host, at the port it is bound to).
+  await directory?.announce(
+    relayAddress,
+    quic.address
+      ? formatHostPort(
+        parseHostPort(relayAddress).host,
+        parseHostPort(quic.address).port,
+      )
+      : "",
+  ).catch(fail);
+
   let stopping: Promise<void> | undefined;
-  return {
+  const stopped = Promise.withResolvers<void>();
+  const running: RunningRelay = {
     core,
     config,
     paths,
@@ -256,8 +286,12 @@ export async function startRelay(
       : config.relay.tls.cert_path === ""
       ? paths.caCert
       : config.relay.tls.ca_path,
-    shutdown() {
+    stopped: stopped.promise,
+    shutdown(drainTimeoutMs?: number) {
       stopping ??= (async () => {
+        // In a cluster, devices move to other relays first (a relay alone
+        // or the last one standing goes straight on).
+        await core.drain(drainTimeoutMs);
         logger.info("relay shutting down");
         grpc.stopAccepting();
         quic.server?.stopAccepting();
@@ -273,10 +307,13 @@ export async function startRelay(
         await directory?.close();
         await fleet.close();
         logger.info("relay stopped");
+        stopped.resolve();
       })();
       return stopping;
     },
   };
+  stopRequested = (drainTimeoutMs) => void running.shutdown(drainTimeoutMs);
+  return running;
 }
 
 /** MQTT tunnels: client sessions bridged to the broker under the topic ACL. */

@@ -72,6 +72,11 @@ export const configSchema = z.strictObject({
       replicas: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(3),
       /** A relay unheard of this long is gone: its devices leave the fleet view. */
       relay_ttl_seconds: seconds.default(15),
+      /**
+       * How long a draining relay (SIGTERM, `relay drain`) waits for its
+       * devices to move to other relays before it closes what is left.
+       */
+      drain_timeout_seconds: z.number().nonnegative().default(30),
     }).prefault({}),
     /** Development conveniences that are unsafe in production (weak JWT secrets). */
     dev_mode: z.boolean().default(false),

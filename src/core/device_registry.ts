@@ -3,7 +3,11 @@
 // online -> suspect -> offline driven by a periodic sweep.
 import { RelayError } from "../errors/relay_error.ts";
 import { randomBase64Url } from "../store/relay_store.ts";
-import { DeviceSession, type PresenceState } from "./device_session.ts";
+import {
+  DeviceSession,
+  type PendingDelivery,
+  type PresenceState,
+} from "./device_session.ts";
 import type { DeviceLink } from "./links.ts";
 
 export type OfflineReason =
@@ -12,7 +16,9 @@ export type OfflineReason =
   | "replaced"
   | "revoked"
   | "relay_shutdown"
-  | "resume_window_expired";
+  | "resume_window_expired"
+  /** Resumed on another relay of the cluster: not offline at all. */
+  | "moved";
 
 type PresenceChange =
   | {
@@ -21,6 +27,8 @@ type PresenceChange =
     resumed: boolean;
     /** On a resume, the transport the session used before. */
     previousTransport?: string;
+    /** The relay of the cluster the session resumed from (a move). */
+    movedFrom?: string;
   }
   | { type: "state"; session: DeviceSession; state: PresenceState }
   | { type: "offline"; session: DeviceSession; reason: OfflineReason };
@@ -36,6 +44,14 @@ export interface DeviceRegistryOptions {
   maxDevices: number;
   now?: () => number;
   onEvent?: (event: PresenceEvent) => void;
+  /**
+   * In a cluster: the other relay whose session of the device has this
+   * connection id, so that the device resumes it here (a move).
+   */
+  sessionElsewhere?: (
+    deviceId: string,
+    connectionId: string,
+  ) => string | undefined;
 }
 
 export interface RegisterParams {
@@ -104,6 +120,13 @@ export class DeviceRegistry {
       return { session: existing, resumed: true };
     }
 
+    // A session another relay held moves here under its connection id.
+    const movedFrom = params.previousConnectionId === ""
+      ? undefined
+      : this.#options.sessionElsewhere?.(
+        params.deviceId,
+        params.previousConnectionId,
+      );
     if (
       existing === undefined && this.#sessions.size >= this.#options.maxDevices
     ) {
@@ -115,7 +138,9 @@ export class DeviceRegistry {
     const session = new DeviceSession({
       deviceId: params.deviceId,
       project: params.project,
-      connectionId: `conn_${randomBase64Url(18)}`,
+      connectionId: movedFrom === undefined
+        ? `conn_${randomBase64Url(18)}`
+        : params.previousConnectionId,
       metadata: params.metadata,
       grpcTarget: params.grpcTarget ?? false,
       maxPending: this.#options.maxPendingPerDevice,
@@ -132,6 +157,10 @@ export class DeviceRegistry {
     }
     this.#sessions.set(params.deviceId, session);
     session.attach(params.link, generation, now);
+    if (movedFrom !== undefined) {
+      this.#emit({ type: "online", session, resumed: true, movedFrom });
+      return { session, resumed: true };
+    }
     this.#emit({ type: "online", session, resumed: false });
     return { session, resumed: false };
   }
@@ -193,6 +222,25 @@ export class DeviceRegistry {
     session.link?.close(linkError);
     this.#remove(session, reason, pendingError);
     return true;
+  }
+
+  /**
+   * The device resumed session `connectionId` on another relay: the session
+   * ends here without going offline (its link, if any, closed with
+   * `linkError`) and its waiting requests are returned, to follow it.
+   * Undefined when this relay holds no such session.
+   */
+  handOver(
+    deviceId: string,
+    connectionId: string,
+    linkError: RelayError,
+  ): PendingDelivery[] | undefined {
+    const session = this.#sessions.get(deviceId);
+    if (session?.connectionId !== connectionId) return undefined;
+    const pending = session.takePending();
+    session.link?.close(linkError);
+    this.#remove(session, "moved");
+    return pending;
   }
 
   /** One pass of the presence state machine. */

@@ -17,8 +17,11 @@ export interface DeliveryRequest {
   deadline: number;
 }
 
-interface PendingDelivery {
+/** A request waiting for the device; handed over whole when the session moves. */
+export interface PendingDelivery {
   request: DeliveryRequest;
+  /** The waiter's signal (its deadline, its caller gone). */
+  signal: AbortSignal;
   resolve: (response: DataResponse) => void;
   reject: (error: RelayError) => void;
 }
@@ -85,6 +88,7 @@ export class DeviceSession {
       };
       this.#pending.set(deliveryId, {
         request,
+        signal,
         resolve: (response) => {
           signal.removeEventListener("abort", onAbort);
           resolve(response);
@@ -138,6 +142,13 @@ export class DeviceSession {
       this.#pending.set(this.#nextDeliveryId++, pending);
     }
     previous.#pending.clear();
+  }
+
+  /** Takes every waiting request out (to follow the device to another relay). */
+  takePending(): PendingDelivery[] {
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    return pending;
   }
 
   failAll(error: RelayError): void {

@@ -15,6 +15,29 @@ export interface FleetView {
     request: RemoteRequest,
     signal: AbortSignal,
   ): Promise<DataResponse> | undefined;
+  /** Forwards a request to the session `relayId` holds (a handed-over request). */
+  deliverVia(
+    relayId: string,
+    request: RemoteRequest,
+    signal: AbortSignal,
+  ): Promise<DataResponse>;
+  /** The other relay whose session of the device has this connection id. */
+  sessionElsewhere(deviceId: string, connectionId: string): string | undefined;
+  /** Tells `relayId` that its session of the device resumed here. */
+  sessionMovedHere(
+    deviceId: string,
+    connectionId: string,
+    relayId: string,
+  ): Promise<void>;
+  /** This relay drains: no devices should be sent here. */
+  announceDraining(): Promise<void>;
+  /** The other live relays a draining relay's devices may move to, least loaded first. */
+  moveTargets(): RelayMoveHint[];
+}
+
+export interface RelayMoveHint {
+  relayAddress: string;
+  quicAddress: string;
 }
 
 /** A request for a device another relay holds, as the holder delivers it. */

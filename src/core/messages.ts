@@ -26,3 +26,5 @@ export interface DeviceResponse {
   error: ErrorCode;
   error_message: string;
 }
+export type { DrainRequest__Output as DrainRequest } from "../gen/relay/v1/DrainRequest.ts";
+export type { DrainResponse } from "../gen/relay/v1/DrainResponse.ts";

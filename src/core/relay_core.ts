@@ -3,7 +3,7 @@
 // revocation and shutdown together; the composition root passes in its ports
 // (publisher, topic policy, tunnel service), so the core imports no module
 // above it.
-import { canRevoke, MethodPolicy } from "../auth/access_policy.ts";
+import { canDrain, canRevoke, MethodPolicy } from "../auth/access_policy.ts";
 import {
   ControllerAuthenticator,
   type ControllerPrincipal,
@@ -32,6 +32,8 @@ import { recordPresence } from "./record_presence.ts";
 import type {
   DataResponse,
   DeviceInfo,
+  DrainRequest,
+  DrainResponse,
   ListOnlineDevicesRequest,
   RevokeTokenRequest,
   RevokeTokenResponse,
@@ -50,6 +52,8 @@ import { TokenRevocation } from "./token_revocation.ts";
 import type { TopicPolicy } from "./topic_policy.ts";
 import type { TunnelContext, TunnelPort } from "./tunnel_port.ts";
 
+/** How often a drain checks whether its devices have moved. */
+const DRAIN_POLL_MS = 50;
 /** How long answers to requests failed at shutdown get to be written. */
 const ANSWER_FLUSH_MS = 500;
 /** CallMany's calls in flight at once, unless the request asks for fewer or more. */
@@ -72,6 +76,8 @@ export interface RelayCoreOptions<Tunnels extends TunnelPort = TunnelPort> {
   topicPolicy: TopicPolicy;
   /** Builds the tunnel service (src/tunnel) from what the core gives it. */
   tunnels: (context: TunnelContext) => Tunnels;
+  /** An admin asked for a drain (the Drain RPC): drain and stop the relay. */
+  onDrainRequested?: (timeoutMs: number) => void;
 }
 
 /**
@@ -101,7 +107,11 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
   /** Answers being routed or written, so shutdown can let them finish. */
   readonly #answers = new PendingAnswers();
   #advertisedAddress: string;
+  /** Devices told to move; no new devices or controller streams. */
   #draining = false;
+  /** Shutting down: no new work at all. */
+  #stopping = false;
+  readonly #onDrainRequested: ((timeoutMs: number) => void) | undefined;
 
   constructor(options: RelayCoreOptions<Tunnels>) {
     const { config, logger } = options;
@@ -111,6 +121,7 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
     this.#fleetView = options.fleetView;
     this.#logger = logger;
     this.#advertisedAddress = relay.advertise_address || relay.address;
+    this.#onDrainRequested = options.onDrainRequested;
     const now = options.now ?? Date.now;
     this.metrics = new RelayMetrics(() => this.registry.list());
     this.gate = new Gatekeeper({
@@ -127,6 +138,12 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
       maxPendingPerDevice: relay.session.max_pending_requests_per_device,
       maxDevices: relay.max_device_connections,
       now,
+      ...(options.fleetView
+        ? {
+          sessionElsewhere: (deviceId: string, connectionId: string) =>
+            options.fleetView!.sessionElsewhere(deviceId, connectionId),
+        }
+        : {}),
       onEvent: (event) => {
         recordPresence(event, {
           metrics: this.metrics,
@@ -190,7 +207,8 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
       principalOf: (peer, token) => this.#principal(peer, token, ""),
       track: (principal, call) => this.#streams.track(principal, call),
       untrack: (call) => this.#streams.untrack(call),
-      isDraining: () => this.#draining,
+      // Calls keep coming for devices still here while they move.
+      isDraining: () => this.#stopping,
       attachTimeoutMs: relay.session.handshake_timeout_seconds * 1000,
       maxMessageBytes: relay.request.max_payload_bytes,
     });
@@ -201,7 +219,8 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
       metrics: this.metrics,
       logger,
       handshakeTimeoutMs: relay.session.handshake_timeout_seconds * 1000,
-      isDraining: () => this.#draining,
+      // Devices still here open call tunnels while they move.
+      isDraining: () => this.#stopping,
     });
     this.#revocation = new TokenRevocation({
       store: this.#store,
@@ -245,7 +264,12 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
 
   acceptController(link: ControllerLink): Promise<void> {
     if (this.#draining) {
-      link.close(new RelayError("UNAVAILABLE", "relay is shutting down"));
+      link.close(
+        new RelayError(
+          "UNAVAILABLE",
+          this.#stopping ? "relay is shutting down" : "relay is draining",
+        ),
+      );
       return Promise.resolve();
     }
     return serveControllerLink(link, {
@@ -355,7 +379,7 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
     signal: AbortSignal,
   ): Promise<DataResponse> {
     const session = this.registry.get(request.deviceId);
-    if (session === undefined || this.#draining) {
+    if (session === undefined || this.#stopping) {
       return Promise.reject(
         new RelayError("DEVICE_OFFLINE", "device is not connected"),
       );
@@ -368,6 +392,116 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
       Math.min(timeoutMs, maxMs),
       signal,
     );
+  }
+
+  /**
+   * The device resumed session `connectionId` on relay `toRelay`: its session
+   * here ends without an offline event, and the requests waiting for it
+   * follow it there (each still settles once, for its waiter here).
+   */
+  handOver(deviceId: string, connectionId: string, toRelay: string): void {
+    const pending = this.registry.handOver(
+      deviceId,
+      connectionId,
+      new RelayError("UNAVAILABLE", "session moved to another relay"),
+    );
+    if (pending === undefined) return;
+    this.#logger.info("device session moved", {
+      device_id: deviceId,
+      to_relay: toRelay,
+      requests_handed_over: pending.length,
+    });
+    for (const entry of pending) {
+      const { request, signal } = entry;
+      const forwarded = this.#fleetView?.deliverVia(toRelay, {
+        deviceId,
+        methodName: request.methodName,
+        payload: request.payload,
+        controllerId: request.controllerId,
+        controllerSequenceNumber: request.controllerSequenceNumber,
+        timeoutMs: Math.max(1, request.deadline - Date.now()),
+      }, signal) ??
+        Promise.reject(new RelayError("DEVICE_OFFLINE", "device moved"));
+      forwarded.then(
+        entry.resolve,
+        (error) => entry.reject(RelayError.from(error)),
+      );
+    }
+  }
+
+  /** The Drain RPC: an admin asks this relay to drain, then stop. */
+  async requestDrain(
+    peer: Peer,
+    bearerToken: string,
+    request: DrainRequest,
+  ): Promise<DrainResponse> {
+    const principal = await this.#principal(
+      peer,
+      bearerToken || request.admin_token,
+      request.controller_id,
+    );
+    if (!canDrain(principal)) {
+      const error = new RelayError(
+        "PERMISSION_DENIED",
+        "only admins may drain a relay",
+        { source: "downstream" },
+      );
+      this.gate.denied(peer, principal, error);
+      throw error;
+    }
+    if (this.#onDrainRequested === undefined) {
+      throw new RelayError("UNAVAILABLE", "this relay cannot be drained");
+    }
+    const timeoutMs = request.timeout_seconds > 0
+      ? request.timeout_seconds * 1000
+      : this.#config.relay.cluster.drain_timeout_seconds * 1000;
+    this.#logger.info("drain requested", { by: principal.controllerId });
+    const devices = this.registry.size;
+    this.#onDrainRequested(timeoutMs);
+    return { devices };
+  }
+
+  /**
+   * Drain: stop taking new devices and controller streams, tell every
+   * device here to move to another live relay of the cluster (spread over
+   * them), and wait until they have (their sessions and waiting requests
+   * handed over) or `timeoutMs` passed. Resolves with the devices told to
+   * move; at once with 0 for a relay alone or the last relay standing.
+   */
+  async drain(
+    timeoutMs = this.#config.relay.cluster.drain_timeout_seconds * 1000,
+  ): Promise<number> {
+    if (this.#draining) return 0;
+    this.#draining = true;
+    await this.#fleetView?.announceDraining().catch(() => {});
+    const targets = this.#fleetView?.moveTargets() ?? [];
+    if (targets.length === 0) return 0;
+    const sessions = this.registry.list();
+    sessions.forEach((session, index) => {
+      const target = targets[index % targets.length]!;
+      session.link?.send({
+        move: {
+          reason: "relay draining",
+          relay_address: target.relayAddress,
+          quic_address: target.quicAddress,
+        },
+      }).catch(() => {
+        // The link is failing: the device reconnects elsewhere anyway.
+      });
+    });
+    this.#logger.info("draining", {
+      devices: sessions.length,
+      relays: targets.length,
+    });
+    const deadline = Date.now() + timeoutMs;
+    while (this.registry.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+    }
+    this.#logger.info("drained", {
+      moved: sessions.length - this.registry.size,
+      left: this.registry.size,
+    });
+    return sessions.length;
   }
 
   /** Every session this relay holds, as DeviceInfo. */
@@ -395,7 +529,8 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
   async shutdown(
     graceMs = this.#config.relay.shutdown_grace_seconds * 1000,
   ): Promise<void> {
-    if (this.#draining) return;
+    if (this.#stopping) return;
+    this.#stopping = true;
     this.#draining = true;
     this.router.drain();
     const deadline = Date.now() + graceMs;

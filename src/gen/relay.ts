@@ -45,6 +45,14 @@ import type {
   DeviceResponse__Output as _relay_v1_DeviceResponse__Output,
 } from "./relay/v1/DeviceResponse.ts";
 import type {
+  DrainRequest as _relay_v1_DrainRequest,
+  DrainRequest__Output as _relay_v1_DrainRequest__Output,
+} from "./relay/v1/DrainRequest.ts";
+import type {
+  DrainResponse as _relay_v1_DrainResponse,
+  DrainResponse__Output as _relay_v1_DrainResponse__Output,
+} from "./relay/v1/DrainResponse.ts";
+import type {
   GrpcCallFrame as _relay_v1_GrpcCallFrame,
   GrpcCallFrame__Output as _relay_v1_GrpcCallFrame__Output,
 } from "./relay/v1/GrpcCallFrame.ts";
@@ -106,6 +114,10 @@ import type {
   RelayMessage as _relay_v1_RelayMessage,
   RelayMessage__Output as _relay_v1_RelayMessage__Output,
 } from "./relay/v1/RelayMessage.ts";
+import type {
+  RelayMove as _relay_v1_RelayMove,
+  RelayMove__Output as _relay_v1_RelayMove__Output,
+} from "./relay/v1/RelayMove.ts";
 import type {
   RelayServiceClient as _relay_v1_RelayServiceClient,
   RelayServiceDefinition as _relay_v1_RelayServiceDefinition,
@@ -182,6 +194,14 @@ export interface ProtoGrpcType {
         _relay_v1_DeviceResponse__Output
       >;
       DeviceState: EnumTypeDefinition;
+      DrainRequest: MessageTypeDefinition<
+        _relay_v1_DrainRequest,
+        _relay_v1_DrainRequest__Output
+      >;
+      DrainResponse: MessageTypeDefinition<
+        _relay_v1_DrainResponse,
+        _relay_v1_DrainResponse__Output
+      >;
       ErrorCode: EnumTypeDefinition;
       GrpcCallFrame: MessageTypeDefinition<
         _relay_v1_GrpcCallFrame,
@@ -242,6 +262,10 @@ export interface ProtoGrpcType {
       RelayMessage: MessageTypeDefinition<
         _relay_v1_RelayMessage,
         _relay_v1_RelayMessage__Output
+      >;
+      RelayMove: MessageTypeDefinition<
+        _relay_v1_RelayMove,
+        _relay_v1_RelayMove__Output
       >;
       RelayService:
         & SubtypeConstructor<typeof grpc.Client, _relay_v1_RelayServiceClient>

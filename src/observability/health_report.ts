@@ -24,7 +24,7 @@ export interface DeviceHealth {
 }
 
 export interface HealthReportInput {
-  /** The relay is shutting down. */
+  /** The relay is draining or shutting down. */
   draining: boolean;
   /** Every device session the relay holds. */
   devices: readonly DeviceHealth[];
@@ -54,7 +54,7 @@ export function healthReport(input: HealthReportInput): HealthReport {
     // QUIC that should listen but cannot, or MQTT without its broker:
     // devices and controllers are still served.
     status: draining
-      ? "unhealthy"
+      ? "draining"
       : ("off" in input.quic && input.quic.failed) ||
           ("degraded" in mqtt && mqtt.degraded)
       ? "degraded"

@@ -5,7 +5,8 @@ import { RelayError } from "../errors/relay_error.ts";
 export type ComponentStatus = "healthy" | "degraded" | "unhealthy";
 
 export interface HealthReport {
-  status: ComponentStatus;
+  /** "draining": devices are moving away, the relay stops next (503 too). */
+  status: ComponentStatus | "draining";
   components: Record<string, { status: ComponentStatus; message: string }>;
   [key: string]: unknown;
 }
@@ -41,7 +42,10 @@ export function startHealthServer(
         if (path === options.healthPath) {
           const report = options.report();
           return Response.json(report, {
-            status: report.status === "unhealthy" ? 503 : 200,
+            status:
+              report.status === "unhealthy" || report.status === "draining"
+                ? 503
+                : 200,
           });
         }
         if (path === "/metrics") {

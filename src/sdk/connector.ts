@@ -6,6 +6,8 @@ import type { ControllerMessage } from "../gen/relay/v1/ControllerMessage.ts";
 import type { DeviceInfo__Output } from "../gen/relay/v1/DeviceInfo.ts";
 import type { DeviceMessage } from "../gen/relay/v1/DeviceMessage.ts";
 import type { DeviceResponse__Output } from "../gen/relay/v1/DeviceResponse.ts";
+import type { DrainRequest } from "../gen/relay/v1/DrainRequest.ts";
+import type { DrainResponse__Output } from "../gen/relay/v1/DrainResponse.ts";
 import type { ListOnlineDevicesRequest } from "../gen/relay/v1/ListOnlineDevicesRequest.ts";
 import type { RelayMessage__Output } from "../gen/relay/v1/RelayMessage.ts";
 import type { RevokeTokenRequest } from "../gen/relay/v1/RevokeTokenRequest.ts";
@@ -23,6 +25,7 @@ export type {
   DeviceInfo__Output as DeviceInfo,
   DeviceMessage,
   DeviceResponse__Output as DeviceResponse,
+  DrainRequest,
   ListOnlineDevicesRequest,
   RelayMessage__Output as RelayMessage,
   RevokeTokenRequest,
@@ -68,7 +71,18 @@ export interface DeviceConnector {
    * fallback.
    */
   openTunnel?(transport?: string): TunnelStream;
+  /**
+   * The relay asked the device to move (it drains): the next connect goes to
+   * the relay `hint` names, or to another relay the connector knows.
+   */
+  moveAway?(hint: RelayMoveHint): void;
   close(): void;
+}
+
+/** Where a draining relay sends its devices ("" addresses: anywhere else). */
+export interface RelayMoveHint {
+  relayAddress: string;
+  quicAddress: string;
 }
 
 export interface ControllerConnector {
@@ -90,6 +104,8 @@ export interface ControllerConnector {
     token: string,
     signal?: AbortSignal,
   ): AsyncIterable<CallManyResult__Output>;
+  /** relay.v1 Drain (admins; HTTP/2 only): the relay drains, then stops. */
+  drain?(request: DrainRequest, token: string): Promise<DrainResponse__Output>;
   /** One unary call to a device's own gRPC server, bytes in and out (HTTP/2 only). */
   unaryGrpcCall?(
     call: UnaryGrpcCall,

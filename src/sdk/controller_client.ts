@@ -138,6 +138,27 @@ export class ControllerClient {
   }
 
   /**
+   * Asks the relay to drain and stop (admins; HTTP/2): in a cluster its
+   * devices move to other relays first. Resolves with the devices it held
+   * once the drain has started.
+   */
+  async drainRelay(
+    options: { timeoutSeconds?: number } = {},
+  ): Promise<{ devices: number }> {
+    const connector = this.#options.connector;
+    if (connector.drain === undefined) {
+      throw new RelayError(
+        "METHOD_NOT_FOUND",
+        `Drain needs the HTTP/2 transport (this connector is ${connector.transport})`,
+      );
+    }
+    const response = await connector.drain({
+      timeout_seconds: options.timeoutSeconds ?? 0,
+    }, this.#options.token);
+    return { devices: response.devices };
+  }
+
+  /**
    * One unary call on many devices' own gRPC servers (relay.v1 CallMany,
    * HTTP/2 only). Yields one result per device as each finishes; throws a
    * RelayError only when the relay refuses the whole request.

@@ -39,7 +39,7 @@ import {
   TELEMETRY_DEFAULTS,
   telemetryTopic,
 } from "./device_topics.ts";
-import type { DeviceConnector } from "./connector.ts";
+import type { DeviceConnector, RelayMoveHint } from "./connector.ts";
 import { GrpcCallForwarder } from "./grpc_call_forwarder.ts";
 import type { GrpcTarget } from "./grpc_target.ts";
 import { type DeviceHandler, RequestDispatcher } from "./request_dispatcher.ts";
@@ -50,6 +50,9 @@ export {
   echoHandler,
 } from "./request_dispatcher.ts";
 import { waitAtMost } from "../limits/deadline.ts";
+
+/** Relays a moving device tries before it stays where it is. */
+const MOVE_TRIES = 3;
 
 export type AgentState = "connecting" | "connected" | "disconnected" | "closed";
 
@@ -416,11 +419,20 @@ export class DeviceAgent {
         transport: connection.transport,
       });
       const result = await this.#pump(e2e, connection);
-      if (result === "upgrade") {
-        const moved = await this.#open(e2e, connection.connectionId, true)
-          .catch(
-            () => undefined,
-          );
+      const moving = typeof result === "object" && "hint" in result;
+      if (result === "upgrade" || moving) {
+        // A draining relay's move goes to another relay; an upgrade stays.
+        if (moving) this.#options.connector.moveAway?.(result.hint);
+        let moved: AgentConnection | undefined;
+        // A relay that fails early is skipped by the connector: try others.
+        for (
+          let tries = moving ? MOVE_TRIES : 1;
+          tries > 0 && !moved;
+          tries--
+        ) {
+          moved = await this.#open(e2e, connection.connectionId, !moving)
+            .catch(() => undefined);
+        }
         // Not reachable after all: keep serving the current stream.
         if (moved === undefined) continue;
         // Registered: the relay now serves the session on the new stream.
@@ -440,11 +452,14 @@ export class DeviceAgent {
     }
   }
 
-  /** Reads one connection; resolves with an error, undefined at a clean end, or "upgrade". */
+  /**
+   * Reads one connection; resolves with an error, undefined at a clean end,
+   * "upgrade", or the relay's move (it drains).
+   */
   async #pump(
     e2e: DeviceE2e,
     connection: AgentConnection,
-  ): Promise<RelayError | undefined | "upgrade"> {
+  ): Promise<RelayError | undefined | "upgrade" | { hint: RelayMoveHint }> {
     const handlers = new AbortController();
     const onClose = () => handlers.abort();
     this.#closing.signal.addEventListener("abort", onClose, { once: true });
@@ -476,6 +491,15 @@ export class DeviceAgent {
           });
         } else if (next.value.grpc_call) {
           this.#grpcCalls?.forward(next.value.grpc_call);
+        } else if (next.value.move) {
+          // Answers to requests still running are lost with this stream; the
+          // relay hands the requests over and the answer cache answers them.
+          return {
+            hint: {
+              relayAddress: next.value.move.relay_address,
+              quicAddress: next.value.move.quic_address,
+            },
+          };
         }
       }
     } catch (error) {

@@ -2,24 +2,37 @@
 // a:50051,b:50051`): it stays with the relay that works and, when a relay
 // cannot be reached (its stream fails or ends before the relay said anything:
 // killed, stopped, refusing, cut off), tries the next one on the agent's next
-// attempt. Each relay's connector keeps its own transports (QUIC first,
-// HTTP/2 fallback).
+// attempt. A draining relay's `move` names where to go: that relay next (one
+// the device did not know is added, through `connectorFor`). Each relay's
+// connector keeps its own transports (QUIC first, HTTP/2 fallback).
 import type {
   ClientStream,
   DeviceConnector,
   DeviceMessage,
   RelayMessage,
+  RelayMoveHint,
 } from "./connector.ts";
 
+/** One relay of the list: its gRPC address (to match move hints) and connector. */
+export interface KnownRelay {
+  address: string;
+  connector: DeviceConnector;
+}
+
+/** Relays learnt from move hints, at most, on top of the configured ones. */
+const MAX_LEARNT_RELAYS = 8;
+
 export function relayListConnector(
-  connectors: readonly DeviceConnector[],
+  configured: readonly KnownRelay[],
+  connectorFor?: (hint: RelayMoveHint) => DeviceConnector,
 ): DeviceConnector {
-  if (connectors.length === 0) throw new Error("no relay to connect to");
+  if (configured.length === 0) throw new Error("no relay to connect to");
+  const relays = [...configured];
   let current = 0;
-  const active = () => connectors[current]!;
+  const active = () => relays[current]!.connector;
   const watched = (index: number, stream: DeviceStream) =>
     failingEarly(stream, () => {
-      if (current === index) current = (index + 1) % connectors.length;
+      if (current === index) current = (index + 1) % relays.length;
     });
   return {
     get transport() {
@@ -42,8 +55,27 @@ export function relayListConnector(
     openTunnel(transport) {
       return active().openTunnel!(transport);
     },
+    moveAway(hint) {
+      const known = relays.findIndex((relay) =>
+        relay.address === hint.relayAddress
+      );
+      if (known !== -1) {
+        current = known;
+      } else if (
+        hint.relayAddress !== "" && connectorFor !== undefined &&
+        relays.length < configured.length + MAX_LEARNT_RELAYS
+      ) {
+        relays.push({
+          address: hint.relayAddress,
+          connector: connectorFor(hint),
+        });
+        current = relays.length - 1;
+      } else {
+        current = (current + 1) % relays.length;
+      }
+    },
     close() {
-      for (const connector of connectors) connector.close();
+      for (const relay of relays) relay.connector.close();
     },
   };
 }

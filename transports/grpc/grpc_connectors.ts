@@ -8,6 +8,7 @@ import type {
   CallManyResult,
   ControllerConnector,
   DeviceConnector,
+  DrainRequest,
   ListOnlineDevicesRequest,
   RevokeTokenRequest,
   UnaryGrpcCall,
@@ -178,6 +179,14 @@ export function grpcControllerConnector(
     revokeToken(request: RevokeTokenRequest, token: string) {
       return new Promise((resolve, reject) => {
         client.RevokeToken(request, bearer(token), (error, response) => {
+          if (error || !response) reject(fromServiceError(error));
+          else resolve(response);
+        });
+      });
+    },
+    drain(request: DrainRequest, token: string) {
+      return new Promise((resolve, reject) => {
+        client.Drain(request, bearer(token), (error, response) => {
           if (error || !response) reject(fromServiceError(error));
           else resolve(response);
         });

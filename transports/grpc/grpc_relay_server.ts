@@ -198,6 +198,11 @@ export class GrpcRelayServer {
           .then((response) => callback(null, response))
           .catch((error) => callback(toServiceError(RelayError.from(error))));
       },
+      Drain: (call, callback) => {
+        core.requestDrain(peerOf(call), bearerOf(call.metadata), call.request)
+          .then((response) => callback(null, response))
+          .catch((error) => callback(toServiceError(RelayError.from(error))));
+      },
     };
   }
 }

@@ -24,6 +24,10 @@ import type {
   GrpcCallStart as _relay_v1_GrpcCallStart,
   GrpcCallStart__Output as _relay_v1_GrpcCallStart__Output,
 } from "../../relay/v1/GrpcCallStart.ts";
+import type {
+  RelayMove as _relay_v1_RelayMove,
+  RelayMove__Output as _relay_v1_RelayMove__Output,
+} from "../../relay/v1/RelayMove.ts";
 
 export interface RelayMessage {
   "register_response"?: _relay_v1_RegisterResponse | null;
@@ -32,13 +36,15 @@ export interface RelayMessage {
   "error"?: _relay_v1_RelayError | null;
   "publish_ack"?: _relay_v1_PublishAck | null;
   "grpc_call"?: _relay_v1_GrpcCallStart | null;
+  "move"?: _relay_v1_RelayMove | null;
   "payload"?:
     | "register_response"
     | "heartbeat_response"
     | "data_request"
     | "error"
     | "publish_ack"
-    | "grpc_call";
+    | "grpc_call"
+    | "move";
 }
 
 export interface RelayMessage__Output {
@@ -48,11 +54,13 @@ export interface RelayMessage__Output {
   "error"?: _relay_v1_RelayError__Output | null;
   "publish_ack"?: _relay_v1_PublishAck__Output | null;
   "grpc_call"?: _relay_v1_GrpcCallStart__Output | null;
+  "move"?: _relay_v1_RelayMove__Output | null;
   "payload"?:
     | "register_response"
     | "heartbeat_response"
     | "data_request"
     | "error"
     | "publish_ack"
-    | "grpc_call";
+    | "grpc_call"
+    | "move";
 }

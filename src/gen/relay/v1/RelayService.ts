@@ -23,6 +23,14 @@ import type {
   DeviceResponse__Output as _relay_v1_DeviceResponse__Output,
 } from "../../relay/v1/DeviceResponse.ts";
 import type {
+  DrainRequest as _relay_v1_DrainRequest,
+  DrainRequest__Output as _relay_v1_DrainRequest__Output,
+} from "../../relay/v1/DrainRequest.ts";
+import type {
+  DrainResponse as _relay_v1_DrainResponse,
+  DrainResponse__Output as _relay_v1_DrainResponse__Output,
+} from "../../relay/v1/DrainResponse.ts";
+import type {
   ListOnlineDevicesRequest as _relay_v1_ListOnlineDevicesRequest,
   ListOnlineDevicesRequest__Output
     as _relay_v1_ListOnlineDevicesRequest__Output,
@@ -122,6 +130,47 @@ export interface RelayServiceClient extends grpc.Client {
     _relay_v1_DeviceMessage,
     _relay_v1_RelayMessage__Output
   >;
+
+  Drain(
+    argument: _relay_v1_DrainRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_relay_v1_DrainResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  Drain(
+    argument: _relay_v1_DrainRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_relay_v1_DrainResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  Drain(
+    argument: _relay_v1_DrainRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_relay_v1_DrainResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  Drain(
+    argument: _relay_v1_DrainRequest,
+    callback: grpc.requestCallback<_relay_v1_DrainResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  drain(
+    argument: _relay_v1_DrainRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_relay_v1_DrainResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  drain(
+    argument: _relay_v1_DrainRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_relay_v1_DrainResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  drain(
+    argument: _relay_v1_DrainRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_relay_v1_DrainResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  drain(
+    argument: _relay_v1_DrainRequest,
+    callback: grpc.requestCallback<_relay_v1_DrainResponse__Output>,
+  ): grpc.ClientUnaryCall;
 
   ListOnlineDevices(
     argument: _relay_v1_ListOnlineDevicesRequest,
@@ -250,6 +299,11 @@ export interface RelayServiceHandlers
     _relay_v1_RelayMessage
   >;
 
+  Drain: grpc.handleUnaryCall<
+    _relay_v1_DrainRequest__Output,
+    _relay_v1_DrainResponse
+  >;
+
   ListOnlineDevices: grpc.handleUnaryCall<
     _relay_v1_ListOnlineDevicesRequest__Output,
     _relay_v1_ListOnlineDevicesResponse
@@ -284,6 +338,12 @@ export interface RelayServiceDefinition extends grpc.ServiceDefinition {
     _relay_v1_RelayMessage,
     _relay_v1_DeviceMessage__Output,
     _relay_v1_RelayMessage__Output
+  >;
+  Drain: MethodDefinition<
+    _relay_v1_DrainRequest,
+    _relay_v1_DrainResponse,
+    _relay_v1_DrainRequest__Output,
+    _relay_v1_DrainResponse__Output
   >;
   ListOnlineDevices: MethodDefinition<
     _relay_v1_ListOnlineDevicesRequest,
