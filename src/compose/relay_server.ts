@@ -34,6 +34,7 @@ import {
 import { openFleetStore } from "../cluster/open_fleet_store.ts";
 import { FleetDirectory } from "../cluster/fleet_directory.ts";
 import { ClusterRequests } from "../cluster/cluster_requests.ts";
+import { SharedRateLimits } from "../cluster/shared_rate_limits.ts";
 import type { FleetStoreChange } from "../store/fleet_store.ts";
 import { TunnelService } from "../tunnel/tunnel_service.ts";
 import { GrpcRelayServer } from "../../transports/grpc/grpc_relay_server.ts";
@@ -134,6 +135,14 @@ export async function startRelay(
     tunnels: (context) => new TunnelService(context),
   });
   onClusterChange = (change) => core.applyClusterChange(change);
+  // Per-controller rate limits hold across the cluster, approximately.
+  const sharedLimits = fleet.cluster &&
+    new SharedRateLimits(
+      fleet.cluster.connection,
+      config.relay.id,
+      core.gate.limits,
+      config.relay.cluster.rate_limit_sync_seconds * 1000,
+    );
   clusterRequests?.serve(
     (request, signal) => core.deliverForCluster(request, signal),
     (deviceId, connectionId, toRelay) =>
@@ -156,6 +165,7 @@ export async function startRelay(
     () => fleet.close(),
     async () => await directory?.close(),
     () => core.registry.close(),
+    () => sharedLimits?.close(),
   ];
   const fail = async (error: unknown): Promise<never> => {
     for (const cleanup of cleanups.reverse()) await cleanup();
@@ -304,6 +314,7 @@ export async function startRelay(
         lagProbe?.close();
         await healthServer?.shutdown();
         clusterRequests?.close();
+        sharedLimits?.close();
         await directory?.close();
         await fleet.close();
         logger.info("relay stopped");

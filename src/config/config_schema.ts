@@ -77,6 +77,11 @@ export const configSchema = z.strictObject({
        * devices to move to other relays before it closes what is left.
        */
       drain_timeout_seconds: z.number().nonnegative().default(30),
+      /**
+       * How often relays tell each other what each controller took from its
+       * rate limits (a controller spread over relays is held to about them).
+       */
+      rate_limit_sync_seconds: seconds.default(1),
     }).prefault({}),
     /** Development conveniences that are unsafe in production (weak JWT secrets). */
     dev_mode: z.boolean().default(false),

@@ -82,13 +82,24 @@ class ScopedLimits {
 
 const KINDS: readonly LimitKind[] = ["requests", "connections", "bytes"];
 
+/** What one controller took here since the last report (a cluster shares it). */
+export interface ControllerUsage {
+  controllerId: string;
+  requests: number;
+  bytes: number;
+}
+
 export class RateLimits {
   readonly enabled: boolean;
   readonly #limits: Record<LimitKind, ScopedLimits>;
+  readonly #maxBuckets: number;
+  /** Per-controller takes to report to the cluster; undefined when not shared. */
+  #usage: Map<string, ControllerUsage> | undefined;
 
   constructor(config: RateLimitsConfig, options: RateLimitsOptions = {}) {
     const now = options.now ?? (() => performance.now());
     this.enabled = config.enabled;
+    this.#maxBuckets = config.max_buckets;
     this.#limits = {
       requests: new ScopedLimits(config.requests, config, now),
       connections: new ScopedLimits(config.connections, config, now),
@@ -105,10 +116,43 @@ export class RateLimits {
     if (!this.enabled) return undefined;
     // Bytes are checked even for an empty payload: a bucket in debt from
     // earlier responses refuses everything until it has refilled.
-    return this.#admit([
+    const hit = this.#admit([
       ...this.#checks("requests", controllerId, deviceId, 1),
       ...this.#checks("bytes", controllerId, deviceId, payloadBytes),
     ]);
+    if (hit === undefined) this.#record(controllerId, 1, payloadBytes);
+    return hit;
+  }
+
+  /**
+   * From now on, remembers what each controller takes (requests and bytes),
+   * for `takeControllerUsage`: relays of a cluster tell each other, so that a
+   * controller spread over several relays is held to about its limits.
+   */
+  shareControllerUsage(): void {
+    if (this.enabled) this.#usage ??= new Map();
+  }
+
+  /** What controllers took since the last call (at most max_buckets of them). */
+  takeControllerUsage(): ControllerUsage[] {
+    if (this.#usage === undefined || this.#usage.size === 0) return [];
+    const usage = [...this.#usage.values()];
+    this.#usage.clear();
+    return usage;
+  }
+
+  /** What a controller took on another relay: charged here too, into debt if need be. */
+  chargeControllerUsage(usage: ControllerUsage): void {
+    if (!this.enabled) return;
+    if (usage.requests > 0) {
+      this.#limits.requests.controller.charge(
+        usage.controllerId,
+        usage.requests,
+      );
+    }
+    if (usage.bytes > 0) {
+      this.#limits.bytes.controller.charge(usage.controllerId, usage.bytes);
+    }
   }
 
   /**
@@ -161,6 +205,7 @@ export class RateLimits {
     if (!this.enabled || bytes <= 0) return;
     const limits = this.#limits.bytes;
     limits.controller.charge(controllerId, bytes);
+    this.#record(controllerId, 0, bytes);
     limits.device.charge(deviceId, bytes);
     limits.global.charge("", bytes);
   }
@@ -171,6 +216,18 @@ export class RateLimits {
       { kind, scope: "device", count: this.#limits[kind].device.size },
       { kind, scope: "controller", count: this.#limits[kind].controller.size },
     ]);
+  }
+
+  #record(controllerId: string, requests: number, bytes: number): void {
+    const usage = this.#usage;
+    if (usage === undefined) return;
+    const entry = usage.get(controllerId);
+    if (entry !== undefined) {
+      entry.requests += requests;
+      entry.bytes += bytes;
+    } else if (usage.size < this.#maxBuckets) {
+      usage.set(controllerId, { controllerId, requests, bytes });
+    }
   }
 
   #checks(

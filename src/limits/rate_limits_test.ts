@@ -201,3 +201,31 @@ Deno.test("rateLimitedError names the limit and is retryable unless it can never
   assert.equal(never.retryable, false);
   assert.match(never.message, /bytes\.global/);
 });
+
+Deno.test("RateLimits: shared controller usage is reported once and charged by the other relays", () => {
+  const c = clock();
+  const limits = config({
+    requests: { controller: { per_second: 1, burst: 3 } },
+  });
+  const here = new RateLimits(limits, { now: c.now });
+  const there = new RateLimits(limits, { now: c.now });
+  here.shareControllerUsage();
+  for (let i = 0; i < 3; i++) {
+    assert.equal(here.admitRequest("ctl-1", `dev-${i}`, 10), undefined);
+  }
+  here.chargeResponseBytes("ctl-1", "dev-0", 5);
+  const usage = here.takeControllerUsage();
+  assert.deepEqual(usage, [{ controllerId: "ctl-1", requests: 3, bytes: 35 }]);
+  // A relay that does not share keeps nothing.
+  there.admitRequest("ctl-2", "dev-0", 1);
+  assert.deepEqual(there.takeControllerUsage(), []);
+  assert.deepEqual(here.takeControllerUsage(), []);
+  // Without the report the other relay's bucket is full; with it, empty.
+  there.chargeControllerUsage(usage[0]!);
+  assert.equal(
+    there.admitRequest("ctl-1", "dev-9", 10)?.limit,
+    "requests.controller",
+  );
+  c.ms += 1000;
+  assert.equal(there.admitRequest("ctl-1", "dev-9", 10), undefined);
+});
