@@ -99,6 +99,12 @@ export class FleetDirectory {
     return entry && this.#isRemoteAndAlive(entry) ? entry.relay_id : undefined;
   }
 
+  /** The device's entry, when another live relay holds it. */
+  remoteDevice(deviceId: string): DeviceInfo | undefined {
+    const entry = this.#devices.get(keyOf(deviceId));
+    return entry && this.#isRemoteAndAlive(entry) ? entry.info : undefined;
+  }
+
   #isRemoteAndAlive(entry: DeviceEntry): boolean {
     if (entry.relay_id === this.#options.relayId) return false;
     const relay = this.#relays.get(keyOf(entry.relay_id));

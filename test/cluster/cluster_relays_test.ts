@@ -9,9 +9,7 @@
 // end-to-end encrypted, deadlines kept. A device that knows both relays moves
 // to the other when its relay stops.
 import assert from "node:assert/strict";
-import { mintControllerToken } from "../../src/auth/controller_auth.ts";
 import { hashToken } from "../../src/auth/token_hash.ts";
-import { ClusterState } from "../../src/cluster/cluster_state.ts";
 import { deviceConnector } from "../../mod.ts";
 import { FleetDirectory } from "../../src/cluster/fleet_directory.ts";
 import { RelayError } from "../../src/errors/relay_error.ts";
@@ -19,88 +17,22 @@ import {
   decode,
   encode,
   eventually,
-  startTestRelay,
-  type TestRelay,
   type TestTransport,
   TRANSPORTS,
 } from "../harness.ts";
 import { NATS_SERVER, SystemTools } from "../system_tools.ts";
-import { NatsCluster } from "./nats_cluster.ts";
+import {
+  operatorToken,
+  RELAY_TTL_SECONDS,
+  withRelays as withClusterRelays,
+} from "./cluster_fixture.ts";
 
 const tools = await SystemTools.check(NATS_SERVER);
 const PROPAGATION_MS = 1000;
-/** relay.cluster.relay_ttl_seconds in these tests. */
-const RELAY_TTL_SECONDS = 1.5;
-/** Both relays verify the same controller tokens (config, not the state dir). */
-const SECRET = btoa(
-  String.fromCharCode(...crypto.getRandomValues(new Uint8Array(48))),
-);
-
-async function withRelays(
-  body: (
-    relays: TestRelay[],
-    state: ClusterState,
-    stop: (relay: TestRelay) => Promise<void>,
-  ) => Promise<void>,
-  transport: TestTransport = "h2",
-): Promise<void> {
-  const nats = await NatsCluster.start(tools.path("nats-server"));
-  const relays: TestRelay[] = [];
-  const stateDirs: string[] = [];
-  let state: ClusterState | undefined;
-  try {
-    // One CA for the cluster (docs/cluster.md): relay B's state directory
-    // gets relay A's dev CA, so B's certificate is issued by it too.
-    let sharedCa: string | undefined;
-    for (const [index, url] of nats.urls.slice(0, 2).entries()) {
-      const stateDir = await Deno.makeTempDir({ prefix: "relay-cluster-" });
-      stateDirs.push(stateDir);
-      if (sharedCa !== undefined) {
-        await Deno.copyFile(`${sharedCa}/ca.pem`, `${stateDir}/ca.pem`);
-        await Deno.copyFile(`${sharedCa}/ca-key.pem`, `${stateDir}/ca-key.pem`);
-      }
-      sharedCa ??= stateDir;
-      relays.push(
-        await startTestRelay({
-          transport,
-          stateDir,
-          config: {
-            "relay.id": `relay-${index}`,
-            "relay.cluster.nats_url": url,
-            "relay.cluster.relay_ttl_seconds": RELAY_TTL_SECONDS,
-            "relay.auth.jwt.hs256_secret": SECRET,
-          },
-        }),
-      );
-    }
-    // What `relay token device` does in cluster mode.
-    state = await ClusterState.open({ servers: [nats.urls[2]!] });
-    const stop = async (relay: TestRelay) => {
-      relays.splice(relays.indexOf(relay), 1);
-      await relay.close();
-    };
-    await body([...relays], state, stop);
-  } finally {
-    await state?.close();
-    for (const relay of relays) await relay.close();
-    await nats.close();
-    for (const dir of stateDirs) await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function operatorToken(projects = ["default"]): Promise<string> {
-  return mintControllerToken({
-    secret: SECRET,
-    issuer: "grpc-relay",
-    audience: "grpc-relay-controller",
-    clockSkewSeconds: 0,
-  }, {
-    controllerId: "ops-1",
-    role: "operator",
-    projects,
-    ttlSeconds: 3600,
-  });
-}
+const withRelays = (
+  body: Parameters<typeof withClusterRelays>[1],
+  transport?: TestTransport,
+) => withClusterRelays(tools, body, transport);
 
 tools.test("cluster: a device registered for the cluster connects to either relay; a revocation on one ends the stream held on the other", async () => {
   await withRelays(async ([a, b], state) => {
