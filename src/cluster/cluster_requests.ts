@@ -79,6 +79,10 @@ export class ClusterRequests implements FleetView {
     return this.#directory.remoteDevices();
   }
 
+  holderAddressOf(deviceId: string): string | undefined {
+    return this.#directory.remoteDevice(deviceId)?.relay_address || undefined;
+  }
+
   deliverRemote(
     request: RemoteRequest,
     signal: AbortSignal,

@@ -163,6 +163,12 @@ export class FleetDirectory {
       }));
   }
 
+  /** The device's entry, when another live relay holds it. */
+  remoteDevice(deviceId: string): DeviceInfo | undefined {
+    const entry = this.#devices.get(keyOf(deviceId));
+    return entry && this.#isRemoteAndAlive(entry) ? entry.info : undefined;
+  }
+
   #isRemoteAndAlive(entry: DeviceEntry): boolean {
     return entry.relay_id !== this.#options.relayId &&
       this.#isAlive(entry.relay_id);

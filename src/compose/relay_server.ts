@@ -38,6 +38,7 @@ import { SharedRateLimits } from "../cluster/shared_rate_limits.ts";
 import type { FleetStoreChange } from "../store/fleet_store.ts";
 import { TunnelService } from "../tunnel/tunnel_service.ts";
 import { GrpcRelayServer } from "../../transports/grpc/grpc_relay_server.ts";
+import { PeerRelayChannels } from "../../transports/grpc/peer_relay_channels.ts";
 import { browserRoutes } from "../../transports/quic/browser_routes.ts";
 import { startQuic } from "./quic_listener.ts";
 
@@ -99,6 +100,16 @@ export async function startRelay(
   // Requests for devices other relays hold go there, and theirs come here.
   const clusterRequests = directory &&
     new ClusterRequests(fleet.cluster!.connection, directory, config.relay.id);
+  // Transparent calls for devices other relays hold are made again there.
+  const peerRelays = clusterRequests && new PeerRelayChannels({
+    relayId: config.relay.id,
+    caPem: tls?.caPem ?? null,
+    liveAddresses: () =>
+      clusterRequests.remoteDevices().map((device) =>
+        device.relay_address ?? ""
+      ),
+    sweepIntervalMs: config.relay.cluster.relay_ttl_seconds * 1000,
+  });
   // Device publications and MQTT tunnels alike, whether MQTT is on or off.
   const topicAcl = new TopicAcl(config.relay.mqtt.acl);
   // The Drain RPC stops the relay as SIGTERM does (set once it can stop).
@@ -130,6 +141,7 @@ export async function startRelay(
     },
     onDrainRequested: (timeoutMs) => stopRequested(timeoutMs),
     ...(clusterRequests ? { fleetView: clusterRequests } : {}),
+    ...(peerRelays ? { peerRelays } : {}),
     ...(mqtt !== null ? { publisher: mqtt.publisher } : {}),
     topicPolicy: topicAcl,
     tunnels: (context) => new TunnelService(context),
@@ -166,6 +178,7 @@ export async function startRelay(
     async () => await directory?.close(),
     () => core.registry.close(),
     () => sharedLimits?.close(),
+    () => peerRelays?.close(),
   ];
   const fail = async (error: unknown): Promise<never> => {
     for (const cleanup of cleanups.reverse()) await cleanup();
@@ -310,6 +323,7 @@ export async function startRelay(
         await mqtt?.shutdown();
         // Every call is answered or closed by now; idle sockets need no wait.
         await grpc.close(250);
+        peerRelays?.close();
         await quic.server?.close();
         lagProbe?.close();
         await healthServer?.shutdown();

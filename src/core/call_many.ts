@@ -4,12 +4,15 @@
 // a deadline each; every target gets exactly one result, in the order the
 // calls complete, offline and refused devices included (their status says
 // why). Results wait in a queue no longer than the concurrency bound, so a
-// slow reader holds back the calls, not the relay's memory.
+// slow reader holds back the calls, not the relay's memory. In a cluster the
+// selector also matches the devices other relays hold, and their calls go
+// through those relays (GrpcCallRouter forwards them).
 import { canSee } from "../auth/access_policy.ts";
 import type { ControllerPrincipal } from "../auth/controller_auth.ts";
 import { grpcStatusOf } from "../errors/grpc_status.ts";
 import { RelayError } from "../errors/relay_error.ts";
 import type { DeviceSession } from "./device_session.ts";
+import type { DeviceInfo } from "./messages.ts";
 import type { Peer } from "./gatekeeper.ts";
 import { isRelayOnlyMetadata } from "./grpc_call_link.ts";
 import type { GrpcCallRouter } from "./grpc_call_router.ts";
@@ -22,6 +25,8 @@ export interface CallManyOptions {
   router: GrpcCallRouter;
   /** Online sessions, for the label selector. */
   sessions: () => readonly DeviceSession[];
+  /** Devices other relays of the cluster hold, for the label selector. */
+  remoteDevices?: () => readonly DeviceInfo[];
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
   defaultConcurrency: number;
@@ -34,7 +39,7 @@ export interface CallManyOptions {
 export async function* callMany(
   principal: ControllerPrincipal,
   request: CallManyRequest__Output,
-  context: { peer: Peer; signal: AbortSignal },
+  context: CallContext,
   options: CallManyOptions,
 ): AsyncGenerator<CallManyResult> {
   const targets = selectTargets(principal, request, options);
@@ -80,12 +85,21 @@ function selectTargets(
     );
   }
   const targets = new Set(request.device_ids);
+  const matches = (project: string, metadata: Record<string, string>) =>
+    canSee(principal, project) &&
+    labels.every(([key, value]) => metadata[key] === value);
   if (labels.length > 0) {
     for (const session of options.sessions()) {
+      if (matches(session.project, session.metadata)) {
+        targets.add(session.deviceId);
+      }
+    }
+    for (const device of options.remoteDevices?.() ?? []) {
       if (
-        canSee(principal, session.project) &&
-        labels.every(([key, value]) => session.metadata[key] === value)
-      ) targets.add(session.deviceId);
+        device.device_id && matches(device.project ?? "", device.metadata ?? {})
+      ) {
+        targets.add(device.device_id);
+      }
     }
   }
   if (targets.size > options.maxTargets) {
@@ -105,12 +119,20 @@ interface OneCall {
   timeoutMs: number;
 }
 
+/** The caller of one CallMany. */
+export interface CallContext {
+  peer: Peer;
+  signal: AbortSignal;
+  /** The caller's token: calls to devices other relays hold present it there. */
+  bearerToken: string;
+}
+
 /** One device's result; never throws (failures are results). */
 async function callOne(
   principal: ControllerPrincipal,
   deviceId: string,
   call: OneCall,
-  context: { peer: Peer; signal: AbortSignal },
+  context: CallContext,
   router: GrpcCallRouter,
 ): Promise<CallManyResult> {
   const started = performance.now();
@@ -142,6 +164,7 @@ async function callOne(
           deadline: Date.now() + call.timeoutMs,
         },
         request: call.request,
+        bearerToken: context.bearerToken,
       },
       context.peer,
       deadline.signal,

@@ -6,6 +6,8 @@ import type { DataResponse, DeviceInfo } from "./messages.ts";
 export interface FleetView {
   /** Devices held by other live relays (relay_address says which). */
   remoteDevices(): readonly DeviceInfo[];
+  /** gRPC address of the other live relay that holds the device, if one does. */
+  holderAddressOf(deviceId: string): string | undefined;
   /**
    * Forwards a request to the live relay that holds the device and resolves
    * with the device's answer (rejects with the RelayError that ended it);

@@ -23,6 +23,8 @@ export interface GrpcCallLink extends Peer {
   readonly bearerToken: string;
   /** The `relay-device-id` metadata value, "" when none was sent. */
   readonly deviceId: string;
+  /** Id of the relay of the cluster that forwarded this call here, if one did. */
+  readonly forwardedBy?: string | undefined;
   readonly head: GrpcCallHead;
   /** The controller's messages, pulled one at a time; ends at its half-close. */
   readonly messages: AsyncIterable<Uint8Array>;

@@ -6,7 +6,11 @@
 // idle GRPC_CALL tunnel of the device when it has one (a `start` frame);
 // otherwise the device gets a GrpcCallStart on its control stream and opens a
 // tunnel for the call. The tunnel carries the call's messages both ways and,
-// when the call ended cleanly, waits for the next one.
+// when the call ended cleanly, waits for the next one. A device another
+// relay of the cluster holds is called through that relay
+// (forward_grpc_call.ts): this relay authenticates and authorizes, the
+// holder authenticates again and admits the call against the rate limits
+// (so a forwarded call is counted once, where the device is).
 import type { MethodPolicy } from "../auth/access_policy.ts";
 import type { ControllerPrincipal } from "../auth/controller_auth.ts";
 import { validateDeviceId } from "../auth/device_id.ts";
@@ -32,6 +36,9 @@ import type { InputLimits } from "./input_limits.ts";
 import { type AttachedTunnel, PendingCalls } from "./pending_calls.ts";
 import { IdleCallTunnels } from "./idle_call_tunnels.ts";
 import type { ClosableStream } from "./revocation_tracker.ts";
+import type { FleetView } from "./fleet_view.ts";
+import { forwardGrpcCall } from "./forward_grpc_call.ts";
+import type { PeerRelays } from "./peer_relays.ts";
 
 export interface GrpcCallRouterOptions {
   registry: DeviceRegistry;
@@ -52,7 +59,14 @@ export interface GrpcCallRouterOptions {
   attachTimeoutMs: number;
   /** Largest message either way (relay.request.max_payload_bytes). */
   maxMessageBytes: number;
+  /** The cluster: which relay holds a device this relay does not. */
+  fleet?: FleetView | undefined;
+  /** Calls for devices other relays hold go there (cluster mode). */
+  peers?: PeerRelays | undefined;
 }
+
+/** Where a call goes: a device tunnel here, or the relay that holds the device. */
+type Route = AttachedTunnel | { holder: string };
 
 /** Tunnels a device keeps open for later calls (about its calls at once). */
 const MAX_IDLE_TUNNELS_PER_DEVICE = 8;
@@ -123,7 +137,13 @@ export class GrpcCallRouter {
    */
   async callOnce(
     principal: ControllerPrincipal,
-    target: { deviceId: string; head: GrpcCallHead; request: Uint8Array },
+    target: {
+      deviceId: string;
+      head: GrpcCallHead;
+      request: Uint8Array;
+      /** The caller's token, for a device another relay holds. */
+      bearerToken: string;
+    },
     peer: Peer,
     signal: AbortSignal,
   ): Promise<{ status: GrpcStatus; response: Uint8Array }> {
@@ -131,7 +151,7 @@ export class GrpcCallRouter {
     const link: GrpcCallLink = {
       remoteAddress: peer.remoteAddress,
       transport: peer.transport,
-      bearerToken: "",
+      bearerToken: target.bearerToken,
       deviceId: target.deviceId,
       head: target.head,
       messages: (async function* () {
@@ -180,7 +200,19 @@ export class GrpcCallRouter {
     deviceId: string,
     link: GrpcCallLink,
   ): Promise<GrpcStatus> {
-    const attached = await this.#open(principal, deviceId, link);
+    const route = await this.#open(principal, deviceId, link);
+    if ("holder" in route) {
+      return await forwardGrpcCall(
+        link,
+        this.#options.peers!.call({
+          address: route.holder,
+          deviceId,
+          bearerToken: link.bearerToken,
+          head: link.head,
+        }),
+      );
+    }
+    const attached = route;
     const { gate, maxMessageBytes } = this.#options;
     // Both directions count against the controller's and device's bytes budgets.
     const charge = (bytes: number) => {
@@ -208,12 +240,15 @@ export class GrpcCallRouter {
     }
   }
 
-  /** Checks the call, asks the device for its tunnel and waits for it. */
+  /**
+   * Checks the call, asks the device for its tunnel and waits for it; or
+   * names the relay that holds the device.
+   */
   async #open(
     principal: ControllerPrincipal,
     deviceId: string,
     link: GrpcCallLink,
-  ): Promise<AttachedTunnel> {
+  ): Promise<Route> {
     const options = this.#options;
     const { method } = link.head;
     validateDeviceId(deviceId);
@@ -248,6 +283,8 @@ export class GrpcCallRouter {
       options.gate.denied(link, principal, error as RelayError, deviceId);
       throw error;
     }
+    const holder = session === undefined ? this.#holderOf(deviceId, link) : "";
+    if (holder !== "") return { holder };
     options.gate.admitRequest(link, principal, deviceId, 0);
     const deviceLink = session?.link;
     if (session === undefined || deviceLink == null) {
@@ -308,5 +345,16 @@ export class GrpcCallRouter {
           ? giveUp(RelayError.from(link.signal.reason, "CANCELLED"))
           : deviceGone(),
     });
+  }
+
+  /**
+   * The gRPC address of the other relay that holds the device, "" when none
+   * does or the call was forwarded here already (one hop at most: a holder
+   * that lost the device answers as for an offline one).
+   */
+  #holderOf(deviceId: string, link: GrpcCallLink): string {
+    const { fleet, peers } = this.#options;
+    if (peers === undefined || link.forwardedBy) return "";
+    return fleet?.holderAddressOf(deviceId) ?? "";
   }
 }

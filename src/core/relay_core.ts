@@ -25,6 +25,7 @@ import { InputLimits } from "./input_limits.ts";
 import type { ControllerLink, DeviceLink, TunnelLink } from "./links.ts";
 import { deviceInfo, listOnlineDevices } from "./list_online_devices.ts";
 import type { FleetView, RemoteRequest } from "./fleet_view.ts";
+import type { PeerRelays } from "./peer_relays.ts";
 import { deliverToSession } from "./deliver_to_session.ts";
 import { PendingAnswers } from "./pending_answers.ts";
 import type { Publisher } from "./publisher.ts";
@@ -65,6 +66,8 @@ export interface RelayCoreOptions<Tunnels extends TunnelPort = TunnelPort> {
   store: FleetStore;
   /** The devices other relays of the cluster hold (none for a relay alone). */
   fleetView?: FleetView;
+  /** Transparent calls for devices other relays hold go there. */
+  peerRelays?: PeerRelays;
   jwtKeys: JwtKeys;
   logger: Logger;
   audit: AuditLogger;
@@ -211,6 +214,8 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
       isDraining: () => this.#stopping,
       attachTimeoutMs: relay.session.handshake_timeout_seconds * 1000,
       maxMessageBytes: relay.request.max_payload_bytes,
+      fleet: options.fleetView,
+      peers: options.peerRelays,
     });
     this.tunnels = options.tunnels({
       gate: this.gate,
@@ -297,16 +302,14 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
     request: CallManyRequest,
     signal: AbortSignal,
   ): AsyncGenerator<CallManyResult> {
-    const principal = await this.#principal(
-      peer,
-      bearerToken || request.token,
-      request.controller_id,
-    );
+    const token = bearerToken || request.token;
+    const principal = await this.#principal(peer, token, request.controller_id);
     this.#inputLimits.checkMetadata(request.label_selector, "label_selector");
     const relay = this.#config.relay;
-    yield* callMany(principal, request, { peer, signal }, {
+    yield* callMany(principal, request, { peer, signal, bearerToken: token }, {
       router: this.grpcCalls,
       sessions: () => this.registry.list(),
+      remoteDevices: () => this.#fleetView?.remoteDevices() ?? [],
       defaultTimeoutMs: relay.request.default_timeout_seconds * 1000,
       maxTimeoutMs: relay.request.max_timeout_seconds * 1000,
       defaultConcurrency: CALL_MANY_DEFAULT_CONCURRENCY,

@@ -3,6 +3,7 @@
 // (transports/grpc/grpc_target_client.ts), so the SDK never imports it.
 import type {
   GrpcCallHead,
+  GrpcClientCall,
   GrpcStatus,
   MetadataEntry,
 } from "../wire/grpc_call_types.ts";
@@ -18,17 +19,4 @@ export interface GrpcTarget {
 }
 
 /** One call on the local server. */
-export interface LocalGrpcCall {
-  /** The response headers; null when the status came without them. */
-  readonly headers: Promise<MetadataEntry[] | null>;
-  /** Response messages, pulled one at a time; ends before the status. */
-  readonly messages: AsyncIterable<Uint8Array>;
-  /** The final status and trailers (failures to reach the server included). */
-  readonly status: Promise<GrpcStatus>;
-  /** One request message; resolves when the transport took it (backpressure). */
-  send(message: Uint8Array): Promise<void>;
-  /** No more request messages. */
-  halfClose(): void;
-  /** Cancels the call (the server's handler sees the cancellation). */
-  cancel(): void;
-}
+export type LocalGrpcCall = GrpcClientCall;

@@ -27,6 +27,26 @@ export interface GrpcCallHead {
   deadline: number | undefined;
 }
 
+/**
+ * One outgoing call, bytes through, as a gRPC client sees it: the device
+ * agent's call to the device's own server, and a relay's call to the relay
+ * of its cluster that holds the device.
+ */
+export interface GrpcClientCall {
+  /** The response headers; null when the status came without them. */
+  readonly headers: Promise<MetadataEntry[] | null>;
+  /** Response messages, pulled one at a time; ends before the status. */
+  readonly messages: AsyncIterable<Uint8Array>;
+  /** The final status and trailers (failures to reach the server included). */
+  readonly status: Promise<GrpcStatus>;
+  /** One request message; resolves when the transport took it (backpressure). */
+  send(message: Uint8Array): Promise<void>;
+  /** No more request messages. */
+  halfClose(): void;
+  /** Cancels the call (the server's handler sees the cancellation). */
+  cancel(): void;
+}
+
 /** Request metadata keys that never reach the device. */
 export function isRelayOnlyMetadata(key: string): boolean {
   return key === "authorization" || key.startsWith("relay-");

@@ -13,7 +13,7 @@ import {
 import { RelayError } from "../../src/errors/relay_error.ts";
 import { metadataEntries, toMetadata } from "./metadata_entries.ts";
 import { toServiceError } from "./status_mapping.ts";
-import { DEVICE_ID_METADATA } from "./relay_proto.ts";
+import { DEVICE_ID_METADATA, FORWARDED_METADATA } from "./relay_proto.ts";
 import { streamMessages } from "./stream_messages.ts";
 
 export type RawDuplexCall = grpc.ServerDuplexStream<Buffer, Uint8Array>;
@@ -103,6 +103,7 @@ export function grpcCallLink(call: RawDuplexCall): GrpcCallLink {
     transport: "h2",
     bearerToken: bearerOf(call.metadata),
     deviceId: String(call.metadata.get(DEVICE_ID_METADATA)[0] ?? ""),
+    forwardedBy: String(call.metadata.get(FORWARDED_METADATA)[0] ?? ""),
     head: {
       method: call.getPath(),
       metadata: metadataEntries(call.metadata, forDevice),

@@ -32,3 +32,11 @@ export const ERROR_CODE_HEADER = "relay-error-code";
 
 /** Metadata naming the device a transparent call is for. */
 export const DEVICE_ID_METADATA = "relay-device-id";
+
+/**
+ * Metadata a relay adds when it forwards a transparent call to the relay of
+ * its cluster that holds the device (its relay id): the holder forwards it no
+ * further. It grants nothing, so a client that sets it only stops its own call
+ * from being forwarded.
+ */
+export const FORWARDED_METADATA = "relay-forwarded";
