@@ -20,9 +20,11 @@ export interface FleetDirectoryOptions {
   now?: () => number;
 }
 
-interface DeviceEntry {
+/** A device's entry: the relay holding it, its DeviceInfo and registration generation. */
+export interface DeviceEntry {
   relay_id: string;
   info: DeviceInfo;
+  session_generation?: number;
 }
 
 interface RelayEntry {
@@ -45,6 +47,8 @@ export class FleetDirectory {
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   /** Entry writes, one after another, so a device's last change lands last. */
   #writes: Promise<void> = Promise.resolve();
+  /** Told the device id of every entry that changed (remote presence). */
+  #onEntry: (deviceId: string) => void = () => {};
 
   private constructor(options: FleetDirectoryOptions) {
     this.#options = options;
@@ -74,8 +78,11 @@ export class FleetDirectory {
       ...common,
       bucket: DEVICES_BUCKET,
       apply: (key, value) => {
+        const deviceId = (value as DeviceEntry | undefined)?.info.device_id ??
+          directory.#devices.get(key)?.info.device_id;
         if (value === undefined) directory.#devices.delete(key);
         else directory.#devices.set(key, value as DeviceEntry);
+        if (deviceId !== undefined) directory.#onEntry(deviceId);
       },
     });
     await directory.#beat();
@@ -88,15 +95,36 @@ export class FleetDirectory {
 
   /** Devices held by other relays that are alive. */
   remoteDevices(): DeviceInfo[] {
+    return this.remoteEntries().map((entry) => entry.info);
+  }
+
+  /** The entries of other relays that are alive. */
+  remoteEntries(): DeviceEntry[] {
     return [...this.#devices.values()]
-      .filter((entry) => this.#isRemoteAndAlive(entry))
-      .map((entry) => entry.info);
+      .filter((entry) => this.#isRemoteAndAlive(entry));
   }
 
   /** The other live relay that holds the device, if one does. */
   holderOf(deviceId: string): string | undefined {
+    return this.remoteEntry(deviceId)?.relay_id;
+  }
+
+  /** The device's entry when another live relay holds it. */
+  remoteEntry(deviceId: string): DeviceEntry | undefined {
     const entry = this.#devices.get(keyOf(deviceId));
-    return entry && this.#isRemoteAndAlive(entry) ? entry.relay_id : undefined;
+    return entry && this.#isRemoteAndAlive(entry) ? entry : undefined;
+  }
+
+  /** Relays heard of within the TTL, this one included. */
+  liveRelays(): string[] {
+    return [...this.#relays.values()]
+      .filter((relay) => this.#now() - relay.heard_at < this.#ttlMs)
+      .map((relay) => relay.relay_id);
+  }
+
+  /** Tells `listener` the device id of every entry that changes. */
+  onEntryChange(listener: (deviceId: string) => void): void {
+    this.#onEntry = listener;
   }
 
   #isRemoteAndAlive(entry: DeviceEntry): boolean {
@@ -113,19 +141,26 @@ export class FleetDirectory {
   deviceChanged(
     deviceId: string,
     current: () => DeviceInfo | undefined,
+    sessionGeneration?: () => number | undefined,
   ): Promise<void> {
-    this.#writes = this.#writes.then(() => this.#write(deviceId, current()))
-      .catch(() => {});
+    this.#writes = this.#writes.then(() =>
+      this.#write(deviceId, current(), sessionGeneration?.())
+    ).catch(() => {});
     return this.#writes;
   }
 
-  async #write(deviceId: string, info: DeviceInfo | undefined): Promise<void> {
+  async #write(
+    deviceId: string,
+    info: DeviceInfo | undefined,
+    sessionGeneration: number | undefined,
+  ): Promise<void> {
     const key = keyOf(deviceId);
     if (info !== undefined) {
-      await this.#deviceBucket!.put(key, {
-        relay_id: this.#options.relayId,
-        info,
-      });
+      const entry: DeviceEntry = { relay_id: this.#options.relayId, info };
+      if (sessionGeneration !== undefined) {
+        entry.session_generation = sessionGeneration;
+      }
+      await this.#deviceBucket!.put(key, entry);
     } else if (this.#devices.get(key)?.relay_id === this.#options.relayId) {
       // Only this relay's entry: the device may be on another relay by now.
       await this.#deviceBucket!.delete(key);

@@ -34,6 +34,7 @@ import {
 import { openFleetStore } from "../cluster/open_fleet_store.ts";
 import { FleetDirectory } from "../cluster/fleet_directory.ts";
 import { ClusterRequests } from "../cluster/cluster_requests.ts";
+import { RemotePresence } from "../cluster/remote_presence.ts";
 import type { FleetStoreChange } from "../store/fleet_store.ts";
 import { TunnelService } from "../tunnel/tunnel_service.ts";
 import { GrpcRelayServer } from "../../transports/grpc/grpc_relay_server.ts";
@@ -109,7 +110,11 @@ export async function startRelay(
     onPresence: (event) => {
       mqtt?.onPresence(event);
       const { deviceId } = event.session;
-      directory?.deviceChanged(deviceId, () => core.deviceInfo(deviceId));
+      directory?.deviceChanged(
+        deviceId,
+        () => core.deviceInfo(deviceId),
+        () => core.registry.get(deviceId)?.generation,
+      );
       options.onPresence?.(event);
     },
     ...(clusterRequests ? { fleetView: clusterRequests } : {}),
@@ -170,7 +175,19 @@ export async function startRelay(
 
   if (mqtt !== null) {
     cleanups.push(() => mqtt.shutdown());
-    await mqtt.start({ core, relayAddress: () => relayAddress }).catch(fail);
+    await mqtt.start({
+      core,
+      relayAddress: () => relayAddress,
+      // The other relays' devices on this relay's MQTT too.
+      ...(directory
+        ? {
+          remotePresence: new RemotePresence(directory, {
+            relayId: config.relay.id,
+            relayTtlMs: config.relay.cluster.relay_ttl_seconds * 1000,
+          }),
+        }
+        : {}),
+    }).catch(fail);
   }
 
   const adminToken = await mintControllerToken({

@@ -72,6 +72,12 @@ export const configSchema = z.strictObject({
       replicas: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(3),
       /** A relay unheard of this long is gone: its devices leave the fleet view. */
       relay_ttl_seconds: seconds.default(15),
+      /**
+       * Which relays publish a device's MQTT presence: all (each relay's
+       * broker shows the whole fleet), holder (relays share one broker),
+       * auto (holder with relay.mqtt.broker_address, else all).
+       */
+      mqtt_presence: z.enum(["auto", "all", "holder"]).default("auto"),
     }).prefault({}),
     /** Development conveniences that are unsafe in production (weak JWT secrets). */
     dev_mode: z.boolean().default(false),
