@@ -8,6 +8,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { DeviceInfo } from "../core/messages.ts";
 import { keyOf, KvMirror } from "./kv_mirror.ts";
+import { claimRelayId, type RelayEntry } from "./relay_claim.ts";
 
 export interface FleetDirectoryOptions {
   relayId: string;
@@ -27,11 +28,6 @@ export interface DeviceEntry {
   session_generation?: number;
 }
 
-interface RelayEntry {
-  relay_id: string;
-  heard_at: number;
-}
-
 const DEVICES_BUCKET = "relay_devices";
 const RELAYS_BUCKET = "relay_relays";
 const DEFAULT_RELAY_TTL_MS = 15_000;
@@ -47,6 +43,8 @@ export class FleetDirectory {
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   /** Entry writes, one after another, so a device's last change lands last. */
   #writes: Promise<void> = Promise.resolve();
+  /** This process's nonce in its heartbeats (one running relay per id). */
+  readonly #instance = crypto.randomUUID();
   /** Told the device id of every entry that changed (remote presence). */
   #onEntry: (deviceId: string) => void = () => {};
 
@@ -85,7 +83,13 @@ export class FleetDirectory {
         if (deviceId !== undefined) directory.#onEntry(deviceId);
       },
     });
-    await directory.#beat();
+    await claimRelayId(nc, {
+      bucket: RELAYS_BUCKET,
+      key: keyOf(options.relayId),
+      entry: () => directory.#entry(),
+      ttlMs: directory.#ttlMs,
+      now: directory.#now,
+    });
     directory.#heartbeat = setInterval(
       () => directory.#beat().catch(() => {}),
       Math.max(1, Math.floor(directory.#ttlMs / 3)),
@@ -167,17 +171,29 @@ export class FleetDirectory {
     }
   }
 
-  /** Stops the heartbeat and lets the queued writes land (a shutdown's offline events). */
-  async close(): Promise<void> {
+  /**
+   * Stops the heartbeat and lets the queued writes land (a shutdown's
+   * offline events). `release`: leaves the view at once, so that the id can
+   * be claimed again without waiting for the TTL (a graceful stop).
+   */
+  async close(options: { release?: boolean } = {}): Promise<void> {
     clearInterval(this.#heartbeat);
     await this.#writes;
+    if (options.release) {
+      await this.#relayBucket!.delete(keyOf(this.#options.relayId))
+        .catch(() => {});
+    }
   }
 
   #beat(): Promise<void> {
-    const { relayId } = this.#options;
-    return this.#relayBucket!.put(keyOf(relayId), {
-      relay_id: relayId,
+    return this.#relayBucket!.put(keyOf(this.#options.relayId), this.#entry());
+  }
+
+  #entry(): RelayEntry {
+    return {
+      relay_id: this.#options.relayId,
       heard_at: this.#now(),
-    });
+      instance: this.#instance,
+    };
   }
 }

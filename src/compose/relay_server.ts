@@ -142,7 +142,7 @@ export async function startRelay(
   const cleanups: (() => Promise<void> | void)[] = [
     () => audit.close(),
     () => fleet.close(),
-    async () => await directory?.close(),
+    async () => await directory?.close({ release: true }),
     () => core.registry.close(),
   ];
   const fail = async (error: unknown): Promise<never> => {
@@ -287,7 +287,8 @@ export async function startRelay(
         lagProbe?.close();
         await healthServer?.shutdown();
         clusterRequests?.close();
-        await directory?.close();
+        // Released: a restart may claim relay.id at once.
+        await directory?.close({ release: true });
         await fleet.close();
         logger.info("relay stopped");
       })();
