@@ -90,6 +90,11 @@ export class FleetDirectory {
       ttlMs: directory.#ttlMs,
       now: directory.#now,
     });
+    // Entries an earlier run of this id left (it crashed) hold no session now.
+    for (const [key, entry] of directory.#devices) {
+      if (entry.relay_id !== options.relayId) continue;
+      await directory.#deviceBucket.delete(key).catch(() => {});
+    }
     directory.#heartbeat = setInterval(
       () => directory.#beat().catch(() => {}),
       Math.max(1, Math.floor(directory.#ttlMs / 3)),

@@ -1,6 +1,7 @@
 // One running relay per relay.id in a cluster: a second relay with the id of
 // a live one fails at start naming relay.id; the id of a relay that crashed
-// (heartbeat stopped, entry left) is taken over once its TTL has passed, and
+// (heartbeat stopped, entries left) is taken over once its TTL has passed,
+// its stale device entries removed, and
 // that of a relay that stopped gracefully at once; of two instances that
 // start together, one runs.
 import assert from "node:assert/strict";
@@ -77,10 +78,24 @@ tools.test("relay.id: a second relay with the id of a live one fails at start, n
 tools.test("relay.id: after a crash the id is taken over once the old heartbeat is older than the TTL", async () => {
   await withNats(async (_url, state) => {
     const crashed = await open(state, "phoenix");
-    await crashed.close(); // the heartbeat stops, its entry stays
+    await crashed.deviceChanged("stale-dev", () => ({
+      device_id: "stale-dev",
+      connection_id: "conn_stale",
+      relay_address: "phoenix:50051",
+      state: "ONLINE",
+    }));
+    await crashed.close(); // the heartbeat stops, its entries stay
+    const observer = await open(state, "observer");
+    assert.deepEqual(observer.remoteDevices().map((d) => d.device_id), [
+      "stale-dev",
+    ]);
     const started = performance.now();
     const restarted = await open(state, "phoenix");
     const waited = performance.now() - started;
+    // The crashed run's entries went with it: not listed for the new one.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(observer.remoteDevices(), []);
+    await observer.close({ release: true });
     await restarted.close({ release: true });
     assert.ok(waited > TTL_MS / 2, `took over after ${waited.toFixed(0)} ms`);
     assert.ok(
