@@ -1,9 +1,8 @@
 // One running relay per relay.id in a cluster: a second relay with the id of
 // a live one fails at start naming relay.id; the id of a relay that crashed
 // (heartbeat stopped, entries left) is taken over once its TTL has passed,
-// its stale device entries removed, and
-// that of a relay that stopped gracefully at once; of two instances that
-// start together, one runs.
+// its stale device entries removed, and that of a relay that stopped
+// gracefully at once; of two instances that start together, one runs.
 import assert from "node:assert/strict";
 import { ClusterState } from "../../src/cluster/cluster_state.ts";
 import { FleetDirectory } from "../../src/cluster/fleet_directory.ts";
