@@ -18,6 +18,7 @@ import {
   type RevokedKind,
 } from "../store/relay_store.ts";
 import { connectNats, keyOf, KvMirror } from "./kv_mirror.ts";
+import type { NatsSecurity } from "./nats_options.ts";
 
 export interface ClusterStateOptions {
   /** NATS server URLs (nats://host:port), any node of the cluster. */
@@ -33,6 +34,8 @@ export interface ClusterStateOptions {
   /** How long a write is retried while JetStream fails over (default 10 s). */
   writeTimeoutMs?: number;
   onChange?: (change: FleetStoreChange) => void;
+  /** TLS and credentials for NATS (src/cluster/nats_options.ts). */
+  security?: NatsSecurity;
 }
 
 export type { FleetStoreChange as ClusterStateChange };
@@ -72,6 +75,7 @@ export class ClusterState implements FleetStore {
       options.servers,
       options.name ?? "relay",
       timeoutMs,
+      options.security,
     );
     try {
       const state = new ClusterState(nc, options);

@@ -9,6 +9,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { DeviceInfo } from "../core/messages.ts";
 import { waitAtMost } from "../limits/deadline.ts";
 import { keyOf, KvMirror } from "./kv_mirror.ts";
+import { claimRelayId, type RelayEntry } from "./relay_claim.ts";
 
 export interface FleetDirectoryOptions {
   relayId: string;
@@ -21,19 +22,11 @@ export interface FleetDirectoryOptions {
   now?: () => number;
 }
 
-interface DeviceEntry {
+/** A device's entry: the relay holding it, its DeviceInfo and registration generation. */
+export interface DeviceEntry {
   relay_id: string;
   info: DeviceInfo;
-}
-
-interface RelayEntry {
-  relay_id: string;
-  heard_at: number;
-  /** Where devices reach it (a draining relay sends its devices there). */
-  relay_address?: string;
-  quic_address?: string;
-  /** It drains: no devices should move to it. */
-  draining?: boolean;
+  session_generation?: number;
 }
 
 const DEVICES_BUCKET = "relay_devices";
@@ -55,6 +48,10 @@ export class FleetDirectory {
   #draining = false;
   /** Entry writes, one after another, so a device's last change lands last. */
   #writes: Promise<void> = Promise.resolve();
+  /** This process's nonce in its heartbeats (one running relay per id). */
+  readonly #instance = crypto.randomUUID();
+  /** Told the device id of every entry that changed (remote presence). */
+  #onEntry: (deviceId: string) => void = () => {};
 
   private constructor(options: FleetDirectoryOptions) {
     this.#options = options;
@@ -84,11 +81,25 @@ export class FleetDirectory {
       ...common,
       bucket: DEVICES_BUCKET,
       apply: (key, value) => {
+        const deviceId = (value as DeviceEntry | undefined)?.info.device_id ??
+          directory.#devices.get(key)?.info.device_id;
         if (value === undefined) directory.#devices.delete(key);
         else directory.#devices.set(key, value as DeviceEntry);
+        if (deviceId !== undefined) directory.#onEntry(deviceId);
       },
     });
-    await directory.#beat();
+    await claimRelayId(nc, {
+      bucket: RELAYS_BUCKET,
+      key: keyOf(options.relayId),
+      entry: () => directory.#entry(),
+      ttlMs: directory.#ttlMs,
+      now: directory.#now,
+    });
+    // Entries an earlier run of this id left (it crashed) hold no session now.
+    for (const [key, entry] of directory.#devices) {
+      if (entry.relay_id !== options.relayId) continue;
+      await directory.#deviceBucket.delete(key).catch(() => {});
+    }
     directory.#heartbeat = setInterval(
       () => directory.#beat().catch(() => {}),
       Math.max(1, Math.floor(directory.#ttlMs / 3)),
@@ -98,15 +109,36 @@ export class FleetDirectory {
 
   /** Devices held by other relays that are alive. */
   remoteDevices(): DeviceInfo[] {
+    return this.remoteEntries().map((entry) => entry.info);
+  }
+
+  /** The entries of other relays that are alive. */
+  remoteEntries(): DeviceEntry[] {
     return [...this.#devices.values()]
-      .filter((entry) => this.#isRemoteAndAlive(entry))
-      .map((entry) => entry.info);
+      .filter((entry) => this.#isRemoteAndAlive(entry));
   }
 
   /** The other live relay that holds the device, if one does. */
   holderOf(deviceId: string): string | undefined {
+    return this.remoteEntry(deviceId)?.relay_id;
+  }
+
+  /** The device's entry when another live relay holds it. */
+  remoteEntry(deviceId: string): DeviceEntry | undefined {
     const entry = this.#devices.get(keyOf(deviceId));
-    return entry && this.#isRemoteAndAlive(entry) ? entry.relay_id : undefined;
+    return entry && this.#isRemoteAndAlive(entry) ? entry : undefined;
+  }
+
+  /** Relays heard of within the TTL, this one included. */
+  liveRelays(): string[] {
+    return [...this.#relays.values()]
+      .filter((relay) => this.#now() - relay.heard_at < this.#ttlMs)
+      .map((relay) => relay.relay_id);
+  }
+
+  /** Tells `listener` the device id of every entry that changes. */
+  onEntryChange(listener: (deviceId: string) => void): void {
+    this.#onEntry = listener;
   }
 
   /**
@@ -163,10 +195,9 @@ export class FleetDirectory {
       }));
   }
 
-  /** The device's entry, when another live relay holds it. */
+  /** The device's DeviceInfo, when another live relay holds it. */
   remoteDevice(deviceId: string): DeviceInfo | undefined {
-    const entry = this.#devices.get(keyOf(deviceId));
-    return entry && this.#isRemoteAndAlive(entry) ? entry.info : undefined;
+    return this.remoteEntry(deviceId)?.info;
   }
 
   #isRemoteAndAlive(entry: DeviceEntry): boolean {
@@ -187,19 +218,26 @@ export class FleetDirectory {
   deviceChanged(
     deviceId: string,
     current: () => DeviceInfo | undefined,
+    sessionGeneration?: () => number | undefined,
   ): Promise<void> {
-    this.#writes = this.#writes.then(() => this.#write(deviceId, current()))
-      .catch(() => {});
+    this.#writes = this.#writes.then(() =>
+      this.#write(deviceId, current(), sessionGeneration?.())
+    ).catch(() => {});
     return this.#writes;
   }
 
-  async #write(deviceId: string, info: DeviceInfo | undefined): Promise<void> {
+  async #write(
+    deviceId: string,
+    info: DeviceInfo | undefined,
+    sessionGeneration: number | undefined,
+  ): Promise<void> {
     const key = keyOf(deviceId);
     if (info !== undefined) {
-      await this.#deviceBucket!.put(key, {
-        relay_id: this.#options.relayId,
-        info,
-      });
+      const entry: DeviceEntry = { relay_id: this.#options.relayId, info };
+      if (sessionGeneration !== undefined) {
+        entry.session_generation = sessionGeneration;
+      }
+      await this.#deviceBucket!.put(key, entry);
     } else if (this.#devices.get(key)?.relay_id === this.#options.relayId) {
       // Only this relay's entry: the device may be on another relay by now.
       await this.#deviceBucket!.delete(key);
@@ -207,14 +245,15 @@ export class FleetDirectory {
   }
 
   /**
-   * Stops the heartbeat, lets the queued writes land (a shutdown's offline
-   * events) and leaves the cluster's view at once, rather than after the TTL
-   * (`leave: false`: after the TTL, as a killed relay does).
+   * Stops the heartbeat and lets the queued writes land (a shutdown's
+   * offline events). `release`: leaves the view at once (the others forget
+   * this relay without waiting for its TTL, and the id can be claimed again
+   * at once: a graceful stop).
    */
-  async close({ leave = true }: { leave?: boolean } = {}): Promise<void> {
+  async close(options: { release?: boolean } = {}): Promise<void> {
     clearInterval(this.#heartbeat);
     await this.#writes;
-    if (!leave) return;
+    if (!options.release) return;
     await waitAtMost(
       this.#relayBucket!.delete(keyOf(this.#options.relayId)).catch(() => {}),
       LEAVE_TIMEOUT_MS,
@@ -222,12 +261,16 @@ export class FleetDirectory {
   }
 
   #beat(): Promise<void> {
-    const { relayId } = this.#options;
-    return this.#relayBucket!.put(keyOf(relayId), {
-      relay_id: relayId,
+    return this.#relayBucket!.put(keyOf(this.#options.relayId), this.#entry());
+  }
+
+  #entry(): RelayEntry {
+    return {
+      relay_id: this.#options.relayId,
       heard_at: this.#now(),
+      instance: this.#instance,
       ...this.#addresses,
       ...(this.#draining ? { draining: true } : {}),
-    });
+    };
   }
 }

@@ -8,6 +8,7 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import { RelayError } from "../errors/relay_error.ts";
+import { type NatsSecurity, redactedServers } from "./nats_options.ts";
 
 /** Pause between attempts while JetStream elects its leaders. */
 const RETRY_MS = 250;
@@ -31,23 +32,54 @@ export function keyOf(text: string): string {
     .replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
-/** Connects to NATS; rejects with UNAVAILABLE naming the servers. */
+/**
+ * Connects to NATS; rejects with UNAVAILABLE naming the servers, or
+ * UNAUTHORIZED when NATS refused the credentials.
+ */
 export function connectNats(
   servers: string[],
   name: string,
   timeoutMs: number,
+  security: NatsSecurity = {},
 ): Promise<NatsConnection> {
   return connect({
+    ...security,
     servers,
     name,
     timeout: timeoutMs,
     maxReconnectAttempts: -1,
   }).catch((error) => {
+    const message = (error as Error).message;
+    if (/authori[sz]ation|authentication/i.test(message)) {
+      ignoreLateReset();
+      throw new RelayError(
+        "UNAUTHORIZED",
+        `NATS authorization failed at ${redactedServers(servers)}: ${message}` +
+          " (check relay.cluster.creds_path, username/password or token)",
+      );
+    }
     throw new RelayError(
       "UNAVAILABLE",
-      `cannot reach NATS at ${servers.join(", ")}: ${(error as Error).message}`,
+      `cannot reach NATS at ${redactedServers(servers)}: ${message}`,
     );
   });
+}
+
+/**
+ * After NATS refused the credentials it closes the connection with the
+ * client's PING unread, so the socket is reset after the client let go of
+ * it: Deno's node:net then throws ECONNRESET with no listener left, an
+ * uncaught error that would end the process before the refusal is
+ * reported. Ignored for a moment after a refusal, and only that error.
+ */
+function ignoreLateReset(): void {
+  const listener = (event: ErrorEvent) => {
+    if ((event.error as { code?: string } | null)?.code === "ECONNRESET") {
+      event.preventDefault();
+    }
+  };
+  globalThis.addEventListener("error", listener);
+  setTimeout(() => globalThis.removeEventListener("error", listener), 2000);
 }
 
 export class KvMirror {

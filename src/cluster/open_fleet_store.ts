@@ -5,6 +5,7 @@ import type { RelayConfig } from "../config/config_schema.ts";
 import type { FleetStore, FleetStoreChange } from "../store/fleet_store.ts";
 import { RelayStore } from "../store/relay_store.ts";
 import { ClusterState } from "./cluster_state.ts";
+import { natsSecurity } from "./nats_options.ts";
 
 export interface OpenedFleetStore {
   store: FleetStore & {
@@ -35,6 +36,7 @@ export async function openFleetStore(
     bucket: cluster.bucket,
     replicas: cluster.replicas,
     name: config.relay.id,
+    security: await natsSecurity(cluster),
     ...(onChange ? { onChange } : {}),
   });
   return { store, cluster: store, close: () => store.close() };

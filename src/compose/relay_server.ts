@@ -35,6 +35,7 @@ import { openFleetStore } from "../cluster/open_fleet_store.ts";
 import { FleetDirectory } from "../cluster/fleet_directory.ts";
 import { ClusterRequests } from "../cluster/cluster_requests.ts";
 import { SharedRateLimits } from "../cluster/shared_rate_limits.ts";
+import { RemotePresence } from "../cluster/remote_presence.ts";
 import type { FleetStoreChange } from "../store/fleet_store.ts";
 import { TunnelService } from "../tunnel/tunnel_service.ts";
 import { GrpcRelayServer } from "../../transports/grpc/grpc_relay_server.ts";
@@ -128,6 +129,7 @@ export async function startRelay(
         const written = directory?.deviceChanged(
           deviceId,
           () => core.deviceInfo(deviceId),
+          () => core.registry.get(deviceId)?.generation,
         );
         // Once the directory names this relay, the old holder hands over.
         if (event.type === "online" && event.movedFrom !== undefined) {
@@ -175,7 +177,7 @@ export async function startRelay(
   const cleanups: (() => Promise<void> | void)[] = [
     () => audit.close(),
     () => fleet.close(),
-    async () => await directory?.close(),
+    async () => await directory?.close({ release: true }),
     () => core.registry.close(),
     () => sharedLimits?.close(),
     () => peerRelays?.close(),
@@ -210,7 +212,19 @@ export async function startRelay(
 
   if (mqtt !== null) {
     cleanups.push(() => mqtt.shutdown());
-    await mqtt.start({ core, relayAddress: () => relayAddress }).catch(fail);
+    await mqtt.start({
+      core,
+      relayAddress: () => relayAddress,
+      // The other relays' devices on this relay's MQTT too.
+      ...(directory
+        ? {
+          remotePresence: new RemotePresence(directory, {
+            relayId: config.relay.id,
+            relayTtlMs: config.relay.cluster.relay_ttl_seconds * 1000,
+          }),
+        }
+        : {}),
+    }).catch(fail);
   }
 
   const adminToken = await mintControllerToken({
@@ -329,7 +343,8 @@ export async function startRelay(
         await healthServer?.shutdown();
         clusterRequests?.close();
         sharedLimits?.close();
-        await directory?.close();
+        // Released: a restart may claim relay.id at once.
+        await directory?.close({ release: true });
         await fleet.close();
         logger.info("relay stopped");
         stopped.resolve();

@@ -63,9 +63,27 @@ export const configSchema = z.strictObject({
     cluster: z.strictObject({
       /** NATS servers, comma-separated: nats://host:4222,nats://other:4222. */
       nats_url: z.string().regex(
-        /^$|^nats:\/\/[^\s,]+(,nats:\/\/[^\s,]+)*$/,
-        "expected nats://host:port, comma-separated",
+        /^$|^(nats|tls):\/\/[^\s,]+(,(nats|tls):\/\/[^\s,]+)*$/,
+        "expected nats://host:port (or tls://), comma-separated",
       ).default(""),
+      /**
+       * TLS to NATS: the CA that issued the servers' certificates (empty:
+       * the system roots) and a client certificate for servers that verify
+       * clients (cert_path and key_path together). Setting ca_path or
+       * cert_path requires TLS.
+       */
+      tls: z.strictObject({
+        ca_path: z.string().default(""),
+        cert_path: z.string().default(""),
+        key_path: z.string().default(""),
+      }).prefault({}),
+      /** NATS credentials, one kind: a .creds file (JWT and NKey seed), ... */
+      creds_path: z.string().default(""),
+      /** ... a username with its password, ... */
+      username: z.string().default(""),
+      password: z.string().default(""),
+      /** ... or a token. */
+      token: z.string().default(""),
       /** JetStream KV bucket of the shared state. */
       bucket: z.string().regex(/^[A-Za-z0-9_-]+$/).default("relay_state"),
       /** Copies of the bucket: 1, 3 or 5, at most the NATS cluster's size. */
@@ -82,6 +100,12 @@ export const configSchema = z.strictObject({
        * rate limits (a controller spread over relays is held to about them).
        */
       rate_limit_sync_seconds: seconds.default(1),
+      /**
+       * Which relays publish a device's MQTT presence: all (each relay's
+       * broker shows the whole fleet), holder (relays share one broker),
+       * auto (holder with relay.mqtt.broker_address, else all).
+       */
+      mqtt_presence: z.enum(["auto", "all", "holder"]).default("auto"),
     }).prefault({}),
     /** Development conveniences that are unsafe in production (weak JWT secrets). */
     dev_mode: z.boolean().default(false),
@@ -295,7 +319,53 @@ export const configSchema = z.strictObject({
         "relay.tls.cert_path and relay.tls.key_path must be set together",
     });
   }
+  clusterSecurityIssues(config.relay.cluster, ctx);
 });
+
+/** relay.cluster's TLS and credential keys: complete and of one kind. */
+function clusterSecurityIssues(
+  cluster: {
+    tls: { cert_path: string; key_path: string };
+    creds_path: string;
+    username: string;
+    password: string;
+    token: string;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const issue = (path: string[], message: string) =>
+    ctx.addIssue({
+      code: "custom",
+      path: ["relay", "cluster", ...path],
+      message,
+    });
+  const { cert_path, key_path } = cluster.tls;
+  if ((cert_path === "") !== (key_path === "")) {
+    issue(
+      ["tls", cert_path === "" ? "cert_path" : "key_path"],
+      "relay.cluster.tls.cert_path and relay.cluster.tls.key_path must be set together",
+    );
+  }
+  if ((cluster.username === "") !== (cluster.password === "")) {
+    issue(
+      [cluster.username === "" ? "username" : "password"],
+      "relay.cluster.username and relay.cluster.password must be set together",
+    );
+  }
+  const kinds = [
+    cluster.creds_path !== "" && "creds_path",
+    cluster.username !== "" && "username",
+    cluster.token !== "" && "token",
+  ].filter((kind) => kind !== false);
+  if (kinds.length > 1) {
+    issue(
+      [kinds[1]!],
+      `set one kind of NATS credentials, not ${
+        kinds.map((kind) => `relay.cluster.${kind}`).join(" and ")
+      }`,
+    );
+  }
+}
 
 export type RelayConfig = z.infer<typeof configSchema>;
 /** Deep-partial input accepted by loadConfig (what a YAML file may contain). */

@@ -4,6 +4,7 @@
 // retained payload) when the device goes offline, so a subscriber to
 // relay/device/+/presence receives exactly the devices that are connected
 // (or resumable) now. Payloads: docs/mqtt.md, docs/schemas/.
+import type { RemoteGoneReason } from "../cluster/remote_presence.ts";
 import type { OfflineReason, PresenceEvent } from "../core/device_registry.ts";
 import type { DeviceSession, PresenceState } from "../core/device_session.ts";
 import type { MqttPublisher, PublishOptions } from "./mqtt_ports.ts";
@@ -16,7 +17,7 @@ import {
 const EVENT: PublishOptions = { qos: 1, retain: false };
 const RETAINED: PublishOptions = { qos: 1, retain: true };
 
-interface PresenceFields {
+export interface PresenceFields {
   device_id: string;
   connection_id: string;
   relay_id: string;
@@ -41,7 +42,8 @@ export interface DeviceOnlineEvent extends PresenceFields {
 /** relay/device/offline */
 export interface DeviceOfflineEvent extends PresenceFields {
   event: "offline";
-  reason: OfflineReason;
+  /** remote, relay_lost: a device another relay of the cluster held. */
+  reason: OfflineReason | RemoteGoneReason;
 }
 
 /** relay/device/{device_id}/presence (retained) */
@@ -56,16 +58,30 @@ export interface PresencePublisherOptions {
   /** The address controllers reach this relay at (DeviceInfo.relay_address). */
   relayAddress: () => string;
   publisher: MqttPublisher;
+  /** Shared with the publisher of other relays' devices (cluster). */
+  clock?: GenerationClock;
+}
+
+/**
+ * Offline reasons that are no offline for the fleet: "moved", the session
+ * went on at another relay of the cluster, whose presence says so.
+ */
+const NOT_OFFLINE: ReadonlySet<string> = new Set(["moved"]);
+
+/** Whether an offline reason means the device went on at another relay. */
+export function movedAway(reason: string): boolean {
+  return NOT_OFFLINE.has(reason);
 }
 
 export class PresencePublisher {
   readonly #options: PresencePublisherOptions;
+  readonly #clock: GenerationClock;
   /** The retained presence last published per device that is not offline. */
   readonly #current = new Map<string, string>();
-  #lastGeneration = 0;
 
   constructor(options: PresencePublisherOptions) {
     this.#options = options;
+    this.#clock = options.clock ?? new GenerationClock();
   }
 
   /** Devices whose retained presence is set (connected or resumable). */
@@ -73,9 +89,23 @@ export class PresencePublisher {
     return this.#current.size;
   }
 
+  /** Whether this relay holds the device (its presence is published here). */
+  has(deviceId: string): boolean {
+    return this.#current.has(deviceId);
+  }
+
+  /** Lets go of a device without publishing (another relay holds it now). */
+  forget(deviceId: string): void {
+    this.#current.delete(deviceId);
+  }
+
   onEvent(event: PresenceEvent): void {
     const { publisher } = this.#options;
     const session = event.session;
+    if (event.type === "offline" && movedAway(event.reason)) {
+      this.forget(session.deviceId);
+      return;
+    }
     const fields = this.#fields(session, event.at);
     const topic = devicePresenceTopic(session.deviceId);
     if (event.type === "offline") {
@@ -149,21 +179,23 @@ export class PresencePublisher {
       transport: session.transport,
       project: session.project,
       time: new Date(at).toISOString(),
-      generation: this.#nextGeneration(at),
+      generation: this.#clock.next(at),
       session_generation: session.generation,
     };
   }
+}
 
-  /**
-   * A hybrid logical clock in microseconds: max(previous + 1, event time in
-   * µs). Strictly increasing for every event of this relay, and ahead of the
-   * previous run's values after a restart (unless the clock went back).
-   */
-  #nextGeneration(at: number): number {
-    this.#lastGeneration = Math.max(
-      this.#lastGeneration + 1,
-      Math.round(at * 1000),
-    );
-    return this.#lastGeneration;
+/**
+ * The `generation` of presence payloads, a hybrid logical clock in
+ * microseconds: max(previous + 1, event time in µs). Strictly increasing for
+ * every event of this relay, and ahead of the previous run's values after a
+ * restart (unless the clock went back).
+ */
+export class GenerationClock {
+  #last = 0;
+
+  next(at: number): number {
+    this.#last = Math.max(this.#last + 1, Math.round(at * 1000));
+    return this.#last;
   }
 }

@@ -11,6 +11,11 @@ import { RelayError } from "../errors/relay_error.ts";
 import type { MqttHealth } from "../observability/health_report.ts";
 import type { Logger } from "../observability/logger.ts";
 import { BrokerClient } from "./broker_client.ts";
+import {
+  ClusterPresence,
+  type ClusterPresenceMode,
+  type RemotePresenceSource,
+} from "./cluster_presence.ts";
 import { embeddedDialer, externalDialer } from "./broker_dialer.ts";
 import {
   type BrokerTarget,
@@ -30,7 +35,7 @@ import {
   isTopicLevel,
   presenceTopicDevice,
 } from "./mqtt_topics.ts";
-import { PresencePublisher } from "./presence_publisher.ts";
+import { GenerationClock, PresencePublisher } from "./presence_publisher.ts";
 import { relayStatus } from "./relay_status.ts";
 import { RelayTelemetry } from "./relay_telemetry.ts";
 
@@ -41,6 +46,8 @@ export interface RelayMqttStart {
   core: RelayCore;
   /** DeviceInfo.relay_address of this relay (known once the listener is bound). */
   relayAddress: () => string;
+  /** In a cluster: the devices other relays hold, published here too. */
+  remotePresence?: RemotePresenceSource;
 }
 
 export class RelayMqtt implements RelayMqttPorts {
@@ -50,6 +57,9 @@ export class RelayMqtt implements RelayMqttPorts {
   readonly #metrics = new MqttMetrics();
   readonly #client: BrokerClient;
   readonly #presence: PresencePublisher;
+  readonly #clock = new GenerationClock();
+  /** In a cluster: this relay's devices and the others' (else undefined). */
+  #cluster: ClusterPresence | undefined;
   readonly #started = Promise.withResolvers<void>();
   readonly #startedAt = Date.now();
   #relayAddress: () => string;
@@ -111,6 +121,7 @@ export class RelayMqtt implements RelayMqttPorts {
       relayId,
       relayAddress: () => this.#relayAddress(),
       publisher: this.#client,
+      clock: this.#clock,
     });
   }
 
@@ -139,7 +150,8 @@ export class RelayMqtt implements RelayMqttPorts {
 
   /** Feed of the registry's presence events (synchronous, never throws). */
   onPresence(event: PresenceEvent): void {
-    this.#presence.onEvent(event);
+    if (this.#cluster !== undefined) this.#cluster.onLocalEvent(event);
+    else this.#presence.onEvent(event);
   }
 
   /**
@@ -167,6 +179,18 @@ export class RelayMqtt implements RelayMqttPorts {
     }
     this.#started.resolve();
     if (this.#target === null && this.#embedded === undefined) return;
+    if (start.remotePresence !== undefined) {
+      this.#cluster = new ClusterPresence({
+        relayId: this.#config.relay.id,
+        relayAddress: () => this.#relayAddress(),
+        mode: this.#clusterMode(),
+        local: this.#presence,
+        source: start.remotePresence,
+        publisher: this.#client,
+        clock: this.#clock,
+      });
+      this.#cluster.start();
+    }
     if (mqtt.telemetry_interval_seconds > 0) {
       this.#telemetry = new RelayTelemetry({
         relayId: this.#config.relay.id,
@@ -236,6 +260,7 @@ export class RelayMqtt implements RelayMqttPorts {
   shutdown(): Promise<void> {
     this.#stopping ??= (async () => {
       this.#started.resolve();
+      this.#cluster?.close();
       this.#telemetry?.stop();
       if (this.#client.connected) {
         this.#client.publish(
@@ -254,6 +279,17 @@ export class RelayMqtt implements RelayMqttPorts {
       await this.#embedded?.close();
     })();
     return this.#stopping;
+  }
+
+  /**
+   * auto: relays with their own embedded broker each publish the whole
+   * fleet; on an external broker, which relays of a cluster usually share,
+   * only a device's holder does (else every relay would publish it).
+   */
+  #clusterMode(): ClusterPresenceMode {
+    const mode = this.#config.relay.cluster.mqtt_presence;
+    if (mode !== "auto") return mode;
+    return this.#target === null ? "all" : "holder";
   }
 
   #embeddedBroker(): EmbeddedBroker {
@@ -278,7 +314,7 @@ export class RelayMqtt implements RelayMqttPorts {
   /** On every (re)connection: own status first, then the presence snapshot. */
   #onConnect(): void {
     this.#client.publishUrgent(relayStatus(this.#statusInput(), "online"));
-    this.#presence.publishSnapshot();
+    (this.#cluster ?? this.#presence).publishSnapshot();
     // Clear retained presence this relay left behind (devices gone while the
     // broker was unreachable, or before a restart of this relay).
     this.#client.scanRetained(DEVICE_PRESENCE_FILTER, (topic, payload) => {

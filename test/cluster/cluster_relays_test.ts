@@ -149,7 +149,7 @@ tools.test("cluster: a relay that stops saying it is alive leaves the fleet view
       );
     await eventually(listed, PROPAGATION_MS, "ghost-dev to be listed");
     // The heartbeat stops; its entry stays (as when killed).
-    await ghost.close({ leave: false });
+    await ghost.close();
     const stopped = performance.now();
     await eventually(
       async () => !(await listed()),

@@ -33,7 +33,12 @@ export class NatsCluster {
     return this.#nodes.map((node) => node.url);
   }
 
-  static async start(binary: string, nodes = 3): Promise<NatsCluster> {
+  /** `extra`: more lines of each node's config (authorization, tls). */
+  static async start(
+    binary: string,
+    nodes = 3,
+    extra: string[] = [],
+  ): Promise<NatsCluster> {
     const dir = await Deno.makeTempDir({ prefix: "nats-cluster-" });
     const ports = Array.from({ length: nodes }, () => ({
       client: freePort(),
@@ -56,6 +61,7 @@ export class NatsCluster {
                 routes.join(", ")
               }] }`
               : "",
+            ...extra,
           ].join("\n"),
         );
         const process = new Deno.Command(binary, {
