@@ -7,9 +7,10 @@
 //   relay after relay_ttl_seconds; a controller on a survivor that retries
 //   with the same sequence number gets every answer, each request run once.
 // - SIGKILL of one NATS node of three under traffic that crosses NATS (a
-//   controller on relay A, devices on relay B): no request fails. Every relay
-//   is given all three NATS URLs, so the one on the dead node reconnects to
-//   another.
+//   controller on relay A, devices on relay B): no request fails; what a
+//   controller may see is added latency while a relay reconnects (bounded
+//   here by NATS_LOSS_LATENCY_BOUND_MS). Every relay is given all three NATS
+//   URLs, so the one on the dead node reconnects to another.
 import assert from "node:assert/strict";
 import { controllerConnector } from "../../mod.ts";
 import { ControllerClient } from "../../src/sdk/controller_client.ts";
@@ -32,6 +33,8 @@ const BACK_ONLINE_BOUND_MS = { h2: 3000, quic: 8000 };
 /** The TTL, plus a heartbeat period of slack for polling and clocks. */
 const FORGOTTEN_BOUND_MS = RELAY_TTL_SECONDS * 1000 + 1000;
 const TRAFFIC_PAUSE_MS = 10;
+/** A round trip while a relay reconnects to NATS (measured: up to ~0.7 s). */
+const NATS_LOSS_LATENCY_BOUND_MS = 3000;
 
 const CLUSTER_CONFIG = {
   "relay.heartbeat_interval_seconds": HEARTBEAT_SECONDS,
@@ -185,3 +188,105 @@ tools.test("cluster failures: SIGKILL of a relay under steady traffic: its h2 an
     await cluster.close();
   }
 });
+
+// The node of the controller's relay (requests and replies on it are lost),
+// then that of the device's relay (the same, seen from the other side).
+for (const side of ["controller", "device"] as const) {
+  tools.test(`cluster failures: SIGKILL of one NATS node of three under traffic that crosses NATS: no controller request fails; the relay on that node reconnects to another [the ${side}'s relay's node]`, async () => {
+    const ids = TRANSPORTS.flatMap((transport) =>
+      [0, 1].map((n) => `nats-${transport}-${n}`)
+    );
+    const cluster = await RelayCluster.start(tools.path("nats-server"), {
+      relays: 2,
+      deviceIds: ids,
+      config: CLUSTER_CONFIG,
+    });
+    const devices: CountingDevice[] = [];
+    const callers = new Map<string, RetryingCaller>();
+    const controller = new ControllerClient({
+      connector: controllerConnector(cluster.clientOptions("h2", [0])),
+      token: cluster.adminToken,
+      e2e: false,
+    });
+    try {
+      // Devices on relay-1 only, called from relay-0: every request crosses NATS.
+      for (const id of ids) {
+        devices.push(
+          await CountingDevice.start({
+            deviceId: id,
+            token: cluster.credentials[id]!,
+            relays: cluster.clientOptions(
+              id.includes("quic") ? "quic" : "h2",
+              [1],
+            ),
+          }),
+        );
+      }
+      await eventually(
+        async () => (await holders(controller)).size === ids.length,
+        5000,
+        "relay-0 to list relay-1's devices",
+      );
+      // No retries: a failed request is a failure the controller sees.
+      for (const id of ids) {
+        callers.set(
+          id,
+          new RetryingCaller({
+            clients: [controller],
+            deviceId: id,
+            attemptTimeoutMs: 10_000,
+            retryForMs: 0,
+            retryPauseMs: 0,
+          }),
+        );
+      }
+      const traffic = new SteadyTraffic({ callers, pauseMs: TRAFFIC_PAUSE_MS });
+      await sleep(1000);
+
+      const nodeOfA = await cluster.nats.nodeServing("relay-0");
+      const nodeOfB = await cluster.nats.nodeServing("relay-1");
+      assert.ok(nodeOfA !== undefined && nodeOfB !== undefined);
+      const [victim, relayOnIt] = side === "controller"
+        ? [nodeOfA, "relay-0"]
+        : [nodeOfB, "relay-1"];
+      const killedAt = performance.now();
+      await cluster.nats.kill(victim);
+      let reconnectedMs = NaN;
+      await eventually(
+        async () => {
+          const node = await cluster.nats.nodeServing(relayOnIt);
+          if (node !== undefined) reconnectedMs = performance.now() - killedAt;
+          return node !== undefined;
+        },
+        10_000,
+        `${relayOnIt} to reconnect to another NATS node`,
+      );
+      await sleep(3000); // traffic after the failover too
+      await traffic.stop();
+      // Answers that came once the relay was on its new node.
+      const answeredAfter = [...traffic.answeredAt.values()].flat()
+        .filter((at) => at > killedAt + reconnectedMs).length;
+
+      console.log(
+        `NATS node n${victim} SIGKILLed (relay-0 was on n${nodeOfA}, relay-1 on n${nodeOfB}): ${relayOnIt} on another node after ${
+          reconnectedMs.toFixed(0)
+        } ms; ${traffic.sent} requests, ${traffic.failures.length} failed, worst round trip ${
+          traffic.worstLatencyMs.toFixed(0)
+        } ms, longest gap in a device's answers ${
+          traffic.longestGap().ms.toFixed(0)
+        } ms`,
+      );
+      assert.deepEqual(traffic.failures, []);
+      assert.ok(traffic.worstLatencyMs < NATS_LOSS_LATENCY_BOUND_MS);
+      assert.ok(answeredAfter > 0);
+      const runs = devices.reduce((n, device) => n + device.runs.size, 0);
+      assert.equal(runs, traffic.sent);
+      assert.deepEqual(devices.flatMap((device) => device.duplicates()), []);
+    } finally {
+      for (const caller of callers.values()) await caller.close();
+      await controller.close();
+      for (const device of devices) await device.close();
+      await cluster.close();
+    }
+  });
+}
