@@ -44,9 +44,11 @@ export async function runRollingRestart(
 ): Promise<ScenarioOutcome> {
   const ids = rollingDeviceIds(options.devicesPerTransport);
   const devices: CountingDevice[] = [];
+  // Controllers on QUIC: a draining relay's GOAWAY can abort a Deno process
+  // inside nghttp2 (denoland/deno#36788); fewer node:http2 sessions at risk.
   const clients = cluster.relays.map((_, index) =>
     new ControllerClient({
-      connector: controllerConnector(cluster.clientOptions("h2", [index])),
+      connector: controllerConnector(cluster.clientOptions("quic", [index])),
       token: cluster.adminToken,
       e2e: false,
     })
@@ -195,7 +197,7 @@ export async function runRollingRestart(
       pause_between_requests_ms: options.pauseMs,
       settle_ms: options.settleMs,
       controllers:
-        "one per device, knowing all 3 relays (starting on the next one), retrying with the same sequence number (5 s per attempt, 100 ms pause)",
+        "one per device (QUIC connector), knowing all 3 relays (starting on the next one), retrying with the same sequence number (5 s per attempt, 100 ms pause)",
       restart:
         "SIGTERM (drain), wait for exit, start on the same ports and state, wait for /health 200",
     },

@@ -48,7 +48,8 @@ export class SteadyTraffic {
             answers.push(at);
           } else this.failures.push(`${text}: another request's answer`);
         } catch (error) {
-          this.failures.push(`${text}: ${(error as Error).message}`);
+          const code = (error as { code?: string }).code ?? "";
+          this.failures.push(`${text}: ${code} ${(error as Error).message}`);
         }
         await new Promise((resolve) => setTimeout(resolve, options.pauseMs));
       }
