@@ -2,11 +2,13 @@
 // (10,000 devices, 1,000 streams): five scenarios, each over HTTP/2 and QUIC
 // side by side, transparent gRPC calls against the envelope path, and a soak
 // with both on one relay, with the relay, devices, controllers, the direct
-// echo server and nginx each in processes of their own. Prints a markdown table and
-// writes the JSON result file.
+// echo server and nginx each in processes of their own; and a relay cluster
+// (three NATS nodes, three relay processes): cross-relay latency and a
+// rolling restart. Prints a markdown table and writes the JSON result file.
 import { loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { CleanupStack, closeOnSignals } from "../cleanup_stack.ts";
+import { type ClusterSizes, runCluster } from "./cluster_scenario.ts";
 import { sourceRevision } from "../source_revision.ts";
 import {
   raiseUdpReceiveBuffers,
@@ -41,6 +43,7 @@ interface Profile {
   stream: { durationMs: number; window: number; payloadKiB: number };
   soak: SoakSizes;
   transparent: Omit<TransparentOptions, "progress">;
+  cluster: ClusterSizes;
 }
 
 /** The soak a user measured (20 sessions x 10/s, 100 devices), for 3 or 10 minutes. */
@@ -87,6 +90,13 @@ const PROFILES: Record<string, Profile> = {
       window: 16,
       payloadKiB: 64,
     },
+    cluster: {
+      latencyCount: 1_000,
+      latencyWarmup: 100,
+      devicesPerTransport: 15,
+      pauseMs: 100,
+      settleMs: 3_000,
+    },
   },
   full: {
     fleet: {
@@ -112,6 +122,13 @@ const PROFILES: Record<string, Profile> = {
       window: 16,
       payloadKiB: 64,
     },
+    cluster: {
+      latencyCount: 3_000,
+      latencyWarmup: 300,
+      devicesPerTransport: 50,
+      pauseMs: 100,
+      settleMs: 5_000,
+    },
   },
 };
 
@@ -122,6 +139,7 @@ const SCENARIOS = [
   "transparent",
   "storm",
   "soak",
+  "cluster",
 ] as const;
 
 async function environment(): Promise<Record<string, unknown>> {
@@ -249,6 +267,11 @@ async function main(): Promise<number> {
             profile.soak,
           ),
         );
+      });
+    }
+    if (only.has("cluster")) {
+      await attempt("cluster", async () => {
+        scenarios.push(...await runCluster(profile.cluster, progress));
       });
     }
     env.wall_s = ((performance.now() - started) / 1000).toFixed(0);

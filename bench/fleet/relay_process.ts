@@ -19,7 +19,7 @@ const MAIN = new URL("src/main.ts", REPO_ROOT).pathname;
  * `inspect`, before the relay has written its PKI.
  */
 const LISTENING_LINE = /relay \S+ listening on /;
-/** How long a graceful stop may take before the process is killed. */
+/** How long a graceful stop may take before the process is killed, by default. */
 const STOP_TIMEOUT_MS = 5000;
 /** Lines of the relay's stderr kept for error messages. */
 const STDERR_TAIL_LINES = 40;
@@ -48,6 +48,13 @@ export interface RelayProcessOptions {
   startTimeoutMs?: number;
   /** Opens the V8 inspector on a loopback port (for RelayProfiler). */
   inspect?: boolean;
+  /**
+   * A state directory whose dev CA (ca.pem, ca-key.pem) this relay issues
+   * its certificate from: relays of one cluster share one CA.
+   */
+  caFromStateDir?: string;
+  /** How long a graceful stop may take before SIGKILL (default 5 s; a drain takes longer). */
+  stopTimeoutMs?: number;
 }
 
 export interface RelayEndpoints {
@@ -200,15 +207,19 @@ export class RelayProcess {
   }
 
   /**
-   * SIGTERM: the relay's graceful shutdown (SIGKILL if it takes longer than
-   * 5 s). The state directory stays, for a restart.
+   * SIGTERM: the relay's graceful shutdown, a drain in a cluster (SIGKILL if
+   * it takes longer than stopTimeoutMs). The state directory stays, for a
+   * restart.
    */
   async stop(): Promise<void> {
     const child = this.#child;
     if (!child) return;
     this.#child = undefined;
     signal(child, "SIGTERM");
-    const forced = setTimeout(() => signal(child, "SIGKILL"), STOP_TIMEOUT_MS);
+    const forced = setTimeout(
+      () => signal(child, "SIGKILL"),
+      this.#options.stopTimeoutMs ?? STOP_TIMEOUT_MS,
+    );
     await child.status;
     clearTimeout(forced);
   }
@@ -289,6 +300,12 @@ export class RelayProcess {
       ),
     };
     await Deno.writeTextFile(this.#configFile, stringify(nest(config)));
+    const caDir = this.#options.caFromStateDir;
+    if (caDir !== undefined) {
+      for (const file of ["ca.pem", "ca-key.pem"]) {
+        await Deno.copyFile(`${caDir}/${file}`, `${this.#stateDir}/${file}`);
+      }
+    }
     const store = new RelayStore(`${this.#stateDir}/relay.db`);
     try {
       for (const deviceId of this.#options.deviceIds ?? []) {

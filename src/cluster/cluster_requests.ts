@@ -20,6 +20,7 @@ import {
   RelayError,
 } from "../errors/relay_error.ts";
 import type { FleetDirectory } from "./fleet_directory.ts";
+import { requestThroughFailover, TopologyWatch } from "./failover_request.ts";
 import { keyOf } from "./kv_mirror.ts";
 
 /** Time the hop itself may add to a request's deadline before it gives up. */
@@ -68,9 +69,11 @@ export class ClusterRequests implements FleetView {
   readonly #directory: FleetDirectory;
   readonly #relayId: string;
   readonly #served: Subscription[] = [];
+  readonly #topology: TopologyWatch;
 
   constructor(nc: NatsConnection, directory: FleetDirectory, relayId: string) {
     this.#nc = nc;
+    this.#topology = new TopologyWatch(nc, relayId);
     this.#directory = directory;
     this.#relayId = relayId;
   }
@@ -105,9 +108,15 @@ export class ClusterRequests implements FleetView {
       controller_sequence_number: request.controllerSequenceNumber,
       timeout_ms: request.timeoutMs,
     };
-    const asked = this.#nc.request(subjectOf(holder), JSON.stringify(wire), {
-      timeout: request.timeoutMs + HOP_SLACK_MS,
-    }).then((message) => fromWire(message.json<WireReply>()), (error) => {
+    // Asked again if a NATS node is lost meanwhile (the device's answer
+    // cache recognises the repeat), rather than waiting out the deadline.
+    const asked = requestThroughFailover(
+      this.#nc,
+      this.#topology,
+      subjectOf(holder),
+      JSON.stringify(wire),
+      request.timeoutMs + HOP_SLACK_MS,
+    ).then((message) => fromWire(message.json<WireReply>()), (error) => {
       throw hopError(error as Error, holder);
     });
     return raceSignal(asked, signal);

@@ -73,8 +73,14 @@ export class FleetDirectory {
       ...common,
       bucket: RELAYS_BUCKET,
       apply: (key, value) => {
-        if (value === undefined) directory.#relays.delete(key);
-        else directory.#relays.set(key, value as RelayEntry);
+        const entry = value as RelayEntry | undefined;
+        const known = directory.#relays.get(key);
+        if (entry === undefined) directory.#relays.delete(key);
+        // A heartbeat retried through a NATS failover can arrive after a
+        // newer one: an older heard_at would make a live relay look gone.
+        else if (known === undefined || entry.heard_at >= known.heard_at) {
+          directory.#relays.set(key, entry);
+        }
       },
     });
     directory.#deviceBucket = await KvMirror.open(nc, {

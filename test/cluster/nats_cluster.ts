@@ -1,7 +1,8 @@
 // A NATS cluster for the relay cluster's tests: `nodes` nats-server processes
 // (Debian's, JetStream on) on free loopback ports, routed to each other, each
 // with its own store directory. SIGKILL one with kill(i); close() ends them
-// all and removes their directories.
+// all and removes their directories. Each node's monitoring port tells which
+// node a client (a relay, by its connection name) is connected to.
 const READY = /Server is ready/;
 const START_TIMEOUT_MS = 10_000;
 
@@ -15,6 +16,8 @@ function freePort(): number {
 
 interface Node {
   url: string;
+  /** The node's HTTP monitoring endpoint (http://127.0.0.1:PORT). */
+  monitorUrl: string;
   process: Deno.ChildProcess | undefined;
   log: string;
 }
@@ -43,18 +46,20 @@ export class NatsCluster {
     const ports = Array.from({ length: nodes }, () => ({
       client: freePort(),
       route: freePort(),
+      monitor: freePort(),
     }));
     const routes = ports.map(({ route }) => `nats://127.0.0.1:${route}`);
     const started: Node[] = [];
     const cluster = new NatsCluster(started, dir);
     try {
-      for (const [index, { client, route }] of ports.entries()) {
+      for (const [index, { client, route, monitor }] of ports.entries()) {
         const config = `${dir}/n${index}.conf`;
         await Deno.writeTextFile(
           config,
           [
             `server_name: n${index}`,
             `listen: 127.0.0.1:${client}`,
+            `http: 127.0.0.1:${monitor}`,
             `jetstream { store_dir: "${dir}/n${index}", max_mem: 64MB, max_file: 256MB }`,
             nodes > 1
               ? `cluster { name: relay-test, listen: 127.0.0.1:${route}, routes: [${
@@ -71,6 +76,7 @@ export class NatsCluster {
         }).spawn();
         const node: Node = {
           url: `nats://127.0.0.1:${client}`,
+          monitorUrl: `http://127.0.0.1:${monitor}`,
           process,
           log: "",
         };
@@ -82,6 +88,24 @@ export class NatsCluster {
       await cluster.close();
       throw error;
     }
+  }
+
+  /**
+   * The index of the running node a client named `name` is connected to
+   * (its connection name; a relay's is its relay.id), or undefined.
+   */
+  async nodeServing(name: string): Promise<number | undefined> {
+    for (const [index, node] of this.#nodes.entries()) {
+      if (node.process === undefined) continue;
+      const response = await fetch(`${node.monitorUrl}/connz?limit=1024`);
+      const { connections = [] } = await response.json() as {
+        connections?: { name?: string }[];
+      };
+      if (connections.some((connection) => connection.name === name)) {
+        return index;
+      }
+    }
+    return undefined;
   }
 
   /** SIGKILL of node `index`. */
