@@ -128,7 +128,8 @@ export class ClusterRequests implements FleetView {
 
   /**
    * Resolves once the old holder handed the session's waiting requests over
-   * (or at once when it is gone: they went with it).
+   * and its own directory writes landed (or at once when it is gone: the
+   * requests went with it).
    */
   async sessionMovedHere(
     deviceId: string,
@@ -174,7 +175,10 @@ export class ClusterRequests implements FleetView {
         } catch {
           // Malformed: nothing to hand over.
         }
-        message.respond("{}");
+        // This relay's last entry for the device (e.g. its link dropping
+        // as it moved) lands before the reply, so the new holder's entry,
+        // written again on the reply, is the last word.
+        this.#directory.writesLanded().then(() => message.respond("{}"));
       },
     }));
     this.#served.push(this.#nc.subscribe(subjectOf(this.#relayId), {

@@ -159,6 +159,11 @@ export class FleetDirectory {
       : undefined;
   }
 
+  /** Resolves once the writes queued so far have landed (or failed). */
+  writesLanded(): Promise<void> {
+    return this.#writes;
+  }
+
   /** The session moved to `relayId`: route there before its entry arrives. */
   noteMoved(deviceId: string, relayId: string): void {
     const key = keyOf(deviceId);

@@ -53,7 +53,7 @@ export function deviceConnector(
   return relayListConnector(
     addresses.map((address, index) => ({
       address,
-      connector: forRelay(address, quicAddresses?.[index]),
+      connector: () => forRelay(address, quicAddresses?.[index]),
     })),
     (hint) =>
       hint.quicAddress === ""

@@ -125,18 +125,21 @@ export async function startRelay(
       mqtt?.onPresence(event);
       const { deviceId, connectionId } = event.session;
       // A session that moved away is the new holder's entry now.
-      if (event.type !== "offline" || event.reason !== "moved") {
-        const written = directory?.deviceChanged(
+      const write = () =>
+        directory?.deviceChanged(
           deviceId,
           () => core.deviceInfo(deviceId),
           () => core.registry.get(deviceId)?.generation,
         );
-        // Once the directory names this relay, the old holder hands over.
+      if (event.type !== "offline" || event.reason !== "moved") {
+        const written = write();
+        // Once the directory names this relay, the old holder hands over;
+        // then this entry is written again, after the old holder's last.
         if (event.type === "online" && event.movedFrom !== undefined) {
           const from = event.movedFrom;
           written?.then(() =>
             clusterRequests?.sessionMovedHere(deviceId, connectionId, from)
-          );
+          ).then(write);
         }
       }
       options.onPresence?.(event);

@@ -13,10 +13,10 @@ import type {
   RelayMoveHint,
 } from "./connector.ts";
 
-/** One relay of the list: its gRPC address (to match move hints) and connector. */
+/** One relay of the list: its gRPC address (to match move hints) and how to reach it. */
 export interface KnownRelay {
   address: string;
-  connector: DeviceConnector;
+  connector: () => DeviceConnector;
 }
 
 /** Relays learnt from move hints, at most, on top of the configured ones. */
@@ -27,12 +27,30 @@ export function relayListConnector(
   connectorFor?: (hint: RelayMoveHint) => DeviceConnector,
 ): DeviceConnector {
   if (configured.length === 0) throw new Error("no relay to connect to");
-  const relays = [...configured];
+  const relays = configured.map((relay) => ({
+    ...relay,
+    open: undefined as DeviceConnector | undefined,
+  }));
   let current = 0;
-  const active = () => relays[current]!.connector;
+  /** The relay a move left, closed once the device is heard of elsewhere. */
+  let left: number | undefined;
+  const active = () => {
+    const relay = relays[current]!;
+    return relay.open ??= relay.connector();
+  };
   const watched = (index: number, stream: DeviceStream) =>
-    failingEarly(stream, () => {
-      if (current === index) current = (index + 1) % relays.length;
+    failingEarly(stream, {
+      onFailedEarly: () => {
+        if (current === index) current = (index + 1) % relays.length;
+      },
+      onHeard: () => {
+        if (left === undefined || left === index) return;
+        // Its HTTP/2 channel would stay open until that relay stops, and
+        // the relay's GOAWAY then can abort this process (denoland/deno#36788).
+        relays[left]!.open?.close();
+        relays[left]!.open = undefined;
+        left = undefined;
+      },
     });
   return {
     get transport() {
@@ -56,6 +74,7 @@ export function relayListConnector(
       return active().openTunnel!(transport);
     },
     moveAway(hint) {
+      left = current;
       const known = relays.findIndex((relay) =>
         relay.address === hint.relayAddress
       );
@@ -67,7 +86,8 @@ export function relayListConnector(
       ) {
         relays.push({
           address: hint.relayAddress,
-          connector: connectorFor(hint),
+          connector: () => connectorFor(hint),
+          open: undefined,
         });
         current = relays.length - 1;
       } else {
@@ -75,17 +95,23 @@ export function relayListConnector(
       }
     },
     close() {
-      for (const relay of relays) relay.connector.close();
+      for (const relay of relays) relay.open?.close();
     },
   };
 }
 
 type DeviceStream = ClientStream<DeviceMessage, RelayMessage>;
 
-/** The same stream; `onFailedEarly` runs once if it fails or ends before its first message. */
+/**
+ * The same stream; `onFailedEarly` runs once if it fails or ends before its
+ * first message, `onHeard` at its first message.
+ */
 function failingEarly(
   stream: DeviceStream,
-  onFailedEarly: () => void,
+  { onFailedEarly, onHeard }: {
+    onFailedEarly: () => void;
+    onHeard: () => void;
+  },
 ): DeviceStream {
   let heard = false;
   let failed = false;
@@ -108,7 +134,10 @@ function failingEarly(
       async *[Symbol.asyncIterator]() {
         try {
           for await (const message of stream.messages) {
-            heard = true;
+            if (!heard) {
+              heard = true;
+              onHeard();
+            }
             yield message;
           }
         } catch (error) {
