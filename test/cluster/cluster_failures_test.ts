@@ -24,12 +24,16 @@ import { NATS_SERVER, SystemTools } from "../system_tools.ts";
 const tools = await SystemTools.check(NATS_SERVER);
 
 const RELAY_TTL_SECONDS = 1.5;
-/** Relay heartbeats to devices: a QUIC device hears a dead relay's silence in 2 x 0.5 + 2 s. */
-const HEARTBEAT_SECONDS = 0.5;
+/**
+ * Relay heartbeats to devices, slow enough (silence heard after 2 x 10 + 2 s)
+ * that a QUIC device must notice a dead relay by the QUIC idle timeout a
+ * device that knows several relays uses (6 s, src/compose/connectors.ts).
+ */
+const HEARTBEAT_SECONDS = 10;
 /** A QUIC device gives up on a dead relay's handshake after this. */
 const QUIC_CONNECT_TIMEOUT_MS = 1000;
-/** Back online elsewhere: h2 sees the reset at once, QUIC after silence + handshake (~4 s). */
-const BACK_ONLINE_BOUND_MS = { h2: 3000, quic: 8000 };
+/** Back online elsewhere: h2 sees the reset at once, QUIC after its idle timeout + handshake (~7-9 s). */
+const BACK_ONLINE_BOUND_MS = { h2: 3000, quic: 13_000 };
 /** The TTL, plus a heartbeat period of slack for polling and clocks. */
 const FORGOTTEN_BOUND_MS = RELAY_TTL_SECONDS * 1000 + 1000;
 const TRAFFIC_PAUSE_MS = 10;
