@@ -71,8 +71,8 @@ function watch(stream: ReadableStream<Uint8Array>) {
   };
 }
 
-Deno.test("quickstart: serve, device --echo, ctl ls/call, token, graceful stop", async () => {
-  const stateDir = await Deno.makeTempDir({ prefix: "relay-cli-" });
+/** `relay serve` on free loopback ports, its output watched. */
+function serveOnFreePorts(stateDir: string) {
   const relay = spawn([
     "serve",
     "--state-dir",
@@ -84,8 +84,16 @@ Deno.test("quickstart: serve, device --echo, ctl ls/call, token, graceful stop",
     "--health-address",
     "127.0.0.1:0",
   ]);
-  const relayErr = watch(relay.stderr);
-  const relayOut = watch(relay.stdout);
+  return {
+    relay,
+    relayErr: watch(relay.stderr),
+    relayOut: watch(relay.stdout),
+  };
+}
+
+Deno.test("quickstart: serve, device --echo, ctl ls/call, token, graceful stop", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "relay-cli-" });
+  const { relay, relayErr, relayOut } = serveOnFreePorts(stateDir);
   let device: Deno.ChildProcess | undefined;
   try {
     const [, port] = await relayErr.waitFor(
@@ -307,19 +315,7 @@ Deno.test("--help and -h print each subcommand's usage and exit 0", async () => 
 
 Deno.test("relay drain: admins only; --wait returns once the relay has stopped, and the relay exits 0", async () => {
   const stateDir = await Deno.makeTempDir({ prefix: "relay-cli-drain-" });
-  const relay = spawn([
-    "serve",
-    "--state-dir",
-    stateDir,
-    "--address",
-    "127.0.0.1:0",
-    "--quic-address",
-    "127.0.0.1:0",
-    "--health-address",
-    "127.0.0.1:0",
-  ]);
-  const relayErr = watch(relay.stderr);
-  const relayOut = watch(relay.stdout);
+  const { relay, relayErr, relayOut } = serveOnFreePorts(stateDir);
   try {
     const [, port] = await relayErr.waitFor(
       /listening on 127\.0\.0\.1:(\d+) \(TLS\)/,

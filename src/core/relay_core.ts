@@ -27,6 +27,7 @@ import { deviceInfo, listOnlineDevices } from "./list_online_devices.ts";
 import type { FleetView, RemoteRequest } from "./fleet_view.ts";
 import type { PeerRelays } from "./peer_relays.ts";
 import { deliverToSession } from "./deliver_to_session.ts";
+import { handOverSession, moveDevicesAway } from "./session_moves.ts";
 import { PendingAnswers } from "./pending_answers.ts";
 import type { Publisher } from "./publisher.ts";
 import { recordPresence } from "./record_presence.ts";
@@ -53,8 +54,6 @@ import { TokenRevocation } from "./token_revocation.ts";
 import type { TopicPolicy } from "./topic_policy.ts";
 import type { TunnelContext, TunnelPort } from "./tunnel_port.ts";
 
-/** How often a drain checks whether its devices have moved. */
-const DRAIN_POLL_MS = 50;
 /** How long answers to requests failed at shutdown get to be written. */
 const ANSWER_FLUSH_MS = 500;
 /** CallMany's calls in flight at once, unless the request asks for fewer or more. */
@@ -397,39 +396,13 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
     );
   }
 
-  /**
-   * The device resumed session `connectionId` on relay `toRelay`: its session
-   * here ends without an offline event, and the requests waiting for it
-   * follow it there (each still settles once, for its waiter here).
-   */
+  /** The device resumed session `connectionId` on relay `toRelay`: see handOverSession. */
   handOver(deviceId: string, connectionId: string, toRelay: string): void {
-    const pending = this.registry.handOver(
+    handOverSession(this.registry, this.#fleetView, this.#logger, {
       deviceId,
       connectionId,
-      new RelayError("UNAVAILABLE", "session moved to another relay"),
-    );
-    if (pending === undefined) return;
-    this.#logger.info("device session moved", {
-      device_id: deviceId,
-      to_relay: toRelay,
-      requests_handed_over: pending.length,
+      toRelay,
     });
-    for (const entry of pending) {
-      const { request, signal } = entry;
-      const forwarded = this.#fleetView?.deliverVia(toRelay, {
-        deviceId,
-        methodName: request.methodName,
-        payload: request.payload,
-        controllerId: request.controllerId,
-        controllerSequenceNumber: request.controllerSequenceNumber,
-        timeoutMs: Math.max(1, request.deadline - Date.now()),
-      }, signal) ??
-        Promise.reject(new RelayError("DEVICE_OFFLINE", "device moved"));
-      forwarded.then(
-        entry.resolve,
-        (error) => entry.reject(RelayError.from(error)),
-      );
-    }
   }
 
   /** The Drain RPC: an admin asks this relay to drain, then stop. */
@@ -476,35 +449,12 @@ export class RelayCore<Tunnels extends TunnelPort = TunnelPort> {
   ): Promise<number> {
     if (this.#draining) return 0;
     this.#draining = true;
-    await this.#fleetView?.announceDraining().catch(() => {});
-    const targets = this.#fleetView?.moveTargets() ?? [];
-    if (targets.length === 0) return 0;
-    const sessions = this.registry.list();
-    sessions.forEach((session, index) => {
-      const target = targets[index % targets.length]!;
-      session.link?.send({
-        move: {
-          reason: "relay draining",
-          relay_address: target.relayAddress,
-          quic_address: target.quicAddress,
-        },
-      }).catch(() => {
-        // The link is failing: the device reconnects elsewhere anyway.
-      });
-    });
-    this.#logger.info("draining", {
-      devices: sessions.length,
-      relays: targets.length,
-    });
-    const deadline = Date.now() + timeoutMs;
-    while (this.registry.size > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
-    }
-    this.#logger.info("drained", {
-      moved: sessions.length - this.registry.size,
-      left: this.registry.size,
-    });
-    return sessions.length;
+    return await moveDevicesAway(
+      this.registry,
+      this.#fleetView,
+      this.#logger,
+      timeoutMs,
+    );
   }
 
   /** Every session this relay holds, as DeviceInfo. */
