@@ -39,6 +39,8 @@ const FORGOTTEN_BOUND_MS = RELAY_TTL_SECONDS * 1000 + 1000;
 const TRAFFIC_PAUSE_MS = 10;
 /** A round trip while a relay reconnects to NATS (measured: up to ~0.7 s). */
 const NATS_LOSS_LATENCY_BOUND_MS = 3000;
+/** relay_ttl_seconds while a NATS node dies: above JetStream's election time. */
+const NATS_LOSS_RELAY_TTL_SECONDS = 10;
 
 const CLUSTER_CONFIG = {
   "relay.heartbeat_interval_seconds": HEARTBEAT_SECONDS,
@@ -203,7 +205,13 @@ for (const side of ["controller", "device"] as const) {
     const cluster = await RelayCluster.start(tools.path("nats-server"), {
       relays: 2,
       deviceIds: ids,
-      config: CLUSTER_CONFIG,
+      config: {
+        ...CLUSTER_CONFIG,
+        // Heartbeats stall while JetStream elects a new leader for the
+        // relays' bucket (5 s when the killed node led it): with a TTL
+        // below that a live relay looks dead and its devices unreachable.
+        "relay.cluster.relay_ttl_seconds": NATS_LOSS_RELAY_TTL_SECONDS,
+      },
     });
     const devices: CountingDevice[] = [];
     const callers = new Map<string, RetryingCaller>();

@@ -32,6 +32,13 @@ export class NatsCluster {
   }
 
   /** Client URLs, one per node (nats://127.0.0.1:PORT). */
+  /** The running nodes' process ids (for CPU sampling). */
+  get pids(): number[] {
+    return this.#nodes.flatMap((node) =>
+      node.process ? [node.process.pid] : []
+    );
+  }
+
   get urls(): string[] {
     return this.#nodes.map((node) => node.url);
   }
