@@ -34,6 +34,7 @@ import {
 import { openFleetStore } from "../cluster/open_fleet_store.ts";
 import { FleetDirectory } from "../cluster/fleet_directory.ts";
 import { ClusterRequests } from "../cluster/cluster_requests.ts";
+import { directoryPresence } from "../cluster/directory_presence.ts";
 import { SharedRateLimits } from "../cluster/shared_rate_limits.ts";
 import { RemotePresence } from "../cluster/remote_presence.ts";
 import type { FleetStoreChange } from "../store/fleet_store.ts";
@@ -115,6 +116,8 @@ export async function startRelay(
   const topicAcl = new TopicAcl(config.relay.mqtt.acl);
   // The Drain RPC stops the relay as SIGTERM does (set once it can stop).
   let stopRequested = (_drainTimeoutMs: number) => {};
+  // Presence changes into the fleet directory (set once the core exists).
+  let toDirectory: ((event: PresenceEvent) => void) | undefined;
   const core = new RelayCore({
     config,
     store,
@@ -123,25 +126,7 @@ export async function startRelay(
     logger,
     onPresence: (event) => {
       mqtt?.onPresence(event);
-      const { deviceId, connectionId } = event.session;
-      // A session that moved away is the new holder's entry now.
-      const write = () =>
-        directory?.deviceChanged(
-          deviceId,
-          () => core.deviceInfo(deviceId),
-          () => core.registry.get(deviceId)?.generation,
-        );
-      if (event.type !== "offline" || event.reason !== "moved") {
-        const written = write();
-        // Once the directory names this relay, the old holder hands over;
-        // then this entry is written again, after the old holder's last.
-        if (event.type === "online" && event.movedFrom !== undefined) {
-          const from = event.movedFrom;
-          written?.then(() =>
-            clusterRequests?.sessionMovedHere(deviceId, connectionId, from)
-          ).then(write);
-        }
-      }
+      toDirectory?.(event);
       options.onPresence?.(event);
     },
     onDrainRequested: (timeoutMs) => stopRequested(timeoutMs),
@@ -152,6 +137,11 @@ export async function startRelay(
     tunnels: (context) => new TunnelService(context),
   });
   onClusterChange = (change) => core.applyClusterChange(change);
+  toDirectory = directory && clusterRequests &&
+    directoryPresence(directory, clusterRequests, {
+      deviceInfo: (deviceId) => core.deviceInfo(deviceId),
+      generation: (deviceId) => core.registry.get(deviceId)?.generation,
+    });
   // Per-controller rate limits hold across the cluster, approximately.
   const sharedLimits = fleet.cluster &&
     new SharedRateLimits(
