@@ -52,6 +52,13 @@ export const NATS_SERVER: SystemTool = {
   find: () => executables(["nats-server"]),
 };
 
+/** promtool checks and unit-tests the alert rules (deploy/prometheus/). */
+export const PROMTOOL: SystemTool = {
+  name: "promtool",
+  packages: ["prometheus"],
+  find: () => executables(["promtool"]),
+};
+
 /** python3 with grpcio and a proto compiler, as test/python/controller.py --probe says. */
 export const PYTHON_GRPC: SystemTool = {
   name: "python3-grpcio",
@@ -235,6 +242,7 @@ if (import.meta.main) {
       CHROMIUM,
       PYTHON_GRPC,
       NATS_SERVER,
+      PROMTOOL,
     ]
   ) {
     const found = await tool.find();

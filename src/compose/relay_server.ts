@@ -21,6 +21,7 @@ import { RelayMqtt } from "../mqtt/relay_mqtt.ts";
 import { TopicAcl } from "../mqtt/topic_acl.ts";
 import { mqttTunnelHandler } from "../mqtt/tunnel_mqtt_bridge.ts";
 import { openAuditLog } from "../observability/audit_log.ts";
+import { certificateExpiryGauge } from "../observability/certificate_expiry.ts";
 import { EventLoopLagProbe } from "../observability/event_loop_lag.ts";
 import { healthReport } from "../observability/health_report.ts";
 import { startHealthServer } from "../observability/health_server.ts";
@@ -117,7 +118,7 @@ export async function startRelay(
   // The Drain RPC stops the relay as SIGTERM does (set once it can stop).
   let stopRequested = (_drainTimeoutMs: number) => {};
   // Presence changes into the fleet directory (set once the core exists).
-  let toDirectory: ((event: PresenceEvent) => void) | undefined;
+  let toDirectory: ((event: PresenceEvent) => void) | undefined = undefined;
   const core = new RelayCore({
     config,
     store,
@@ -137,6 +138,7 @@ export async function startRelay(
     tunnels: (context) => new TunnelService(context),
   });
   onClusterChange = (change) => core.applyClusterChange(change);
+  if (tls) certificateExpiryGauge(core.metrics.registry, tls.certPem);
   toDirectory = directory && clusterRequests &&
     directoryPresence(directory, clusterRequests, {
       deviceInfo: (deviceId) => core.deviceInfo(deviceId),
