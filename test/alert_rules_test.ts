@@ -1,9 +1,11 @@
 // The alert rules in deploy/prometheus/: promtool accepts them and their unit
-// tests pass (each alert fires on the series that should raise it), and every
-// metric and label they name is one a running relay really exports.
+// tests pass (each alert fires on the series that should raise it). Every
+// metric and label they and the Grafana dashboard (deploy/grafana/relay.json)
+// name is one a running relay really exports.
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
+import { ExportedMetrics } from "./exported_metrics.ts";
 import { encode, startTestRelay } from "./harness.ts";
 import { PROMTOOL, SystemTools } from "./system_tools.ts";
 
@@ -11,11 +13,9 @@ const RULES_DIR = fileURLToPath(
   new URL("../deploy/prometheus/", import.meta.url),
 );
 const tools = await SystemTools.check(PROMTOOL);
-/** Labels Prometheus adds to every scraped series, not the relay. */
-const TARGET_LABELS = new Set(["instance", "job"]);
-/** Series Prometheus makes itself. */
-const PROMETHEUS_SERIES = new Set(["up"]);
-const HISTOGRAM_SUFFIXES = ["_bucket", "_sum", "_count"];
+const DASHBOARD = fileURLToPath(
+  new URL("../deploy/grafana/relay.json", import.meta.url),
+);
 
 tools.test("alert rules: promtool check rules, test rules and check config (deploy/prometheus.yml) pass", async () => {
   for (
@@ -37,7 +37,7 @@ tools.test("alert rules: promtool check rules, test rules and check config (depl
   }
 });
 
-Deno.test("alert rules: every metric and label they name is exported by a running relay", async () => {
+Deno.test("alert rules and the Grafana dashboard: every metric and label they name is exported by a running relay", async () => {
   const relay = await startTestRelay();
   try {
     // Some traffic, so that labelled series exist too.
@@ -47,76 +47,41 @@ Deno.test("alert rules: every metric and label they name is exported by a runnin
     const response = await fetch(
       `http://127.0.0.1:${relay.relay.healthPort}/metrics`,
     );
-    const exposition = await response.text();
-    const exported = new Set(
-      [...exposition.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap(
-        ([, name, type]) =>
-          type === "histogram"
-            ? [name!, ...HISTOGRAM_SUFFIXES.map((suffix) => name + suffix)]
-            : [name!],
-      ),
+    const exported = new ExportedMetrics(
+      await response.text(),
+      relay.relay.core.metrics.registry,
     );
-    const labelsOf = (name: string): string[] => {
-      const base = HISTOGRAM_SUFFIXES.reduce(
-        (n, suffix) => n.endsWith(suffix) ? n.slice(0, -suffix.length) : n,
-        name,
-      );
-      const metric = relay.relay.core.metrics.registry.getSingleMetric(base) as
-        | { labelNames?: string[] }
-        | undefined;
-      return [
-        ...(metric?.labelNames ?? []),
-        ...(name.endsWith("_bucket") ? ["le"] : []),
-      ];
-    };
-
     const rules = parse(
       await Deno.readTextFile(`${RULES_DIR}/relay_rules.yml`),
     ) as { groups: { rules: { alert: string; expr: string }[] }[] };
-    const problems: string[] = [];
-    let checked = 0;
-    for (const rule of rules.groups.flatMap((group) => group.rules)) {
-      const names: string[] = [];
-      for (
-        const [, name, matchers] of rule.expr.matchAll(
-          /\b([a-z_][a-z0-9_]*)\s*(?:\{([^}]*)\})?/g,
-        )
-      ) {
-        if (!name!.startsWith("relay_") && !PROMETHEUS_SERIES.has(name!)) {
-          continue;
-        }
-        checked++;
-        if (PROMETHEUS_SERIES.has(name!)) continue;
-        names.push(name!);
-        if (!exported.has(name!)) {
-          problems.push(`${rule.alert}: no metric ${name}`);
-          continue;
-        }
-        for (
-          const [, label] of (matchers ?? "").matchAll(
-            /(\w+)\s*(?:=~|!~|!=|=)/g,
-          )
-        ) {
-          if (!TARGET_LABELS.has(label!) && !labelsOf(name!).includes(label!)) {
-            problems.push(`${rule.alert}: ${name} has no label ${label}`);
-          }
-        }
-      }
-      // Labels aggregated by must be on some metric of the expression.
-      for (const [, list] of rule.expr.matchAll(/\bby\s*\(([^)]*)\)/g)) {
-        for (const label of list!.split(",").map((l) => l.trim())) {
-          if (
-            !TARGET_LABELS.has(label) &&
-            !names.some((name) => labelsOf(name).includes(label))
-          ) {
-            problems.push(`${rule.alert}: no metric of it has label ${label}`);
-          }
-        }
-      }
+    const dashboard = JSON.parse(await Deno.readTextFile(DASHBOARD)) as {
+      panels: { title: string; targets: { expr: string }[] }[];
+      templating: { list: { name: string; definition?: string }[] };
+    };
+    const expressions = [
+      ...rules.groups.flatMap((group) =>
+        group.rules.map((rule) => ({ where: rule.alert, expr: rule.expr }))
+      ),
+      ...dashboard.panels.flatMap((panel) =>
+        panel.targets.map((target) => ({
+          where: panel.title,
+          expr: target.expr,
+        }))
+      ),
+      ...dashboard.templating.list.flatMap((variable) =>
+        variable.definition
+          ? [{ where: `$${variable.name}`, expr: variable.definition }]
+          : []
+      ),
+    ];
+    // Every panel queries the relay, and every query names one of its metrics.
+    assert.ok(dashboard.panels.length >= 10);
+    for (const { where, expr } of expressions) {
+      if (where === "RelayDown") continue; // `up` is Prometheus's own
+      assert.ok(ExportedMetrics.namedIn(expr).length > 0, `${where}: ${expr}`);
     }
-    assert.ok(
-      checked >= rules.groups[0]!.rules.length,
-      "metrics found in rules",
+    const problems = expressions.flatMap(({ where, expr }) =>
+      exported.problems(expr).map((problem) => `${where}: ${problem}`)
     );
     assert.deepEqual(problems, []);
   } finally {
