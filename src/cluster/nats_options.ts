@@ -8,7 +8,7 @@ import {
   type NodeConnectionOptions,
 } from "@nats-io/transport-node";
 import type { RelayConfig } from "../config/config_schema.ts";
-import { RelayError } from "../errors/relay_error.ts";
+import { readConfigFile } from "../config/read_config_file.ts";
 
 /** The security part of the NATS connection options. */
 export type NatsSecurity = Pick<
@@ -25,19 +25,19 @@ export async function natsSecurity(
     // Either one makes the client require TLS, whatever the URL's scheme.
     security.tls = {
       ...(ca_path !== ""
-        ? { ca: await readText(ca_path, "relay.cluster.tls.ca_path") }
+        ? { ca: await readConfigFile(ca_path, "relay.cluster.tls.ca_path") }
         : {}),
       ...(cert_path !== ""
         ? {
-          cert: await readText(cert_path, "relay.cluster.tls.cert_path"),
-          key: await readText(key_path, "relay.cluster.tls.key_path"),
+          cert: await readConfigFile(cert_path, "relay.cluster.tls.cert_path"),
+          key: await readConfigFile(key_path, "relay.cluster.tls.key_path"),
         }
         : {}),
     };
   }
   if (cluster.creds_path !== "") {
     const creds = new TextEncoder().encode(
-      await readText(cluster.creds_path, "relay.cluster.creds_path"),
+      await readConfigFile(cluster.creds_path, "relay.cluster.creds_path"),
     );
     security.authenticator = credsAuthenticator(creds);
   } else if (cluster.username !== "") {
@@ -53,15 +53,4 @@ export async function natsSecurity(
 export function redactedServers(servers: readonly string[]): string {
   return servers.map((server) => server.replace(/\/\/[^@/]*@/, "//"))
     .join(", ");
-}
-
-async function readText(path: string, key: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    throw new RelayError(
-      "INVALID_REQUEST",
-      `config key ${key}: cannot read ${path}: ${(error as Error).message}`,
-    );
-  }
 }

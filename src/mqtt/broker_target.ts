@@ -8,6 +8,7 @@ import tls from "node:tls";
 import type { RelayConfig } from "../config/config_schema.ts";
 import { parseHostPort } from "../config/host_port.ts";
 import { RelayError } from "../errors/relay_error.ts";
+import { readConfigFile } from "../config/read_config_file.ts";
 
 export interface BrokerTarget {
   /** The configured URL, for logs and /health. */
@@ -46,12 +47,12 @@ export async function loadBrokerTarget(
     port,
     tls: {
       ...(ca_path !== ""
-        ? { caPem: await readPem(ca_path, "relay.mqtt.tls.ca_path") }
+        ? { caPem: await readConfigFile(ca_path, "relay.mqtt.tls.ca_path") }
         : {}),
       ...(cert_path !== ""
         ? {
-          certPem: await readPem(cert_path, "relay.mqtt.tls.cert_path"),
-          keyPem: await readPem(key_path, "relay.mqtt.tls.key_path"),
+          certPem: await readConfigFile(cert_path, "relay.mqtt.tls.cert_path"),
+          keyPem: await readConfigFile(key_path, "relay.mqtt.tls.key_path"),
         }
         : {}),
     },
@@ -97,15 +98,4 @@ export async function openDenoSocket(target: BrokerTarget): Promise<Deno.Conn> {
       ? { cert: target.tls.certPem, key: target.tls.keyPem }
       : {}),
   });
-}
-
-async function readPem(path: string, key: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    throw new RelayError(
-      "INVALID_REQUEST",
-      `config key ${key}: cannot read ${path}: ${(error as Error).message}`,
-    );
-  }
 }

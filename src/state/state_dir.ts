@@ -5,13 +5,13 @@ import { hostname } from "node:os";
 import type { RelayConfig } from "../config/config_schema.ts";
 import { hostOf, isUnspecifiedHost } from "../config/host_port.ts";
 import { assertStrongSecret } from "../auth/secret_strength.ts";
-import { RelayError } from "../errors/relay_error.ts";
 import { randomBase64Url } from "../store/relay_store.ts";
 import {
   createDevCa,
   expiresInMs,
   issueServerCertificate,
 } from "../tls/dev_pki.ts";
+import { readConfigFile } from "../config/read_config_file.ts";
 
 /** The short-lived dev server certificate is re-issued at start when this close to expiry. */
 const RENEW_BEFORE_MS = 4 * 24 * 60 * 60 * 1000;
@@ -62,11 +62,11 @@ export async function loadOrCreateTls(
 ): Promise<TlsFiles> {
   const tls = config.relay.tls;
   if (tls.cert_path !== "") {
-    const certPem = await readConfigured(tls.cert_path, "relay.tls.cert_path");
-    const keyPem = await readConfigured(tls.key_path, "relay.tls.key_path");
+    const certPem = await readConfigFile(tls.cert_path, "relay.tls.cert_path");
+    const keyPem = await readConfigFile(tls.key_path, "relay.tls.key_path");
     const caPem = tls.ca_path === ""
       ? certPem
-      : await readConfigured(tls.ca_path, "relay.tls.ca_path");
+      : await readConfigFile(tls.ca_path, "relay.tls.ca_path");
     return { certPem, keyPem, caPem };
   }
   if (!await exists(paths.caCert) || !await exists(paths.caKey)) {
@@ -132,18 +132,6 @@ function devHosts(addresses: string[]): string[] {
     if (host !== "" && !isUnspecifiedHost(host)) hosts.add(host);
   }
   return [...hosts];
-}
-
-async function readConfigured(path: string, key: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    throw new RelayError(
-      "INVALID_REQUEST",
-      `config key ${key}: cannot read ${path}`,
-      { cause: error },
-    );
-  }
 }
 
 async function exists(path: string): Promise<boolean> {
