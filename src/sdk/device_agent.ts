@@ -7,18 +7,13 @@
 // answers are kept so a retried request does not run its handler twice.
 import { DeviceE2e } from "../e2e/device_e2e.ts";
 import {
-  type DeviceKeyPair,
   generateDeviceKey,
   loadOrCreateDeviceKeyFile,
   publicKeyMetadata,
 } from "../e2e/device_key.ts";
 import { RelayError } from "../errors/relay_error.ts";
 import { AgentConnection } from "./agent_connection.ts";
-import {
-  AnswerCache,
-  type AnswerCacheLimits,
-  DEFAULT_ANSWER_CACHE_LIMITS,
-} from "./answer_cache.ts";
+import { AnswerCache, DEFAULT_ANSWER_CACHE_LIMITS } from "./answer_cache.ts";
 import {
   backoffDelay,
   type BackoffOptions,
@@ -39,9 +34,8 @@ import {
   TELEMETRY_DEFAULTS,
   telemetryTopic,
 } from "./device_topics.ts";
-import type { DeviceConnector, RelayMoveHint } from "./connector.ts";
+import type { RelayMoveHint } from "./connector.ts";
 import { GrpcCallForwarder } from "./grpc_call_forwarder.ts";
-import type { GrpcTarget } from "./grpc_target.ts";
 import { type DeviceHandler, RequestDispatcher } from "./request_dispatcher.ts";
 
 export {
@@ -54,78 +48,21 @@ import { waitAtMost } from "../limits/deadline.ts";
 /** Relays a moving device tries before it stays where it is. */
 const MOVE_TRIES = 3;
 
-export type AgentState = "connecting" | "connected" | "disconnected" | "closed";
-
 export type { PublishOptions, Qos } from "./publish_outbox.ts";
 export type { AnswerCacheLimits } from "./answer_cache.ts";
 export type { PublishPayload } from "./device_topics.ts";
-
-/** Counters since the agent was created. */
-export interface AgentStats {
-  /** Requests answered (successfully or with an error). */
-  requestsHandled: number;
-  /** Of those, answered with an error. */
-  requestsFailed: number;
-  /** Of those, retries answered without running the handler (cached or joined). */
-  requestsDeduplicated: number;
-  /** Successful registrations (first connect, reconnects, transport moves). */
-  connects: number;
-}
-
-export interface AgentStateDetail {
-  state: AgentState;
-  connectionId: string;
-  resumed: boolean;
-  transport: string;
-  /** Why the last connection ended or was refused. */
-  error?: RelayError;
-}
-
-export interface DeviceAgentOptions {
-  connector: DeviceConnector;
-  deviceId: string;
-  token: string;
-  metadata?: Record<string, string>;
-  /** Used until the relay announces its own interval. */
-  heartbeatIntervalMs?: number;
-  /** How long to wait for the relay's register response. */
-  registerTimeoutMs?: number;
-  backoff?: Partial<BackoffOptions>;
-  /** Handlers running at once; further requests wait. */
-  maxConcurrentHandlers?: number;
-  /** How long close() waits for the relay to see the graceful end (default 1 s). */
-  closeTimeoutMs?: number;
-  /**
-   * The device's long-lived E2E key pair, or the path of its key file
-   * (created with mode 0600 when missing). Default: a new key pair per agent,
-   * which controllers that pinned the previous one will refuse.
-   */
-  e2eKey?: DeviceKeyPair | string;
-  /** Also accept requests that are not end-to-end encrypted (default false). */
-  allowPlaintext?: boolean;
-  /** How far a request's seal time may be from this device's clock (default 5 min). */
-  e2eWindowMs?: number;
-  /** Publications sent and not yet acknowledged by the relay (default 32). */
-  maxUnackedPublishes?: number;
-  /** Publications waiting to be sent, also while disconnected (default 100). */
-  maxQueuedPublishes?: number;
-  /**
-   * The answer cache: a request retried with the same controller id and
-   * sequence number (after a relay restart, a move to another relay, or a
-   * resume) gets the first answer, and its handler does not run again.
-   * Defaults: 10,000 answers, 5 min, 16 MiB; `maxEntries: 0` turns it off.
-   */
-  idempotency?: Partial<AnswerCacheLimits>;
-  /**
-   * The device's own gRPC server (see `grpcTarget()` in mod.ts): controllers
-   * call its methods through the relay unchanged, with the `relay-device-id`
-   * metadata naming this device. The agent forwards each call over its own
-   * tunnel; closing the agent cancels them and closes the target.
-   */
-  grpcTarget?: GrpcTarget;
-  /** Transparent calls served at once (default 256); more get RESOURCE_EXHAUSTED. */
-  maxConcurrentGrpcCalls?: number;
-}
+export type {
+  AgentState,
+  AgentStateDetail,
+  AgentStats,
+  DeviceAgentOptions,
+} from "./device_agent_options.ts";
+import type {
+  AgentState,
+  AgentStateDetail,
+  AgentStats,
+  DeviceAgentOptions,
+} from "./device_agent_options.ts";
 
 export class DeviceAgent {
   readonly #options: DeviceAgentOptions;
