@@ -130,25 +130,34 @@ function failingEarly(
     get ready() {
       return stream.ready;
     },
+    // Plain delegation (no generator, no extra promise once heard): every
+    // message and answer of the device goes through here.
     messages: {
-      async *[Symbol.asyncIterator]() {
-        try {
-          for await (const message of stream.messages) {
-            if (!heard) {
-              heard = true;
-              onHeard();
+      [Symbol.asyncIterator]() {
+        const inner = stream.messages[Symbol.asyncIterator]();
+        return {
+          async next() {
+            try {
+              const result = await inner.next();
+              if (result.done) early();
+              else if (!heard) {
+                heard = true;
+                onHeard();
+              }
+              return result;
+            } catch (error) {
+              early();
+              throw error;
             }
-            yield message;
-          }
-        } catch (error) {
-          early();
-          throw error;
-        }
-        early();
+          },
+          return: (value?: unknown) =>
+            inner.return?.(value) ??
+              Promise.resolve({ done: true as const, value: undefined }),
+        };
       },
     },
     send: (message) =>
-      stream.send(message).catch((error) => {
+      heard ? stream.send(message) : stream.send(message).catch((error) => {
         early();
         throw error;
       }),
