@@ -5,6 +5,7 @@
 // node a client (a relay, by its connection name) is connected to.
 const READY = /Server is ready/;
 const START_TIMEOUT_MS = 10_000;
+const START_ATTEMPTS = 3;
 
 /** A free loopback TCP port (bound, then released for the server to take). */
 function freePort(): number {
@@ -31,7 +32,6 @@ export class NatsCluster {
     this.#dir = dir;
   }
 
-  /** Client URLs, one per node (nats://127.0.0.1:PORT). */
   /** The running nodes' process ids (for CPU sampling). */
   get pids(): number[] {
     return this.#nodes.flatMap((node) =>
@@ -39,15 +39,35 @@ export class NatsCluster {
     );
   }
 
+  /** Client URLs, one per node (nats://127.0.0.1:PORT). */
   get urls(): string[] {
     return this.#nodes.map((node) => node.url);
   }
 
-  /** `extra`: more lines of each node's config (authorization, tls). */
+  /**
+   * `extra`: more lines of each node's config (authorization, tls). A free
+   * port can be taken by another test file between freePort() and the
+   * server's bind (CI saw it once): then the cluster starts again on new ports.
+   */
   static async start(
     binary: string,
     nodes = 3,
     extra: string[] = [],
+  ): Promise<NatsCluster> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await NatsCluster.#startOnce(binary, nodes, extra);
+      } catch (error) {
+        const portTaken = String(error).includes("address already in use");
+        if (!portTaken || attempt === START_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  static async #startOnce(
+    binary: string,
+    nodes: number,
+    extra: string[],
   ): Promise<NatsCluster> {
     const dir = await Deno.makeTempDir({ prefix: "nats-cluster-" });
     const ports = Array.from({ length: nodes }, () => ({
