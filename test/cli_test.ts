@@ -1,75 +1,7 @@
 // The three-terminal quickstart, run as real processes: relay, device agent
 // with --echo, and the controller CLI; then SIGINT/SIGTERM shut them down.
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
-
-const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
-
-function spawn(args: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-}
-
-async function run(
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", MAIN, ...args],
-    env: { NO_COLOR: "1" },
-  }).output();
-  const text = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: text.decode(output.stdout),
-    stderr: text.decode(output.stderr),
-  };
-}
-
-/** Collects a stream's text and resolves `waitFor(pattern)` once it appears. */
-function watch(stream: ReadableStream<Uint8Array>) {
-  let text = "";
-  const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] =
-    [];
-  const done = (async () => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      text += chunk;
-      for (const waiter of [...waiters]) {
-        const match = text.match(waiter.pattern);
-        if (match) {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          waiter.resolve(match);
-        }
-      }
-    }
-  })();
-  return {
-    done,
-    get text() {
-      return text;
-    },
-    waitFor(pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
-      const match = text.match(pattern);
-      if (match) return Promise.resolve(match);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`no ${pattern} in:\n${text}`)),
-          timeoutMs,
-        );
-        waiters.push({
-          pattern,
-          resolve: (m) => {
-            clearTimeout(timer);
-            resolve(m);
-          },
-        });
-      });
-    },
-  };
-}
+import { MAIN, run, spawn, watch } from "./cli_processes.ts";
 
 /** `relay serve` on free loopback ports, its output watched. */
 function serveOnFreePorts(stateDir: string) {

@@ -32,6 +32,8 @@ interface WireRequest {
   payload: string;
   controller_id: string;
   controller_sequence_number: number;
+  /** Absent from relays of an earlier release. */
+  traceparent?: string;
   timeout_ms: number;
 }
 
@@ -106,6 +108,7 @@ export class ClusterRequests implements FleetView {
       payload: Buffer.from(request.payload).toString("base64"),
       controller_id: request.controllerId,
       controller_sequence_number: request.controllerSequenceNumber,
+      traceparent: request.traceparent,
       timeout_ms: request.timeoutMs,
     };
     // Asked again if a NATS node is lost meanwhile (the device's answer
@@ -193,6 +196,7 @@ export class ClusterRequests implements FleetView {
             payload: new Uint8Array(Buffer.from(wire.payload, "base64")),
             controllerId: wire.controller_id,
             controllerSequenceNumber: wire.controller_sequence_number,
+            traceparent: wire.traceparent ?? "",
             timeoutMs: wire.timeout_ms,
           };
         } catch {

@@ -44,6 +44,7 @@ import { GrpcRelayServer } from "../../transports/grpc/grpc_relay_server.ts";
 import { PeerRelayChannels } from "../../transports/grpc/peer_relay_channels.ts";
 import { browserRoutes } from "../../transports/quic/browser_routes.ts";
 import { startQuic } from "./quic_listener.ts";
+import { endLongLivedStreamSpans } from "../observability/stream_spans.ts";
 
 const ADMIN_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
 
@@ -65,6 +66,7 @@ export async function startRelay(
   config: RelayConfig,
   options: StartRelayOptions = {},
 ): Promise<RunningRelay> {
+  endLongLivedStreamSpans();
   const logger = options.logger ??
     new Logger({
       level: config.observability.logging.level,

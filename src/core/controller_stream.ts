@@ -97,7 +97,7 @@ async function answer(
   let response;
   try {
     const principal = await principalFor(message, state, link, deps);
-    response = await deps.router.route(principal, message, link.signal, link);
+    response = await deps.router.route(principal, message, link);
   } catch (error) {
     const relayError = RelayError.from(error);
     deps.metrics.requests.inc({ code: relayError.code });

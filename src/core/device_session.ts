@@ -13,6 +13,8 @@ export interface DeliveryRequest {
   payload: Uint8Array;
   controllerId: string;
   controllerSequenceNumber: number;
+  /** W3C traceparent of the relay's span ("" = none). */
+  traceparent: string;
   /** Unix millis when the controller stops waiting. */
   deadline: number;
 }
@@ -168,6 +170,7 @@ export class DeviceSession {
         controller_id: request.controllerId,
         timeout_ms: timeoutMs,
         controller_sequence_number: request.controllerSequenceNumber,
+        traceparent: request.traceparent,
       },
     }).catch(() => {
       // The link failed: the transport adapter reports the drop, and the

@@ -38,6 +38,7 @@ const request = (controllerSequenceNumber: number): DeliveryRequest => ({
   payload: new Uint8Array([controllerSequenceNumber]),
   controllerId: "ctl-1",
   controllerSequenceNumber,
+  traceparent: "",
   deadline: Date.now() + 5_000,
 });
 

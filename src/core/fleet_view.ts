@@ -49,5 +49,7 @@ export interface RemoteRequest {
   payload: Uint8Array;
   controllerId: string;
   controllerSequenceNumber: number;
+  /** W3C traceparent of the asking relay's span ("" = none). */
+  traceparent: string;
   timeoutMs: number;
 }

@@ -43,6 +43,11 @@ export interface ControllerLink {
   readonly remoteAddress: string;
   /** Bearer token from stream metadata, "" when none was sent. */
   readonly bearerToken: string;
+  /**
+   * W3C traceparent from the stream's metadata ("" when none): the parent of
+   * the stream's requests that carry no traceparent of their own.
+   */
+  readonly traceparent: string;
   readonly messages: AsyncIterable<ControllerMessage>;
   readonly signal: AbortSignal;
   send(response: DeviceResponse): Promise<void>;

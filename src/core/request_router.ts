@@ -11,6 +11,14 @@ import {
   RelayError,
 } from "../errors/relay_error.ts";
 import type { RelayMetrics } from "../observability/relay_metrics.ts";
+import {
+  endSpan,
+  type Span,
+  SpanKind,
+  startSpan,
+  traceparentOf,
+  withSpan,
+} from "../observability/tracing.ts";
 import { validateDeviceId } from "../auth/device_id.ts";
 import type { DeviceRegistry } from "./device_registry.ts";
 import type { Gatekeeper, Peer } from "./gatekeeper.ts";
@@ -40,6 +48,14 @@ export interface RequestRouterOptions {
   fleet?: FleetView;
 }
 
+/** The stream a request came on. */
+export interface RequestOrigin extends Peer {
+  /** Aborted when the stream ends. */
+  readonly signal: AbortSignal;
+  /** The stream's W3C traceparent, for requests that carry none ("" = none). */
+  readonly traceparent: string;
+}
+
 export class RequestRouter {
   readonly #options: RequestRouterOptions;
   #draining = false;
@@ -61,15 +77,23 @@ export class RequestRouter {
   async route(
     principal: ControllerPrincipal,
     message: ControllerMessage,
-    streamSignal: AbortSignal,
-    peer: Peer,
+    origin: RequestOrigin,
   ): Promise<DeviceResponse> {
     const started = performance.now();
     this.#inFlight++;
     this.#options.metrics.inFlightRequests.inc();
+    // Never payloads or tokens: who asks what of whom, and how it went.
+    const span = startSpan("relay.route", SpanKind.SERVER, {
+      "rpc.method": message.method_name,
+      "relay.controller_id": principal.controllerId,
+      "relay.controller_transport": origin.transport,
+    }, message.traceparent || origin.traceparent);
     let response: DeviceResponse;
     try {
-      response = await this.#route(principal, message, streamSignal, peer);
+      response = await withSpan(
+        span,
+        () => this.#route(principal, message, origin, span),
+      );
     } catch (error) {
       response = errorResponse(message, RelayError.from(error));
     } finally {
@@ -84,18 +108,20 @@ export class RequestRouter {
       : "UNKNOWN";
     this.#options.metrics.requests.inc({ code });
     this.#options.metrics.requestDuration.observe({ code }, seconds);
+    endSpan(span, code);
     return response;
   }
 
   async #route(
     principal: ControllerPrincipal,
     message: ControllerMessage,
-    streamSignal: AbortSignal,
-    peer: Peer,
+    origin: RequestOrigin,
+    span: Span | undefined,
   ): Promise<DeviceResponse> {
     const deviceId = message.target_device_id;
     if (deviceId === "") throw invalid("target_device_id is required");
     validateDeviceId(deviceId);
+    span?.setAttribute("relay.device_id", deviceId);
     this.#options.inputLimits.checkMethodName(message.method_name);
     if (message.encrypted_payload.byteLength > this.#options.maxPayloadBytes) {
       throw invalid(`payload exceeds ${this.#options.maxPayloadBytes} bytes`);
@@ -107,13 +133,19 @@ export class RequestRouter {
     try {
       this.#authorize(principal, deviceId, message.method_name);
     } catch (error) {
-      this.#options.gate.denied(peer, principal, error as RelayError, deviceId);
+      this.#options.gate.denied(
+        origin,
+        principal,
+        error as RelayError,
+        deviceId,
+      );
       throw error;
     }
+    span?.addEvent("authorized");
 
     // Sequence number 0 is proto3's "unset": such requests are not deduplicated.
     if (message.sequence_number === 0) {
-      return this.#deliver(principal, message, streamSignal, peer);
+      return this.#deliver(principal, message, origin, span);
     }
     const key = IdempotencyCache.key(
       principal.controllerId,
@@ -123,8 +155,9 @@ export class RequestRouter {
     const { response, outcome } = await this.#options.idempotency.run(
       key,
       requestFingerprint(message),
-      () => this.#deliver(principal, message, streamSignal, peer),
+      () => this.#deliver(principal, message, origin, span),
     );
+    span?.setAttribute("relay.idempotency", outcome);
     if (outcome !== "executed") {
       this.#options.metrics.idempotencyHits.inc({ kind: outcome });
     }
@@ -158,11 +191,11 @@ export class RequestRouter {
   async #deliver(
     principal: ControllerPrincipal,
     message: ControllerMessage,
-    streamSignal: AbortSignal,
-    peer: Peer,
+    origin: RequestOrigin,
+    span: Span | undefined,
   ): Promise<DeviceResponse> {
     this.#options.gate.admitRequest(
-      peer,
+      origin,
       principal,
       message.target_device_id,
       message.encrypted_payload.byteLength,
@@ -176,14 +209,19 @@ export class RequestRouter {
       payload: message.encrypted_payload,
       controllerId: principal.controllerId,
       controllerSequenceNumber: message.sequence_number,
+      traceparent: traceparentOf(span),
     };
     // Not here: maybe on another relay of the cluster.
     const remote = session === undefined
       ? this.#options.fleet?.deliverRemote(
         { deviceId: message.target_device_id, ...request, timeoutMs },
-        streamSignal,
+        origin.signal,
       )
       : undefined;
+    span?.setAttribute(
+      "relay.device_transport",
+      session?.transport || (remote ? "cluster" : "none"),
+    );
     if (session === undefined && remote === undefined) {
       return errorResponse(
         message,
@@ -192,7 +230,8 @@ export class RequestRouter {
     }
     try {
       const data = await (remote ??
-        deliverToSession(session!, request, timeoutMs, streamSignal));
+        deliverToSession(session!, request, timeoutMs, origin.signal));
+      span?.addEvent("device answered");
       this.#options.gate.chargeResponse(
         principal,
         message.target_device_id,

@@ -81,6 +81,7 @@ export function handOverSession(
       payload: request.payload,
       controllerId: request.controllerId,
       controllerSequenceNumber: request.controllerSequenceNumber,
+      traceparent: request.traceparent,
       timeoutMs: Math.max(1, request.deadline - Date.now()),
     }, signal) ??
       Promise.reject(new RelayError("DEVICE_OFFLINE", "device moved"));

@@ -6,6 +6,7 @@
 // than a gap in the log. Records carry metadata only: the record type has no
 // byte fields, and only the known fields are copied out at run time, so a
 // payload passed by mistake is never written.
+import { activeTraceId } from "./tracing.ts";
 import { RelayError } from "../errors/relay_error.ts";
 
 export type AuditEvent =
@@ -213,6 +214,9 @@ function toLine(record: AuditRecord, now: number): Line {
   if (hash !== undefined && /^[0-9a-f]+$/i.test(hash)) {
     line.token_hash = hash.toLowerCase();
   }
+  // Written inside a request's span (traces on): the trace it belongs to.
+  const traceId = activeTraceId();
+  if (traceId !== undefined) line.trace_id = traceId;
   return line;
 }
 

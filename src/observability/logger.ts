@@ -1,5 +1,8 @@
 // Structured logger: one line per event on stderr. Callers pass metadata only;
-// payloads and secrets are never logged.
+// payloads and secrets are never logged. A line written inside a span (traces
+// on) carries its trace_id.
+import { activeTraceId } from "./tracing.ts";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, string | number | boolean | undefined>;
 
@@ -68,12 +71,14 @@ export class Logger {
       msg,
       ...this.#fields,
       ...fields,
+      trace_id: activeTraceId(),
     };
     if (this.#format === "json") {
       this.#write(JSON.stringify(record));
       return;
     }
-    const extras = Object.entries({ ...this.#fields, ...fields })
+    const { ts: _ts, level: _level, msg: _msg, ...extraFields } = record;
+    const extras = Object.entries(extraFields)
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${v}`)
       .join(" ");

@@ -9,6 +9,12 @@ import {
   type SessionE2e,
 } from "../e2e/controller_e2e.ts";
 import { type ErrorCode, RelayError } from "../errors/relay_error.ts";
+import {
+  endSpan,
+  SpanKind,
+  startSpan,
+  traceparentOf,
+} from "../observability/tracing.ts";
 import type {
   ClientStream,
   ControllerConnector,
@@ -18,6 +24,7 @@ import type {
   UnaryGrpcResult,
 } from "./connector.ts";
 import type { MetadataEntry } from "../wire/grpc_call_types.ts";
+import { endLongLivedStreamSpans } from "../observability/stream_spans.ts";
 
 const encoder = new TextEncoder();
 
@@ -102,6 +109,7 @@ export class ControllerClient {
   readonly #e2e: ControllerE2e | undefined;
 
   constructor(options: ControllerClientOptions) {
+    endLongLivedStreamSpans();
     this.#options = options;
     this.#e2e = options.e2e === false ? undefined : new ControllerE2e(
       options.e2e ?? {},
@@ -330,6 +338,12 @@ export class DeviceCallSession {
     if (options.signal?.aborted) {
       return Promise.reject(new RelayError("CANCELLED", "request cancelled"));
     }
+    // The caller's active span (if any) is the parent; the relay's is a child.
+    const span = startSpan("relay.controller.call", SpanKind.CLIENT, {
+      "rpc.method": method,
+      "relay.device_id": this.deviceId,
+    });
+    const traceparent = traceparentOf(span);
     return new Promise<DeviceResponse>((resolve, reject) => {
       let settled = false;
       let opener: PreparedRequest | undefined;
@@ -343,14 +357,15 @@ export class DeviceCallSession {
         this.#forget(sequenceNumber, waiter);
         waiter.reject(new RelayError("CANCELLED", "request cancelled"));
       };
-      const cleanup = () => {
+      const cleanup = (code: string) => {
         settled = true;
         clearTimeout(timer);
         options.signal?.removeEventListener("abort", onAbort);
+        endSpan(span, code);
       };
       const waiter: Waiter = {
         resolve: (response) => {
-          cleanup();
+          cleanup(String(response.error));
           if (opener === undefined) return resolve(response);
           opener.open(response).then(
             resolve,
@@ -358,7 +373,7 @@ export class DeviceCallSession {
           );
         },
         reject: (error) => {
-          cleanup();
+          cleanup(error.code);
           reject(error);
         },
       };
@@ -373,6 +388,7 @@ export class DeviceCallSession {
           sequence_number: sequenceNumber,
           encrypted_payload: bytes,
           timeout_ms: timeoutMs,
+          traceparent,
         }).catch((error) => {
           this.#forget(sequenceNumber, waiter);
           waiter.reject(RelayError.from(error, "UNAVAILABLE"));

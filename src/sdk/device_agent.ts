@@ -63,6 +63,7 @@ import type {
   AgentStats,
   DeviceAgentOptions,
 } from "./device_agent_options.ts";
+import { endLongLivedStreamSpans } from "../observability/stream_spans.ts";
 
 export class DeviceAgent {
   readonly #options: DeviceAgentOptions;
@@ -92,6 +93,7 @@ export class DeviceAgent {
   readonly #grpcCalls: GrpcCallForwarder | undefined;
 
   constructor(options: DeviceAgentOptions) {
+    endLongLivedStreamSpans();
     this.#options = options;
     this.#backoff = {
       initialMs: options.backoff?.initialMs ?? 500,

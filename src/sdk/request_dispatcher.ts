@@ -13,6 +13,12 @@ import {
   requestFingerprint,
 } from "./answer_cache.ts";
 import type { ClientStream, DeviceMessage, RelayMessage } from "./connector.ts";
+import {
+  endSpan,
+  SpanKind,
+  startSpan,
+  withSpan,
+} from "../observability/tracing.ts";
 
 export interface DeviceRequest {
   method: string;
@@ -73,11 +79,18 @@ export class RequestDispatcher {
     session: DispatchSession,
   ): void {
     const { e2e, stream, signal: sessionSignal } = session;
+    // The relay's span is the parent; the handler runs inside this one.
+    const span = startSpan("relay.device.handle", SpanKind.SERVER, {
+      "rpc.method": request.method_name,
+      "relay.device_id": this.#options.deviceId,
+      "relay.controller_id": request.controller_id,
+    }, request.traceparent);
     const reply = (
       payload: Uint8Array,
       error: ErrorCode,
       errorMessage: string,
     ) => {
+      endSpan(span, error);
       this.#options.stats.requestsHandled++;
       if (error !== "OK") this.#options.stats.requestsFailed++;
       return stream.send({
@@ -118,46 +131,49 @@ export class RequestDispatcher {
       )
       : undefined;
     const signal = abort.signal;
-    this.#runHandler(async () => {
-      try {
-        // Refusals (plaintext, tampered, stale) are answered with their
-        // INVALID_REQUEST before any handler sees the request. A replayed
-        // envelope passes here: the answer cache may still answer it.
-        const opened = await e2e.open({
-          deviceId: this.#options.deviceId,
-          controllerId: request.controller_id,
-          method: request.method_name,
-          payload: request.encrypted_payload,
-        }, { acceptReplay: true });
-        const execute = () => this.#execute(handler, request, opened, signal);
-        const sequenceNumber = request.controller_sequence_number;
-        // 0 is proto3's "unset": not deduplicated, as on the relay.
-        const { answer, source } = sequenceNumber === 0
-          ? { answer: await execute(), source: "executed" }
-          : await this.#options.answers.run(
-            AnswerCache.key(request.controller_id, sequenceNumber),
-            requestFingerprint(
-              request.method_name,
-              opened.payload,
-              opened.encrypted,
-            ),
-            execute,
-          );
-        if (source !== "executed") this.#options.stats.requestsDeduplicated++;
-        if (answer.error === "OK") {
-          // Sealed anew for the envelope that asked (a retry has its own).
-          await reply(await opened.seal(answer.payload), "OK", "");
-        } else {
-          await reply(new Uint8Array(0), answer.error, answer.errorMessage);
+    this.#runHandler(() =>
+      withSpan(span, async () => {
+        try {
+          // Refusals (plaintext, tampered, stale) are answered with their
+          // INVALID_REQUEST before any handler sees the request. A replayed
+          // envelope passes here: the answer cache may still answer it.
+          const opened = await e2e.open({
+            deviceId: this.#options.deviceId,
+            controllerId: request.controller_id,
+            method: request.method_name,
+            payload: request.encrypted_payload,
+          }, { acceptReplay: true });
+          const execute = () => this.#execute(handler, request, opened, signal);
+          const sequenceNumber = request.controller_sequence_number;
+          // 0 is proto3's "unset": not deduplicated, as on the relay.
+          const { answer, source } = sequenceNumber === 0
+            ? { answer: await execute(), source: "executed" }
+            : await this.#options.answers.run(
+              AnswerCache.key(request.controller_id, sequenceNumber),
+              requestFingerprint(
+                request.method_name,
+                opened.payload,
+                opened.encrypted,
+              ),
+              execute,
+            );
+          span?.setAttribute("relay.idempotency", source);
+          if (source !== "executed") this.#options.stats.requestsDeduplicated++;
+          if (answer.error === "OK") {
+            // Sealed anew for the envelope that asked (a retry has its own).
+            await reply(await opened.seal(answer.payload), "OK", "");
+          } else {
+            await reply(new Uint8Array(0), answer.error, answer.errorMessage);
+          }
+        } catch (error) {
+          const relayError = asRelayError(error);
+          await reply(new Uint8Array(0), relayError.code, relayError.message);
+        } finally {
+          clearTimeout(timer);
+          sessionSignal.removeEventListener("abort", onSessionEnd);
         }
-      } catch (error) {
-        const relayError = asRelayError(error);
-        await reply(new Uint8Array(0), relayError.code, relayError.message);
-      } finally {
-        clearTimeout(timer);
-        sessionSignal.removeEventListener("abort", onSessionEnd);
-      }
-    });
+      })
+    );
   }
 
   /**

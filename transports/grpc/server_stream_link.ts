@@ -10,6 +10,8 @@ export interface ServerStreamLink<In, Out> {
   readonly transport: "h2";
   readonly remoteAddress: string;
   readonly bearerToken: string;
+  /** W3C traceparent from the call's metadata, "" when none was sent. */
+  readonly traceparent: string;
   readonly messages: AsyncIterable<In>;
   readonly signal: AbortSignal;
   send(message: Out): Promise<void>;
@@ -47,10 +49,12 @@ export function serverStreamLink<In, Out>(
     ? authorization.replace(/^Bearer\s+/i, "")
     : "";
 
+  const traceparent = call.metadata.get("traceparent")[0];
   return {
     transport: "h2",
     remoteAddress: call.getPeer(),
     bearerToken: bearer,
+    traceparent: typeof traceparent === "string" ? traceparent : "",
     messages: streamMessages<In>(call, aborter.signal),
     signal: aborter.signal,
     send(message: Out): Promise<void> {

@@ -23,6 +23,7 @@ export async function serveControllerSession(
     transport: link.transport,
     remoteAddress: base.remoteAddress,
     bearerToken: bearerOf(open),
+    traceparent: "", // QUIC requests carry theirs in ControllerMessage
     messages: link.messages,
     signal: link.signal,
     send: (response) => link.send({ response }),

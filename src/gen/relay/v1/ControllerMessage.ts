@@ -10,6 +10,7 @@ export interface ControllerMessage {
   "sequence_number"?: number | string | Long;
   "encrypted_payload"?: Buffer | Uint8Array | string;
   "timeout_ms"?: number | string | Long;
+  "traceparent"?: string;
 }
 
 export interface ControllerMessage__Output {
@@ -20,4 +21,5 @@ export interface ControllerMessage__Output {
   "sequence_number": number;
   "encrypted_payload": Buffer;
   "timeout_ms": number;
+  "traceparent": string;
 }

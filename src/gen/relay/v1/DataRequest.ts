@@ -10,6 +10,7 @@ export interface DataRequest {
   "controller_id"?: string;
   "timeout_ms"?: number | string | Long;
   "controller_sequence_number"?: number | string | Long;
+  "traceparent"?: string;
 }
 
 export interface DataRequest__Output {
@@ -20,4 +21,5 @@ export interface DataRequest__Output {
   "controller_id": string;
   "timeout_ms": number;
   "controller_sequence_number": number;
+  "traceparent": string;
 }
