@@ -21,6 +21,15 @@ import {
   OTHER_METHODS,
 } from "../observability/grpc_call_metrics.ts";
 import type { Logger } from "../observability/logger.ts";
+import {
+  endSpan,
+  type Span,
+  SpanKind,
+  startSpan,
+  traceparentOf,
+  withSpan,
+} from "../observability/tracing.ts";
+import { traceparentIn, withTraceparent } from "../wire/trace_metadata.ts";
 import { authorizeDeviceCall } from "./device_access.ts";
 import type { DeviceRegistry } from "./device_registry.ts";
 import type { Gatekeeper, Peer } from "./gatekeeper.ts";
@@ -200,16 +209,46 @@ export class GrpcCallRouter {
     deviceId: string,
     link: GrpcCallLink,
   ): Promise<GrpcStatus> {
-    const route = await this.#open(principal, deviceId, link);
+    // The caller's traceparent is the parent; the device's span, our child.
+    const span = startSpan("relay.grpc_call", SpanKind.SERVER, {
+      "rpc.method": link.head.method,
+      "relay.device_id": deviceId,
+      "relay.controller_id": principal.controllerId,
+    }, traceparentIn(link.head.metadata));
+    try {
+      const status = await this.#callTraced(principal, deviceId, link, span);
+      endSpan(span, grpcStatusName(status.code));
+      return status;
+    } catch (error) {
+      endSpan(span, RelayError.from(error).code);
+      throw error;
+    }
+  }
+
+  async #callTraced(
+    principal: ControllerPrincipal,
+    deviceId: string,
+    link: GrpcCallLink,
+    span: Span | undefined,
+  ): Promise<GrpcStatus> {
+    // What goes on names this relay's span as the parent.
+    const head = span === undefined ? link.head : {
+      ...link.head,
+      metadata: withTraceparent(link.head.metadata, traceparentOf(span)),
+    };
+    const route = await this.#open(principal, deviceId, link, head, span);
     if ("holder" in route) {
+      // Inside the span: Deno's HTTP/2 client span, which replaces the
+      // traceparent on the way, is then its child.
       return await forwardGrpcCall(
         link,
-        this.#options.peers!.call({
-          address: route.holder,
-          deviceId,
-          bearerToken: link.bearerToken,
-          head: link.head,
-        }),
+        withSpan(span, () =>
+          this.#options.peers!.call({
+            address: route.holder,
+            deviceId,
+            bearerToken: link.bearerToken,
+            head,
+          })),
       );
     }
     const attached = route;
@@ -248,9 +287,11 @@ export class GrpcCallRouter {
     principal: ControllerPrincipal,
     deviceId: string,
     link: GrpcCallLink,
+    head: GrpcCallHead,
+    span: Span | undefined,
   ): Promise<Route> {
     const options = this.#options;
-    const { method } = link.head;
+    const { method } = head;
     validateDeviceId(deviceId);
     options.inputLimits.checkMethodName(method);
     if (!METHOD_PATH.test(method)) {
@@ -284,6 +325,10 @@ export class GrpcCallRouter {
       throw error;
     }
     const holder = session === undefined ? this.#holderOf(deviceId, link) : "";
+    span?.setAttribute(
+      "relay.device_transport",
+      holder !== "" ? "cluster" : session?.transport || "none",
+    );
     if (holder !== "") return { holder };
     options.gate.admitRequest(link, principal, deviceId, 0);
     const deviceLink = session?.link;
@@ -301,10 +346,10 @@ export class GrpcCallRouter {
     const start = {
       call_id: callId,
       method,
-      metadata: link.head.metadata,
-      timeout_ms: link.head.deadline === undefined
+      metadata: head.metadata,
+      timeout_ms: head.deadline === undefined
         ? 0
-        : Math.max(1, link.head.deadline - Date.now()),
+        : Math.max(1, head.deadline - Date.now()),
       controller_id: principal.controllerId,
     };
     const idle = this.#idle.take(deviceId);

@@ -14,6 +14,14 @@ import type {
   TunnelStream,
 } from "./connector.ts";
 import type { GrpcStatus, GrpcTarget, LocalGrpcCall } from "./grpc_target.ts";
+import { grpcStatusName } from "../errors/grpc_status.ts";
+import {
+  endSpan,
+  SpanKind,
+  startSpan,
+  withSpan,
+} from "../observability/tracing.ts";
+import { traceparentIn } from "../wire/trace_metadata.ts";
 
 export interface GrpcCallForwarderOptions {
   target: GrpcTarget;
@@ -115,17 +123,28 @@ export class GrpcCallForwarder {
     const frames = open.tunnel.messages[Symbol.asyncIterator]();
     let start: GrpcCallStart__Output | undefined = first;
     while (start !== undefined && !this.#closed) {
+      const { method, metadata, timeout_ms } = start;
+      // The relay's span is the parent. The local call starts inside this
+      // span: Deno's HTTP/2 client span for it, and the server's, follow.
+      const span = startSpan("relay.device.grpc_call", SpanKind.SERVER, {
+        "rpc.method": method,
+        "relay.device_id": this.#options.deviceId,
+      }, traceparentIn(metadata));
       const call = this.#active >= this.#maxCalls
         ? refusedCall(
           `device ${this.#options.deviceId} is serving ${this.#maxCalls} calls already`,
         )
-        : this.#options.target.call({
-          method: start.method,
-          metadata: start.metadata,
-          deadline: start.timeout_ms > 0
-            ? Date.now() + start.timeout_ms
-            : undefined,
-        });
+        : withSpan(span, () =>
+          this.#options.target.call({
+            method,
+            metadata,
+            deadline: timeout_ms > 0 ? Date.now() + timeout_ms : undefined,
+          }));
+      if (span !== undefined) {
+        call.status.then((status) =>
+          endSpan(span, grpcStatusName(status.code))
+        );
+      }
       open.call = call;
       this.#active++;
       try {

@@ -1,10 +1,13 @@
-// One controller call makes one trace across three processes with Deno's
-// OpenTelemetry on: `relay ctl call` (the SDK's span), `relay serve` (the
-// relay's routing span) and `relay device --echo` (the handler's span), over
-// each device transport, exported over OTLP/HTTP to a receiver this test runs.
+// One controller call makes one trace across processes with Deno's
+// OpenTelemetry on, exported over OTLP/HTTP to a receiver this test runs:
+// `relay ctl call` (the SDK's span), `relay serve` (the relay's span) and
+// `relay device` (the handler's span), over each device transport; and a
+// transparent call from a plain gRPC client whose traceparent the relay
+// continues.
 import assert from "node:assert/strict";
-import { run, spawn, watch } from "../cli_processes.ts";
+import { run } from "../cli_processes.ts";
 import { OtlpReceiver, type ReceivedSpan } from "./otlp_receiver.ts";
+import { startTracedFleet } from "./traced_fleet.ts";
 
 const SERVER = 2; // OTLP span kinds
 const CLIENT = 3;
@@ -12,89 +15,48 @@ const PAYLOAD = "secret payload 7f3a";
 
 Deno.test("one call, one trace: controller, relay and device spans linked over h2 and QUIC", async () => {
   const receiver = new OtlpReceiver();
-  const stateDir = await Deno.makeTempDir({ prefix: "relay-traces-" });
-  const children: Deno.ChildProcess[] = [];
+  const fleet = await startTracedFleet(receiver);
   try {
-    const relay = spawn([
-      "serve",
-      "--state-dir",
-      stateDir,
-      "--address",
-      "127.0.0.1:0",
-      "--quic-address",
-      "127.0.0.1:0",
-      "--health-address",
-      "127.0.0.1:0",
-    ], receiver.env("relay"));
-    children.push(relay);
-    const relayErr = watch(relay.stderr);
-    watch(relay.stdout);
-    const [, port] = await relayErr.waitFor(
-      /listening on 127\.0\.0\.1:(\d+) \(TLS\)/,
-    );
-    const [, quicPort] = await relayErr.waitFor(
-      /QUIC \(UDP\) on 127\.0\.0\.1:(\d+)/,
-    );
-    const common = [
-      "--state-dir",
-      stateDir,
-      "--relay",
-      `localhost:${port}`,
-      "--quic-relay",
-      `localhost:${quicPort}`,
-    ];
     const devices = { h2: "trace-dev-h2", quic: "trace-dev-quic" };
-    const deviceExits: Promise<void>[] = [];
     for (const [transport, id] of Object.entries(devices)) {
-      const token = await run([
-        "token",
-        "device",
-        "--id",
-        id,
-        "--state-dir",
-        stateDir,
-      ]);
-      assert.equal(token.code, 0, token.stderr);
-      const device = spawn([
-        "device",
-        "--id",
-        id,
-        "--token",
-        token.stdout.trim(),
-        "--echo",
-        "--transport",
-        transport,
-        "--e2e-key",
-        `${stateDir}/${id}.e2e.json`,
-        ...common,
-      ], receiver.env(`device-${transport}`));
-      children.push(device);
-      const deviceErr = watch(device.stderr);
-      watch(device.stdout);
-      await deviceErr.waitFor(new RegExp(`${id}: connected via ${transport}`));
-      deviceExits.push(deviceErr.done);
+      await fleet.startDevice(id, transport, ["--echo"]);
     }
-    for (const id of Object.values(devices)) {
-      const call = await run([
+    const ctl = (...args: string[]) =>
+      run([
         "ctl",
-        "call",
-        id,
-        "echo",
-        "--data",
-        PAYLOAD,
+        ...args,
         "--known-devices",
-        `${stateDir}/known_devices`,
-        ...common,
+        `${fleet.stateDir}/known_devices`,
+        ...fleet.common,
       ], receiver.env("ctl"));
+    for (const id of Object.values(devices)) {
+      const call = await ctl("call", id, "echo", "--data", PAYLOAD);
       assert.equal(call.code, 0, call.stderr);
       assert.equal(call.stdout, PAYLOAD);
     }
-    // Each process exports what it has left when it ends.
-    for (const child of children.reverse()) {
-      child.kill("SIGTERM");
-      assert.equal((await child.status).code, 0);
-    }
-    await Promise.all(deviceExits);
+    // A refusal inside the relay's span: its audit line names the trace.
+    const viewer = await run([
+      "token",
+      "controller",
+      "--id",
+      "trace-viewer",
+      "--role",
+      "viewer",
+      "--project",
+      "default",
+      "--state-dir",
+      fleet.stateDir,
+    ]);
+    const denied = await ctl(
+      "call",
+      devices.h2,
+      "echo",
+      "--token",
+      viewer.stdout.trim(),
+    );
+    assert.match(denied.stderr, /PERMISSION_DENIED/);
+    await fleet.stop();
+
     // Deno's own spans of session streams (node:http2, both ends) end when
     // the stream opens, not when the session does: the h2 device's ended
     // before it was called.
@@ -127,7 +89,8 @@ Deno.test("one call, one trace: controller, relay and device spans linked over h
         receiver.spans,
         (span) =>
           span.name === "relay.controller.call" &&
-          span.attributes["relay.device_id"] === id,
+          span.attributes["relay.device_id"] === id &&
+          span.status !== 2,
       );
       assert.equal(call.service, "ctl");
       assert.equal(call.kind, CLIENT);
@@ -166,14 +129,21 @@ Deno.test("one call, one trace: controller, relay and device spans linked over h
     );
     assert.ok(values.every((value) => !value.includes(PAYLOAD)));
     assert.ok(values.every((value) => !/rd[ct]_|eyJ/.test(value)));
+
+    const refused = only(
+      receiver.spans,
+      (span) =>
+        span.name === "relay.route" &&
+        span.attributes["relay.result_code"] === "PERMISSION_DENIED",
+    );
+    assert.equal(refused.status, 2, "an error status");
+    const audit = (await Deno.readTextFile(`${fleet.stateDir}/audit.log`))
+      .trim().split("\n").map((line) => JSON.parse(line));
+    const denial = audit.find((line) => line.event === "access_denied");
+    assert.equal(denial?.trace_id, refused.traceId);
   } finally {
-    for (const child of children) {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already ended */ }
-    }
+    await fleet.cleanup();
     await receiver.close();
-    await Deno.remove(stateDir, { recursive: true });
   }
 });
 
