@@ -73,8 +73,3 @@ export function activeTraceId(): string | undefined {
     ? spanContext.traceId
     : undefined;
 }
-
-/** The context a W3C traceparent names (for an incoming call's metadata). */
-export function contextOf(traceparent: string): Context {
-  return propagation.extract(ROOT_CONTEXT, { traceparent });
-}
