@@ -77,6 +77,7 @@ async function route() {
           metrics.interval_ms / 1000
         } s · ${metrics.samples.length} of ${metrics.capacity} kept`;
       } catch (error) {
+        if (error.status === undefined) console.error(error); // a bug, not the API
         handleApiError(error);
       }
     };

@@ -3,6 +3,8 @@
 import { h } from "./dom.js";
 
 const SPAN_MS = 15 * 60 * 1000;
+/** A relay that just started shows what it has, over at least this span. */
+const MIN_SPAN_MS = 60 * 1000;
 const WIDTH = 560;
 const HEIGHT = 190;
 const PAD = { left: 48, right: 12, top: 12, bottom: 24 };
@@ -17,13 +19,21 @@ const COLORS = [
 
 /** The four charts, from the samples (oldest first). */
 export function renderCharts(container, samples, now = Date.now()) {
+  const first = samples[0]?.at ?? now;
+  const span = Math.min(SPAN_MS, Math.max(MIN_SPAN_MS, now - first));
   const transports = [
     ...new Set(samples.flatMap((s) => Object.keys(s.devicesByTransport))),
   ].sort();
   container.replaceChildren(
-    chart("chart-requests", "Requests / s", [
-      series("requests/s", samples, (s) => s.requestsPerSecond),
-    ], now),
+    chart(
+      "chart-requests",
+      "Requests / s",
+      [
+        series("requests/s", samples, (s) => s.requestsPerSecond),
+      ],
+      now,
+      span,
+    ),
     chart(
       "chart-errors",
       "Errors / s (answers other than OK)",
@@ -31,20 +41,27 @@ export function renderCharts(container, samples, now = Date.now()) {
         series("errors/s", samples, (s) => s.errorsPerSecond),
       ],
       now,
+      span,
       { colors: ["#cf222e"] },
     ),
-    chart("chart-latency", "Latency (ms)", [
-      series(
-        "p50",
-        samples,
-        (s) => s.p50Seconds === null ? null : s.p50Seconds * 1000,
-      ),
-      series(
-        "p99",
-        samples,
-        (s) => s.p99Seconds === null ? null : s.p99Seconds * 1000,
-      ),
-    ], now),
+    chart(
+      "chart-latency",
+      "Latency (ms)",
+      [
+        series(
+          "p50",
+          samples,
+          (s) => s.p50Seconds === null ? null : s.p50Seconds * 1000,
+        ),
+        series(
+          "p99",
+          samples,
+          (s) => s.p99Seconds === null ? null : s.p99Seconds * 1000,
+        ),
+      ],
+      now,
+      span,
+    ),
     chart(
       "chart-devices",
       "Devices by transport",
@@ -52,6 +69,7 @@ export function renderCharts(container, samples, now = Date.now()) {
         series(transport, samples, (s) => s.devicesByTransport[transport] ?? 0)
       ),
       now,
+      span,
       { integer: true },
     ),
   );
@@ -66,6 +84,7 @@ function chart(
   title,
   lines,
   now,
+  span,
   { colors = COLORS, integer = false } = {},
 ) {
   const values = lines.flatMap((l) => l.points.map((p) => p.value)).filter((
@@ -73,7 +92,7 @@ function chart(
   ) => v !== null);
   const max = niceMax(Math.max(0, ...values), integer);
   const x = (at) =>
-    PAD.left + (WIDTH - PAD.left - PAD.right) * (1 - (now - at) / SPAN_MS);
+    PAD.left + (WIDTH - PAD.left - PAD.right) * (1 - (now - at) / span);
   const y = (v) => PAD.top + (HEIGHT - PAD.top - PAD.bottom) * (1 - v / max);
   const grid = [0, 0.5, 1].map((f) => {
     const v = max * f;
@@ -88,21 +107,21 @@ function chart(
       ),
     );
   });
-  const ticks = [15, 10, 5, 0].map((minutes) =>
+  const ticks = [1, 2 / 3, 1 / 3, 0].map((fraction) =>
     h(
       "text",
       {
-        x: x(now - minutes * 60_000),
+        x: x(now - fraction * span),
         y: HEIGHT - 6,
         "text-anchor": "middle",
         class: "tick",
       },
-      minutes === 0 ? "now" : `−${minutes} min`,
+      fraction === 0 ? "now" : `−${ago(fraction * span)}`,
     )
   );
   const paths = lines.map((line, i) =>
     h("path", {
-      d: pathOf(line.points.filter((p) => now - p.at <= SPAN_MS), x, y),
+      d: pathOf(line.points.filter((p) => now - p.at <= span), x, y),
       stroke: colors[i % colors.length],
       fill: "none",
       "stroke-width": 2,
@@ -156,6 +175,14 @@ function pathOf(points, x, y) {
     pen = "L";
   }
   return d.trim() || "M0,0";
+}
+
+/** "15 min", "40 s" */
+function ago(ms) {
+  const seconds = Math.round(ms / 1000);
+  return seconds >= 60 && seconds % 60 === 0
+    ? `${seconds / 60} min`
+    : `${seconds} s`;
 }
 
 function niceMax(value, integer) {

@@ -98,11 +98,26 @@ function fleetRow(row, now) {
     h(
       "td",
       {},
-      Object.entries(row.metadata).map(([key, value]) =>
+      labels(row.metadata).map(([key, value]) =>
         h("span", { class: "label" }, `${key}=${value}`)
       ),
     ),
+    h(
+      "td",
+      {},
+      row.metadata["e2e.x25519"]
+        ? h("span", {
+          class: "tag",
+          title: "the device published an end-to-end encryption key",
+        }, "yes")
+        : "—",
+    ),
   );
+}
+
+/** Labels worth a chip: the E2E public key has its own column. */
+function labels(metadata) {
+  return Object.entries(metadata).filter(([key]) => !key.startsWith("e2e."));
 }
 
 function haystack(row) {
