@@ -168,10 +168,7 @@ export class OperatorConsole {
         return jsonResponse(result, httpStatusOfAnswer(result.code));
       }
       default:
-        return this.#device(
-          principal,
-          decodeURIComponent(path.slice("devices/".length)),
-        );
+        return this.#device(principal, deviceIdOf(path));
     }
   }
 
@@ -205,6 +202,18 @@ export class OperatorConsole {
     return visibleDevices(this.#options.localDevices(), NO_FILTER, {
       principal,
       remote: this.#options.remoteDevices(),
+    });
+  }
+}
+
+/** The device id of "devices/<id>" (percent-encoded by the page). */
+function deviceIdOf(path: string): string {
+  try {
+    return decodeURIComponent(path.slice("devices/".length));
+  } catch (error) {
+    throw new RelayError("INVALID_REQUEST", "malformed device id in the path", {
+      source: "downstream",
+      cause: error,
     });
   }
 }
