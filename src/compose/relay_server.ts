@@ -4,6 +4,7 @@
 // the tunnel service and the health/metrics server. The CLI's `serve` and
 // embedders (mod.ts) both start a relay here.
 import { hostname } from "node:os";
+import { MethodPolicy } from "../auth/access_policy.ts";
 import { mintControllerToken } from "../auth/controller_auth.ts";
 import { loadJwtKeys } from "../auth/jwt_keys.ts";
 import type { RunningRelay } from "../cli/wiring.ts";
@@ -40,6 +41,10 @@ import { SharedRateLimits } from "../cluster/shared_rate_limits.ts";
 import { RemotePresence } from "../cluster/remote_presence.ts";
 import type { FleetStoreChange } from "../store/fleet_store.ts";
 import { TunnelService } from "../tunnel/tunnel_service.ts";
+import {
+  CONSOLE_PREFIX,
+  OperatorConsole,
+} from "../console/operator_console.ts";
 import { GrpcRelayServer } from "../../transports/grpc/grpc_relay_server.ts";
 import { PeerRelayChannels } from "../../transports/grpc/peer_relay_channels.ts";
 import { browserRoutes } from "../../transports/quic/browser_routes.ts";
@@ -121,6 +126,8 @@ export async function startRelay(
   let stopRequested = (_drainTimeoutMs: number) => {};
   // Presence changes into the fleet directory (set once the core exists).
   let toDirectory: ((event: PresenceEvent) => void) | undefined = undefined;
+  // ... and into the operator console's live views (set once it exists).
+  let toConsole: ((event: PresenceEvent) => void) | undefined = undefined;
   const core = new RelayCore({
     config,
     store,
@@ -130,6 +137,7 @@ export async function startRelay(
     onPresence: (event) => {
       mqtt?.onPresence(event);
       toDirectory?.(event);
+      toConsole?.(event);
       options.onPresence?.(event);
     },
     onDrainRequested: (timeoutMs) => stopRequested(timeoutMs),
@@ -239,6 +247,28 @@ export async function startRelay(
 
   const startedAt = Date.now();
   const health = config.observability.health;
+  const operatorConsole = health.enabled && config.observability.console.enabled
+    ? new OperatorConsole({
+      relayId: config.relay.id,
+      auth: core.auth,
+      gate: core.gate,
+      router: core.router,
+      methodPolicy: new MethodPolicy(config.relay.auth.roles),
+      localDevices: () => core.localDevices(),
+      remoteDevices: () => clusterRequests?.remoteDevices() ?? [],
+      deviceProject: (deviceId) =>
+        core.registry.get(deviceId)?.project ??
+          store.getDevice(deviceId)?.project,
+      registry: core.metrics.registry,
+      sampleIntervalMs: config.observability.console.sample_interval_seconds *
+        1000,
+      maxPayloadBytes: config.relay.request.max_payload_bytes,
+    })
+    : undefined;
+  if (operatorConsole) {
+    toConsole = (event) => operatorConsole.onPresence(event);
+    cleanups.push(() => operatorConsole.close());
+  }
   const healthListen = parseHostPort(health.address);
   const healthServer = health.enabled
     ? await startHealthServer({
@@ -246,6 +276,15 @@ export async function startRelay(
       port: healthListen.port,
       healthPath: health.path,
       metrics: core.metrics.registry,
+      // The operator console (its page and JSON API, GET and POST).
+      ...(operatorConsole
+        ? {
+          prefixes: {
+            [CONSOLE_PREFIX]: (request, info) =>
+              operatorConsole.handle(request, info),
+          },
+        }
+        : {}),
       // The WebTransport demo page and browser client (when QUIC listens).
       ...(quic.address && tls
         ? {
@@ -337,6 +376,8 @@ export async function startRelay(
         peerRelays?.close();
         await quic.server?.close();
         lagProbe?.close();
+        // Its live streams end first: the server waits for open responses.
+        operatorConsole?.close();
         await healthServer?.shutdown();
         clusterRequests?.close();
         sharedLimits?.close();

@@ -280,6 +280,12 @@ export const configSchema = z.strictObject({
       address: address.default("0.0.0.0:8080"),
       path: z.string().startsWith("/").default("/health"),
     }).prefault({}),
+    /** The operator console at /console/ on the health port (docs/console.md). */
+    console: z.strictObject({
+      enabled: z.boolean().default(true),
+      /** How often the 15-minute charts take a sample (180 samples kept at 5 s). */
+      sample_interval_seconds: z.number().positive().max(60).default(5),
+    }).prefault({}),
   }).prefault({}),
 }).superRefine((config, ctx) => {
   const { presence, request } = config.relay;

@@ -21,11 +21,27 @@ export function listOnlineDevices(
   request: ListOnlineDevicesRequest,
   { principal, relayAddress, remote = [] }: DeviceListing,
 ): DeviceInfo[] {
+  return visibleDevices(
+    sessions.map((session) => deviceInfo(session, relayAddress)),
+    request,
+    { principal, remote },
+  );
+}
+
+/**
+ * The same listing from this relay's devices already as DeviceInfo (what
+ * RelayCore.localDevices() returns), for the operator console.
+ */
+export function visibleDevices(
+  local: readonly DeviceInfo[],
+  request: Pick<ListOnlineDevicesRequest, "region_filter" | "label_filter">,
+  { principal, remote = [] }: Omit<DeviceListing, "relayAddress">,
+): DeviceInfo[] {
   const labels = Object.entries(request.label_filter);
-  const local = new Set(sessions.map((session) => session.deviceId));
+  const localIds = new Set(local.map((info) => info.device_id ?? ""));
   return [
-    ...sessions.map((session) => deviceInfo(session, relayAddress)),
-    ...remote.filter((info) => !local.has(info.device_id ?? "")),
+    ...local,
+    ...remote.filter((info) => !localIds.has(info.device_id ?? "")),
   ]
     .filter((info) => canSee(principal, info.project ?? ""))
     .filter((info) =>

@@ -56,8 +56,19 @@ export interface RequestOrigin extends Peer {
   readonly traceparent: string;
 }
 
+/** An answered request as observers see it: metadata only, never the payload. */
+export interface AnsweredRequest {
+  deviceId: string;
+  method: string;
+  controllerId: string;
+  /** The response's code ("UNKNOWN" for one this relay does not know). */
+  code: string;
+  errorMessage: string;
+}
+
 export class RequestRouter {
   readonly #options: RequestRouterOptions;
+  readonly #answerListeners: ((answer: AnsweredRequest) => void)[] = [];
   #draining = false;
   #inFlight = 0;
 
@@ -67,6 +78,11 @@ export class RequestRouter {
 
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  /** Tells `listener` of every answer (the operator console's per-device errors). */
+  onAnswer(listener: (answer: AnsweredRequest) => void): void {
+    this.#answerListeners.push(listener);
   }
 
   /** Refuses new requests with UNAVAILABLE; in-flight ones continue. */
@@ -109,6 +125,15 @@ export class RequestRouter {
     this.#options.metrics.requests.inc({ code });
     this.#options.metrics.requestDuration.observe({ code }, seconds);
     endSpan(span, code);
+    for (const listener of this.#answerListeners) {
+      listener({
+        deviceId: message.target_device_id,
+        method: message.method_name,
+        controllerId: principal.controllerId,
+        code,
+        errorMessage: response.error_message,
+      });
+    }
     return response;
   }
 

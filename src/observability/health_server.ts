@@ -19,7 +19,18 @@ export interface HealthServerOptions {
   metrics: Registry;
   /** More GET routes by exact path (the WebTransport demo page and its assets). */
   routes?: Record<string, () => Response | Promise<Response>>;
+  /**
+   * Handlers of every path under a prefix, any method (the operator console
+   * under "/console/"); the prefix ends with "/", and the bare prefix
+   * without it redirects there.
+   */
+  prefixes?: Record<string, PrefixHandler>;
 }
+
+export type PrefixHandler = (
+  request: Request,
+  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+) => Response | Promise<Response>;
 
 export interface HealthServer {
   readonly port: number;
@@ -37,7 +48,7 @@ export function startHealthServer(
         onListen: ({ port }) =>
           resolve({ port, shutdown: () => server.shutdown() }),
         onError: () => new Response("internal error", { status: 500 }),
-      }, async (request) => {
+      }, async (request, info) => {
         const path = new URL(request.url).pathname;
         if (path === options.healthPath) {
           const report = options.report();
@@ -56,6 +67,15 @@ export function startHealthServer(
         const route = options.routes?.[path];
         if (route !== undefined && request.method === "GET") {
           return await route();
+        }
+        for (const [prefix, handle] of Object.entries(options.prefixes ?? {})) {
+          if (path.startsWith(prefix)) return await handle(request, info);
+          if (path === prefix.slice(0, -1)) {
+            return new Response(null, {
+              status: 308,
+              headers: { location: prefix },
+            });
+          }
         }
         return new Response("not found\n", { status: 404 });
       });

@@ -7,7 +7,6 @@
 // nothing is carried; the cost is one boolean test per request.
 import {
   type Attributes,
-  type Context,
   context,
   isSpanContextValid,
   propagation,

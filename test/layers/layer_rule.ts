@@ -28,6 +28,7 @@ export const LAYERS: Layer[] = [
       "src/mqtt",
       "src/tunnel",
       "src/cluster",
+      "src/console",
       "src/state",
     ],
     sideways: true,
