@@ -1,7 +1,12 @@
 // `relay ctl`: the controller CLI (ls, call, grpc, call-many, revoke, watch,
 // drain; `relay drain` is the same as `relay ctl drain`).
 import { join } from "node:path";
-import { E2E_METADATA_KEY, publicKeyFromMetadata } from "../e2e/device_key.ts";
+import {
+  type DeviceKeyPair,
+  E2E_METADATA_PREFIX,
+  loadOrCreateDeviceKeyFile,
+  publicKeyFromMetadata,
+} from "../e2e/device_key.ts";
 import { fingerprint } from "../e2e/hpke_suite.ts";
 import { KnownDevicesFile } from "../e2e/known_devices_file.ts";
 import type { ControllerE2eOptions } from "../e2e/controller_e2e.ts";
@@ -30,6 +35,7 @@ import {
 } from "./ctl_grpc.ts";
 
 const DEFAULT_KNOWN_DEVICES = join(".relay-ctl", "known_devices");
+const DEFAULT_CONTROLLER_KEY = join(".relay-ctl", "controller.e2e.json");
 
 export const DRAIN_USAGE =
   `relay drain [--timeout 30s] [--wait] [--relay HOST:PORT] [--token ADMIN_JWT]
@@ -39,10 +45,13 @@ export const DRAIN_USAGE =
   --wait: return only once the relay has stopped answering`;
 
 export const CTL_USAGE =
-  `relay ctl <ls|call|grpc|call-many|revoke|watch|drain> [options]
+  `relay ctl <ls|call|grpc|call-many|revoke|watch|drain|key> [options]
   ls [--region R] [--label KEY=VALUE]... [--json]
   call DEVICE METHOD [--data TEXT | --data-file FILE] [--timeout 30s]
        [--pin SHA256:...] [--known-devices FILE] [--no-tofu] [--plaintext]
+       [--e2e-key FILE]
+  key [--e2e-key FILE]   print this controller's key fingerprint (for a device's
+                         --trusted-controllers file), creating the key if needed
 ${CTL_GRPC_USAGE}
   revoke --target TOKEN|SHA256|jti:ID [--device] [--reason TEXT]
 ${WATCH_USAGE}
@@ -52,6 +61,8 @@ call, end-to-end encryption (on by default):
   --known-devices FILE   keys trusted so far, per device (default ${DEFAULT_KNOWN_DEVICES})
   --no-tofu              refuse a device that is neither pinned nor in the known devices
   --plaintext            send the payload unencrypted (readable by the relay)
+  --e2e-key FILE         this controller's key pair, which devices may require (JWK, mode
+                         0600; created when missing; default ${DEFAULT_CONTROLLER_KEY})
 common:
   --token JWT            controller token (default: env RELAY_TOKEN, else <state-dir>/admin.token)
 ${CLIENT_USAGE}`;
@@ -83,12 +94,14 @@ export async function ctlCommand(
     "no-tofu": { type: "boolean" },
     plaintext: { type: "boolean" },
     wait: { type: "boolean" },
+    "e2e-key": { type: "string" },
     ...CTL_GRPC_OPTIONS,
   });
+  if (action === "key") return await printControllerKey(parsed);
   const client = new ControllerClient({
     connector: wiring.controllerConnector(await clientTransport(parsed)),
     token: await controllerToken(parsed),
-    e2e: action === "call" ? e2eOptions(parsed) : false,
+    e2e: action === "call" ? await e2eOptions(parsed) : false,
   });
   try {
     switch (action) {
@@ -115,8 +128,25 @@ export async function ctlCommand(
   }
 }
 
-/** Pins and the known-devices file (TOFU, like SSH's known_hosts) for `call`. */
-function e2eOptions(parsed: Parsed): ControllerE2eOptions | false {
+/** This controller's key file: loaded, or created and announced. */
+async function controllerKey(parsed: Parsed): Promise<DeviceKeyPair> {
+  const path = stringFlag(parsed, "e2e-key") ?? DEFAULT_CONTROLLER_KEY;
+  const { key, created } = await loadOrCreateDeviceKeyFile(path);
+  if (created) {
+    console.error(`e2e: created controller key ${key.fingerprint} in ${path}`);
+  }
+  return key;
+}
+
+async function printControllerKey(parsed: Parsed): Promise<number> {
+  console.log((await controllerKey(parsed)).fingerprint);
+  return 0;
+}
+
+/** Pins, the known-devices file (TOFU, like SSH's known_hosts) and this controller's key, for `call`. */
+async function e2eOptions(
+  parsed: Parsed,
+): Promise<ControllerE2eOptions | false> {
   if (parsed.values.plaintext === true) return false;
   const path = stringFlag(parsed, "known-devices") ?? DEFAULT_KNOWN_DEVICES;
   const deviceId = parsed.positionals[0];
@@ -124,6 +154,7 @@ function e2eOptions(parsed: Parsed): ControllerE2eOptions | false {
   return {
     ...(pin && deviceId ? { pins: { [deviceId]: pin } } : {}),
     knownKeys: new KnownDevicesFile(path),
+    key: await controllerKey(parsed),
     trustOnFirstUse: parsed.values["no-tofu"] !== true,
     onFirstUse: (id, key) =>
       console.error(
@@ -197,7 +228,7 @@ function formatTable(devices: DeviceInfo[], fingerprints: string[]): string {
       // Takes transparent gRPC calls (relay device --grpc-target).
       device.grpc_target ? "yes" : "no",
       Object.entries(device.metadata)
-        .filter(([key]) => key !== E2E_METADATA_KEY)
+        .filter(([key]) => !key.startsWith(E2E_METADATA_PREFIX))
         .map(([k, v]) => `${k}=${v}`).join(","),
     ]);
   }

@@ -1,4 +1,5 @@
 // `relay device`: the device agent as a command.
+import { readTrustedControllers } from "../e2e/trusted_controllers_file.ts";
 import { join } from "node:path";
 import { loadOrCreateDeviceKeyFile } from "../e2e/device_key.ts";
 import { RelayError } from "../errors/relay_error.ts";
@@ -36,6 +37,9 @@ export const DEVICE_USAGE =
   --e2e-key FILE         the device's end-to-end encryption key pair (JWK, mode 0600;
                          created when missing; default .relay-device/<id>.e2e.json)
   --allow-plaintext      also accept requests that are not end-to-end encrypted
+  --trusted-controllers FILE
+                         accept only requests sealed with these controller keys: lines of
+                         "<controller-id or *> SHA256:..." (relay ctl key prints a controller's)
   --grpc-target HOST:PORT
                          the device's own gRPC server: controllers call its methods
                          through the relay unchanged (relay-device-id metadata names
@@ -71,6 +75,7 @@ export async function deviceCommand(
     echo: { type: "boolean" },
     "e2e-key": { type: "string" },
     "allow-plaintext": { type: "boolean" },
+    "trusted-controllers": { type: "string" },
     status: { type: "string" },
     "telemetry-interval": { type: "string" },
     "mqtt-listen": { type: "string" },
@@ -101,6 +106,15 @@ export async function deviceCommand(
       created ? "created" : "from"
     } ${keyPath})${allowPlaintext ? "; plaintext requests accepted too" : ""}`,
   );
+  const trustedPath = stringFlag(parsed, "trusted-controllers");
+  const trustedControllers = trustedPath === undefined
+    ? undefined
+    : await readTrustedControllers(trustedPath);
+  if (trustedControllers !== undefined) {
+    console.error(
+      `device ${deviceId}: accepts requests from ${trustedControllers.size} trusted controller key(s) only (${trustedPath})`,
+    );
+  }
   const connector = wiring.deviceConnector(await clientTransport(parsed));
   const grpcTarget = await grpcTargetOf(parsed, wiring);
   if (grpcTarget) {
@@ -115,6 +129,7 @@ export async function deviceCommand(
     metadata: keyValues(parsed, "metadata"),
     e2eKey: key,
     allowPlaintext,
+    ...(trustedControllers ? { trustedControllers } : {}),
     idempotency,
     ...(grpcTarget ? { grpcTarget } : {}),
   });

@@ -1,35 +1,64 @@
 // The controller SDK's side of end-to-end encryption: finds each device's
 // public key in ListOnlineDevices metadata, checks it against the pins or the
-// known keys, seals requests to it and opens the responses.
+// known keys, seals requests to it and opens the responses. A device that
+// opens session envelopes (metadata e2e.versions has 2) gets one session per
+// ConnectToDevice session, authenticated with this controller's key and
+// renewed every REKEY_AFTER_MS; older devices get per-request envelopes.
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { decodeJwt } from "jose";
 import { RelayError } from "../errors/relay_error.ts";
 import type { DeviceInfo__Output as DeviceInfo } from "../gen/relay/v1/DeviceInfo.ts";
 import type { DeviceResponse__Output as DeviceResponse } from "../gen/relay/v1/DeviceResponse.ts";
-import { E2E_METADATA_KEY, publicKeyFromMetadata } from "./device_key.ts";
+import {
+  type DeviceKeyPair,
+  E2E_METADATA_KEY,
+  generateDeviceKey,
+  opensSessions,
+  publicKeyFromMetadata,
+} from "./device_key.ts";
+import { NEW_SESSION_HINT } from "./device_sessions.ts";
 import {
   KEY_UNKNOWN_PROBE,
   type SealedRequest,
   sealRequest,
 } from "./envelope.ts";
+import { SenderSession } from "./session_envelope.ts";
 import { KeyPinning, type KeyPinningOptions } from "./key_pinning.ts";
 import { withDeadline } from "../limits/deadline.ts";
 
 export interface ControllerE2eOptions extends KeyPinningOptions {
   /** The controller id the relay stamps on requests (default: the token's `sub`). */
   controllerId?: string;
+  /**
+   * This controller's key pair: devices that trust only known controller
+   * keys check it (default: a new key for this client).
+   */
+  key?: DeviceKeyPair;
+}
+
+/** A device's trusted key, and whether it opens session envelopes. */
+export interface DeviceKeyInfo {
+  publicKey: Uint8Array;
+  sessions: boolean;
 }
 
 /** Sealed requests kept per session for retries with an explicit sequence number. */
 const RETRY_ENTRIES = 1024;
+
+/**
+ * A session is renewed after this long: well inside a device's replay window
+ * (5 minutes by default), whose lifetime for a session is twice that window.
+ */
+export const REKEY_AFTER_MS = 60_000;
 
 export class ControllerE2e {
   readonly #pinning: KeyPinning;
   readonly #listDevices: () => Promise<DeviceInfo[]>;
   readonly #token: string;
   readonly #lookupTimeoutMs: number;
-  readonly #keys = new Map<string, Promise<Uint8Array | undefined>>();
+  readonly #keys = new Map<string, Promise<DeviceKeyInfo | undefined>>();
+  readonly #key: Promise<DeviceKeyPair>;
   #controllerId: string | undefined;
 
   constructor(
@@ -43,6 +72,14 @@ export class ControllerE2e {
     this.#lookupTimeoutMs = lookupTimeoutMs;
     this.#listDevices = listDevices;
     this.#controllerId = options.controllerId;
+    this.#key = options.key
+      ? Promise.resolve(options.key)
+      : generateDeviceKey();
+  }
+
+  /** The key pair sessions are authenticated with. */
+  controllerKey(): Promise<DeviceKeyPair> {
+    return this.#key;
   }
 
   /**
@@ -50,7 +87,7 @@ export class ControllerE2e {
    * list the device (offline, unknown or not accessible). Throws RelayError
    * when the device advertises no key or one that is not trusted.
    */
-  deviceKey(deviceId: string): Promise<Uint8Array | undefined> {
+  deviceKey(deviceId: string): Promise<DeviceKeyInfo | undefined> {
     let pending = this.#keys.get(deviceId);
     if (pending === undefined) {
       pending = this.#resolve(deviceId);
@@ -65,7 +102,7 @@ export class ControllerE2e {
   }
 
   /** Drops the remembered key, so the next request looks it up (and checks it) again. */
-  forget(deviceId: string, only?: Promise<Uint8Array | undefined>): void {
+  forget(deviceId: string, only?: Promise<DeviceKeyInfo | undefined>): void {
     if (only === undefined || this.#keys.get(deviceId) === only) {
       this.#keys.delete(deviceId);
     }
@@ -94,7 +131,7 @@ export class ControllerE2e {
     return new SessionE2e(this, deviceId);
   }
 
-  async #resolve(deviceId: string): Promise<Uint8Array | undefined> {
+  async #resolve(deviceId: string): Promise<DeviceKeyInfo | undefined> {
     // Bounded: a lookup that never answers would hold every later call.
     const devices = await withDeadline(
       this.#listDevices(),
@@ -119,7 +156,7 @@ export class ControllerE2e {
       );
     }
     await this.#pinning.verify(deviceId, key);
-    return key;
+    return { publicKey: key, sessions: opensSessions(device.metadata) };
   }
 }
 
@@ -140,6 +177,9 @@ export class SessionE2e {
   readonly #e2e: ControllerE2e;
   readonly #deviceId: string;
   readonly #retries = new Map<number, RetryEntry>();
+  #session:
+    | { deviceKey: Uint8Array; session: Promise<SenderSession> }
+    | undefined;
 
   constructor(e2e: ControllerE2e, deviceId: string) {
     this.#e2e = e2e;
@@ -192,11 +232,40 @@ export class SessionE2e {
   ): Promise<SealedRequest | undefined> {
     const key = await this.#e2e.deviceKey(this.#deviceId);
     if (key === undefined) return undefined;
-    return await sealRequest(key, {
+    if (key.sessions) {
+      return await (await this.#currentSession(key.publicKey)).seal(
+        method,
+        payload,
+      );
+    }
+    return await sealRequest(key.publicKey, {
       deviceId: this.#deviceId,
       controllerId: this.#e2e.controllerId(),
       method,
     }, payload);
+  }
+
+  /** The session to seal with: set up on first use, renewed when old or re-keyed. */
+  async #currentSession(deviceKey: Uint8Array): Promise<SenderSession> {
+    const current = this.#session;
+    if (current !== undefined && sameBytes(current.deviceKey, deviceKey)) {
+      const session = await current.session.catch(() => undefined);
+      if (session && Date.now() - session.createdAt < REKEY_AFTER_MS) {
+        return session;
+      }
+      if (this.#session !== current) return this.#currentSession(deviceKey);
+    }
+    const next = {
+      deviceKey,
+      session: this.#e2e.controllerKey().then((controllerKey) =>
+        SenderSession.create(deviceKey, controllerKey, {
+          deviceId: this.#deviceId,
+          controllerId: this.#e2e.controllerId(),
+        })
+      ),
+    };
+    this.#session = next;
+    return await next.session;
   }
 
   #prepared(
@@ -255,9 +324,26 @@ export class SessionE2e {
       const entry = this.#retries.get(sequenceNumber);
       if (entry !== undefined) this.#drop(sequenceNumber, entry);
     }
+    // The device refused the session (it restarted, or it is too old): the
+    // next request sets up a new one.
+    if (isSessionRefusal(response)) {
+      this.#session = undefined;
+      return;
+    }
     // The device could not open it: its key may have changed; look again.
     if (response.error_message.startsWith("e2e: request rejected")) {
       this.#e2e.forget(this.#deviceId);
+      this.#session = undefined;
     }
   }
+}
+
+/** The device refused the request's session, not the request: send it again in a new one. */
+export function isSessionRefusal(response: DeviceResponse): boolean {
+  return response.error_message.startsWith("e2e: request rejected") &&
+    response.error_message.endsWith(NEW_SESSION_HINT);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
 }

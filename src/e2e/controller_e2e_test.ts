@@ -4,8 +4,18 @@ import { RelayError } from "../errors/relay_error.ts";
 import type { DeviceInfo__Output as DeviceInfo } from "../gen/relay/v1/DeviceInfo.ts";
 import type { DeviceResponse__Output as DeviceResponse } from "../gen/relay/v1/DeviceResponse.ts";
 import { ControllerE2e } from "./controller_e2e.ts";
-import { generateDeviceKey, publicKeyMetadata } from "./device_key.ts";
+import {
+  type DeviceKeyPair,
+  E2E_METADATA_KEY,
+  generateDeviceKey,
+  publicKeyMetadata,
+} from "./device_key.ts";
 import { envelopeKind, KEY_UNKNOWN_PROBE, openRequest } from "./envelope.ts";
+
+/** What a device of the previous release advertises: its key, no versions. */
+function versionOneMetadata(key: DeviceKeyPair): Record<string, string> {
+  return { [E2E_METADATA_KEY]: publicKeyMetadata(key)[E2E_METADATA_KEY]! };
+}
 
 function info(deviceId: string, metadata: Record<string, string>): DeviceInfo {
   return { device_id: deviceId, metadata } as unknown as DeviceInfo;
@@ -30,7 +40,7 @@ Deno.test("seals to the listed key, looks it up once, opens the answer", async (
   let lookups = 0;
   const e2e = new ControllerE2e({ controllerId: "ops-1" }, "", () => {
     lookups++;
-    return Promise.resolve([info("dev-1", publicKeyMetadata(key))]);
+    return Promise.resolve([info("dev-1", versionOneMetadata(key))]);
   });
   const session = e2e.session("dev-1");
   const prepared = await session.prepare("echo", new TextEncoder().encode("x"));
@@ -81,7 +91,7 @@ Deno.test("explicit sequence numbers reuse the envelope for the same request", a
   const e2e = new ControllerE2e(
     { controllerId: "ops-1" },
     "",
-    () => Promise.resolve([info("dev-1", publicKeyMetadata(key))]),
+    () => Promise.resolve([info("dev-1", versionOneMetadata(key))]),
   );
   const session = e2e.session("dev-1");
   const payload = new TextEncoder().encode("same");
@@ -112,7 +122,7 @@ Deno.test("the controller id comes from the token's sub, a lookup is bounded", a
   const e2e = new ControllerE2e(
     {},
     `eyJhbGciOiJIUzI1NiJ9.${claims}.sig`,
-    () => Promise.resolve([info("dev-1", publicKeyMetadata(key))]),
+    () => Promise.resolve([info("dev-1", versionOneMetadata(key))]),
   );
   assert.equal(e2e.controllerId(), "ops-7");
   assert.throws(

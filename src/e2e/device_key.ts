@@ -11,8 +11,12 @@ import {
   utf8,
 } from "./hpke_suite.ts";
 
+/** Prefix of the register metadata keys of end-to-end encryption (not labels). */
+export const E2E_METADATA_PREFIX = "e2e.";
 /** Register metadata key carrying base64url(raw X25519 public key). */
 export const E2E_METADATA_KEY = "e2e.x25519";
+/** Register metadata key listing the envelope versions a device opens ("1,2"). */
+export const E2E_VERSIONS_METADATA_KEY = "e2e.versions";
 
 export interface DeviceKeyPair {
   /** Raw X25519 public key (32 bytes). */
@@ -131,9 +135,17 @@ export async function loadOrCreateDeviceKeyFile(
   }
 }
 
-/** The metadata entry a device advertises its public key with. */
+/** The metadata entries a device advertises its public key and envelope versions with. */
 export function publicKeyMetadata(key: DeviceKeyPair): Record<string, string> {
-  return { [E2E_METADATA_KEY]: toBase64Url(key.publicKey) };
+  return {
+    [E2E_METADATA_KEY]: toBase64Url(key.publicKey),
+    [E2E_VERSIONS_METADATA_KEY]: "1,2",
+  };
+}
+
+/** Whether a device says it opens session envelopes (version 2). */
+export function opensSessions(metadata: Record<string, string>): boolean {
+  return (metadata[E2E_VERSIONS_METADATA_KEY] ?? "").split(",").includes("2");
 }
 
 /**

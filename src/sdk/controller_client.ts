@@ -5,6 +5,7 @@
 import {
   ControllerE2e,
   type ControllerE2eOptions,
+  isSessionRefusal,
   type PreparedRequest,
   type SessionE2e,
 } from "../e2e/controller_e2e.ts";
@@ -329,6 +330,16 @@ export class DeviceCallSession {
     payload: Uint8Array,
     options: CallOptions = {},
   ): Promise<DeviceResponse> {
+    return this.#request(method, payload, options, true);
+  }
+
+  /** `mayResend`: a request the device refused for its E2E session goes again, once, in a new one. */
+  #request(
+    method: string,
+    payload: Uint8Array,
+    options: CallOptions,
+    mayResend: boolean,
+  ): Promise<DeviceResponse> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (this.#closed) {
       return Promise.reject(new RelayError("CANCELLED", "session is closed"));
@@ -368,7 +379,17 @@ export class DeviceCallSession {
           cleanup(String(response.error));
           if (opener === undefined) return resolve(response);
           opener.open(response).then(
-            resolve,
+            (opened) =>
+              mayResend && isSessionRefusal(opened)
+                ? resolve(
+                  this.#request(
+                    method,
+                    payload,
+                    { ...options, sequenceNumber },
+                    false,
+                  ),
+                )
+                : resolve(opened),
             (error) => reject(RelayError.from(error, "INTERNAL_ERROR")),
           );
         },

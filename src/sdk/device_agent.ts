@@ -203,6 +203,7 @@ export class DeviceAgent {
       return new DeviceE2e({
         key,
         allowPlaintext: this.#options.allowPlaintext ?? false,
+        trustedControllers: this.#options.trustedControllers,
         ...(this.#options.e2eWindowMs === undefined
           ? {}
           : { windowMs: this.#options.e2eWindowMs }),

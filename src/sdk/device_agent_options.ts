@@ -1,5 +1,6 @@
 // What a DeviceAgent is given and what it reports: its options, its
 // connection states and its counters (the agent itself: device_agent.ts).
+import type { TrustedControllers } from "../e2e/device_sessions.ts";
 import type { DeviceKeyPair } from "../e2e/device_key.ts";
 import type { RelayError } from "../errors/relay_error.ts";
 import type { AnswerCacheLimits } from "./answer_cache.ts";
@@ -54,6 +55,13 @@ export interface DeviceAgentOptions {
   allowPlaintext?: boolean;
   /** How far a request's seal time may be from this device's clock (default 5 min). */
   e2eWindowMs?: number;
+  /**
+   * Accept requests only from these controller keys (fingerprint to the
+   * controller ids allowed to use it, or "*"); session envelopes only, as the
+   * per-request envelope does not authenticate its sender. Default: any
+   * controller key. See readTrustedControllers for the file form.
+   */
+  trustedControllers?: TrustedControllers;
   /** Publications sent and not yet acknowledged by the relay (default 32). */
   maxUnackedPublishes?: number;
   /** Publications waiting to be sent, also while disconnected (default 100). */

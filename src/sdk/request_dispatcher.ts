@@ -28,6 +28,11 @@ export interface DeviceRequest {
   sequenceNumber: number;
   /** True when the request came end-to-end encrypted (false only with allowPlaintext). */
   encrypted: boolean;
+  /**
+   * Fingerprint ("SHA256:...") of the controller key that sealed it, when it
+   * came in a session envelope (the sender authenticated); else undefined.
+   */
+  controllerKey?: string | undefined;
   /** Aborted at the controller's deadline or when the agent closes. */
   signal: AbortSignal;
 }
@@ -200,6 +205,7 @@ export class RequestDispatcher {
         controllerId: request.controller_id,
         sequenceNumber: request.controller_sequence_number,
         encrypted: opened.encrypted,
+        controllerKey: opened.controllerKey,
         signal,
       });
       return { payload, error: "OK", errorMessage: "" };
