@@ -58,7 +58,13 @@ Deno.test("quickstart: serve, device --echo, ctl ls/call, token, graceful stop",
     const keyFile = `${stateDir}/device/cli-dev.e2e.json`;
     const knownDevices = `${stateDir}/ctl/known_devices`;
     const ctl = (...args: string[]) =>
-      run(["ctl", ...args, ...common, "--known-devices", knownDevices]);
+      run([
+        "ctl",
+        ...args,
+        ...common,
+        ...["--known-devices", knownDevices],
+        ...["--e2e-key", `${stateDir}/ctl/controller.e2e.json`],
+      ]);
     device = spawn([
       "device",
       "--id",

@@ -10,6 +10,17 @@ import { startNginxGrpcProxy } from "./nginx_proxy.ts";
 import { RelayProcess } from "./relay_process.ts";
 
 export type EchoTarget = "h2" | "quic" | "direct" | "nginx";
+/** The reference targets that do not go through the relay. */
+const REFERENCES = new Set(["direct", "nginx"]);
+
+export interface EchoTargetsOptions {
+  relayConfig?: Record<string, unknown>;
+  /**
+   * Also a session with end-to-end encryption to each echo device, as targets
+   * "h2+e2e" and "quic+e2e"; and no references (direct, nginx).
+   */
+  e2e?: boolean;
+}
 const TRANSPORTS = ["h2", "quic"] as const;
 const worker = (name: string) => new URL(name, import.meta.url).pathname;
 
@@ -71,8 +82,9 @@ export async function startEchoDevice(
 
 export async function startEchoTargets(
   progress: (text: string) => void,
-  relayConfig: Record<string, unknown> = {},
+  options: EchoTargetsOptions = {},
 ): Promise<EchoTargets> {
+  const relayConfig = options.relayConfig ?? {};
   const cleanup = new CleanupStack();
   try {
     progress("starting the relay process");
@@ -89,6 +101,18 @@ export async function startEchoTargets(
       const { device, spec } = await startEchoDevice(relay, transport);
       cleanup.defer(() => device.close());
       specs.push(spec);
+      if (options.e2e) {
+        specs.push({ ...spec, name: `${transport}+e2e`, e2e: true });
+      }
+    }
+    if (options.e2e) {
+      return {
+        relay,
+        specs,
+        caFile,
+        missing: {},
+        close: () => cleanup.closeAll(),
+      };
     }
     progress("starting the direct echo server process");
     const direct = new WorkerProcess(
@@ -139,10 +163,11 @@ export async function startEchoTargets(
 }
 
 export interface ClientRun {
-  results: Partial<Record<EchoTarget, LoadResult>>;
-  errors: Partial<Record<EchoTarget, string>>;
+  /** By target name (EchoTarget, or "h2+e2e" and "quic+e2e"). */
+  results: Partial<Record<string, LoadResult>>;
+  errors: Partial<Record<string, string>>;
   /** Relay CPU (share of one core) while each relay target was measured. */
-  relayCores: Partial<Record<EchoTarget, number>>;
+  relayCores: Partial<Record<string, number>>;
 }
 
 /** Runs echo_client_worker.ts over every target; see its usage for `args`. */
@@ -187,11 +212,10 @@ export async function runEchoClient(
       "the result",
     );
     await pending;
-    const relayCores: Partial<Record<EchoTarget, number>> = {};
-    for (const transport of TRANSPORTS) {
-      const total = cpu[transport];
-      if (total && total.wallMs > 0) {
-        relayCores[transport] = total.seconds / (total.wallMs / 1000);
+    const relayCores: Partial<Record<string, number>> = {};
+    for (const [target, total] of Object.entries(cpu)) {
+      if (!REFERENCES.has(target) && total.wallMs > 0) {
+        relayCores[target] = total.seconds / (total.wallMs / 1000);
       }
     }
     return {

@@ -9,6 +9,7 @@ import { loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { CleanupStack, closeOnSignals } from "../cleanup_stack.ts";
 import { type ClusterSizes, runCluster } from "./cluster_scenario.ts";
+import { type E2eOptions, runE2e } from "./e2e_scenario.ts";
 import { sourceRevision } from "../source_revision.ts";
 import {
   raiseUdpReceiveBuffers,
@@ -41,6 +42,7 @@ interface Profile {
   storm: StormSizes;
   hop: { count: number; warmup: number };
   stream: { durationMs: number; window: number; payloadKiB: number };
+  e2e: Omit<E2eOptions, "progress">;
   soak: SoakSizes;
   transparent: Omit<TransparentOptions, "progress">;
   cluster: ClusterSizes;
@@ -82,6 +84,7 @@ const PROFILES: Record<string, Profile> = {
     storm: { devices: 1_000, devicesPerProcess: 500, downMs: 1_000 },
     hop: { count: 1_000, warmup: 200 },
     stream: { durationMs: 4_000, window: 16, payloadKiB: 64 },
+    e2e: { durationMs: 4_000, window: 64, payloads: [64, 1024] },
     soak: soakSizes(40_000, 140_000),
     transparent: {
       count: 1_000,
@@ -114,6 +117,7 @@ const PROFILES: Record<string, Profile> = {
     storm: { devices: 5_000, devicesPerProcess: 500, downMs: 1_000 },
     hop: { count: 5_000, warmup: 500 },
     stream: { durationMs: 12_000, window: 16, payloadKiB: 64 },
+    e2e: { durationMs: 10_000, window: 64, payloads: [64, 1024] },
     soak: soakSizes(60_000, 540_000),
     transparent: {
       count: 5_000,
@@ -136,6 +140,7 @@ const SCENARIOS = [
   "fleet",
   "hop",
   "stream",
+  "e2e",
   "transparent",
   "storm",
   "soak",
@@ -236,6 +241,11 @@ async function main(): Promise<number> {
     if (only.has("stream")) {
       await attempt("single stream", async () => {
         scenarios.push(await runSingleStream({ ...profile.stream, progress }));
+      });
+    }
+    if (only.has("e2e")) {
+      await attempt("e2e", async () => {
+        scenarios.push(await runE2e({ ...profile.e2e, progress }));
       });
     }
     if (only.has("transparent")) {

@@ -31,7 +31,7 @@ export async function runHopLatency(
   const notes: string[] = [];
   const targets = await startEchoTargets(
     (text) => options.progress(`hop latency: ${text}`),
-    options.relayConfig,
+    options.relayConfig ? { relayConfig: options.relayConfig } : {},
   );
   let run;
   try {

@@ -32,7 +32,9 @@ export async function runSingleStream(
   const payloadBytes = options.payloadKiB * 1024;
   const progress = (text: string) => options.progress(`single stream: ${text}`);
   const notes: string[] = [];
-  const targets = await startEchoTargets(progress, options.relayConfig);
+  const targets = await startEchoTargets(progress, {
+    ...(options.relayConfig ? { relayConfig: options.relayConfig } : {}),
+  });
   let run;
   try {
     run = await runEchoClient(

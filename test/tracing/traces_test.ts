@@ -27,6 +27,8 @@ Deno.test("one call, one trace: controller, relay and device spans linked over h
         ...args,
         "--known-devices",
         `${fleet.stateDir}/known_devices`,
+        "--e2e-key",
+        `${fleet.stateDir}/ctl.e2e.json`,
         ...fleet.common,
       ], receiver.env("ctl"));
     for (const id of Object.values(devices)) {
