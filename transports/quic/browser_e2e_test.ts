@@ -164,3 +164,50 @@ Deno.test("the controller id is the token's sub", () => {
     message: /pass controllerId/,
   });
 });
+
+Deno.test("a device session's envelope session is kept for 60 s, then renewed; a stale-session refusal renews it at once", async () => {
+  const device = await generateDeviceKey();
+  const e2e = new ControllerE2e(
+    { knownKeys: new MemoryKnownKeys(), controllerId: "ctl-1" },
+    "",
+    () =>
+      Promise.resolve([{
+        device_id: "dev-1",
+        metadata: {
+          "e2e.x25519": toBase64Url(device.publicKey),
+          "e2e.versions": "1,2",
+        },
+      }]),
+  );
+  const session = e2e.session("dev-1");
+  const enc = async () =>
+    toBase64Url(
+      parseSessionRequest(
+        (await session.prepare("echo", utf8("x"))).payload,
+      ).enc,
+    );
+  const realNow = Date.now;
+  let offset = 0;
+  Date.now = () => realNow() + offset;
+  try {
+    const first = await enc();
+    assert.equal(await enc(), first);
+    offset = 61_000;
+    const renewed = await enc();
+    assert.notEqual(renewed, first);
+    assert.equal(await enc(), renewed);
+    // The device refuses the session as stale: the next request is in a new one.
+    const prepared = await session.prepare("echo", utf8("x"));
+    await assert.rejects(
+      prepared.open({
+        error: "INVALID_REQUEST",
+        error_message:
+          "e2e: request rejected: stale session (...); the controller starts a new one",
+      }),
+      { code: "INVALID_REQUEST" },
+    );
+    assert.notEqual(await enc(), renewed);
+  } finally {
+    Date.now = realNow;
+  }
+});
