@@ -140,7 +140,7 @@ export class ControllerE2e {
         );
       }
     }
-    this.#options = options;
+    this.#options = { ...options }; // controllerId is filled in below
     this.#pins = new Map(Object.entries(options.pins ?? {}));
     this.#known = options.knownKeys ?? defaultKnownKeys();
     this.#token = token;
@@ -148,6 +148,8 @@ export class ControllerE2e {
     this.#key = options.key
       ? controllerKeyFrom(options.key)
       : generateControllerKey();
+    // Reported to whoever needs the key (every sealed call), not unhandled.
+    this.#key.catch(() => undefined);
   }
 
   /** This page's key pair (the HPKE sender key), with its fingerprint. */
