@@ -30,7 +30,8 @@ COPY transports/ transports/
 #   at run time (import.meta.url), so the file must be embedded explicitly;
 #   so do the WebTransport demo routes (transports/quic/browser_routes.ts):
 #   the page and browser client in transports/quic/browser/, and the
-#   protobufjs browser build they serve.
+#   protobufjs browser build and @hpke/core and @hpke/common ES modules they
+#   serve (transports/quic/browser_packages.ts).
 # --exclude: npm:bintrees (prom-client -> tdigest -> bintrees) ships a 2 MB
 #   test fixture that makes `deno compile` 2.9.6 overflow its stack.
 RUN if [ -n "${DENORT_BIN}" ]; then export DENORT_BIN; else unset DENORT_BIN; fi \
@@ -38,6 +39,8 @@ RUN if [ -n "${DENORT_BIN}" ]; then export DENORT_BIN; else unset DENORT_BIN; fi
       --include proto/relay/v1/relay.proto \
       --include transports/quic/browser/ \
       --include node_modules/.deno/protobufjs@7.6.6/node_modules/protobufjs/dist/protobuf.min.js \
+      --include node_modules/.deno/@hpke+core@1.9.0/node_modules/@hpke/core/esm/ \
+      --include node_modules/.deno/@hpke+common@1.10.1/node_modules/@hpke/common/esm/ \
       --exclude node_modules/.deno/bintrees@1.0.2/node_modules/bintrees/test \
       --exclude node_modules/.deno/playwright-core@1.65.1 \
       --output dist/relay src/main.ts \

@@ -3,7 +3,8 @@
 // relay's HTTP port, pins the relay's short-lived ECDSA certificate with
 // serverCertificateHashes, lists devices and calls an echo device.
 import assert from "node:assert/strict";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
+import { clearStatus, launchChromium, waitForStatus } from "./chromium_page.ts";
 import { startTestRelay } from "./harness.ts";
 import { CHROMIUM, SystemTools } from "./system_tools.ts";
 
@@ -35,7 +36,7 @@ tools.test({
         id: "stranger",
         projects: ["other"],
       });
-      context = await launchChromium(profile);
+      context = await launchChromium(tools.path("chromium"), profile, WAIT_MS);
       const page = context.pages()[0] ?? await context.newPage();
       page.setDefaultTimeout(WAIT_MS);
       const consoleLines: string[] = [];
@@ -157,38 +158,3 @@ tools.test({
     }
   },
 });
-
-/** Chromium with a fresh profile (Playwright passes it as --user-data-dir). */
-function launchChromium(profile: string): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(profile, {
-    executablePath: tools.path("chromium"),
-    headless: true, // adds --headless
-    timeout: WAIT_MS,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      // No --disable-quic: WebTransport runs over QUIC.
-    ],
-  });
-}
-
-/** Waits until the page's status line matches. */
-async function waitForStatus(page: Page, pattern: RegExp): Promise<void> {
-  try {
-    await page.locator("#status", { hasText: pattern }).waitFor();
-  } catch (error) {
-    const text = await page.textContent("#status").catch(() => "?");
-    throw new Error(`status never matched ${pattern}; it says "${text}"`, {
-      cause: error,
-    });
-  }
-}
-
-/** Clears the status line, so the next wait sees the next action's outcome. */
-async function clearStatus(page: Page): Promise<void> {
-  await page.evaluate('document.getElementById("status").textContent = ""');
-}

@@ -1,12 +1,14 @@
 // HTTP routes for browser controllers, served on the relay's health port:
 // the WebTransport demo page, the browser client modules, protobufjs and
-// relay.proto (parsed by the browser at run time), and /webtransport, which
+// relay.proto (parsed by the browser at run time), the end-to-end modules
+// and the @hpke packages they import, and /webtransport, which
 // tells the page where the QUIC listener is and which certificate to pin.
 import "reflect-metadata"; // @peculiar/x509 needs the Reflect metadata API
 import * as x509 from "@peculiar/x509";
 import { createRequire } from "node:module";
 import { formatHostPort, parseHostPort } from "../../src/config/host_port.ts";
 import { certificateSha256 } from "../../src/tls/dev_pki.ts";
+import { browserPackageRoutes, type Routes } from "./browser_packages.ts";
 
 export interface BrowserRoutesOptions {
   /** host:port of the QUIC listener as browsers should dial it, e.g. "localhost:50052". */
@@ -15,7 +17,7 @@ export interface BrowserRoutesOptions {
   serverCertPem: string;
 }
 
-export type Routes = Record<string, () => Response | Promise<Response>>;
+export type { Routes };
 
 /** serverCertificateHashes only accepts certificates valid for at most 14 days. */
 const MAX_PINNABLE_VALIDITY_MS = 14 * 24 * 60 * 60 * 1000;
@@ -42,6 +44,13 @@ export function browserRoutes(options: BrowserRoutesOptions): Routes {
     ),
     // The codec table and framing the relay itself imports.
     "/demo/relay_wire.js": file(here("./browser/relay_wire.js"), JAVASCRIPT),
+    ...Object.fromEntries(
+      ["relay_client_error.js", "e2e_controller.js", "e2e_session.js"].map((
+        name,
+      ) => [`/demo/${name}`, file(here(`./browser/${name}`), JAVASCRIPT)]),
+    ),
+    // @hpke/core and @hpke/common (e2e_session.js imports them).
+    ...browserPackageRoutes((path) => file(path, JAVASCRIPT)),
     "/demo/protobuf.min.js": file(protobufjs, JAVASCRIPT),
     "/demo/relay.proto": file(
       here("../../proto/relay/v1/relay.proto"),

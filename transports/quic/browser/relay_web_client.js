@@ -13,27 +13,21 @@
 //   const devices = await relay.listDevices({ region: "eu" });
 //   const session = relay.openSession("device-1");
 //   const bytes = await session.call("echo", payload, { timeoutMs: 5000 });
+//
+// Requests are end-to-end encrypted (envelope version 2, docs/e2e.md) by
+// ./e2e_controller.js: the device's key from ListOnlineDevices, pinned or
+// trusted on first use; this page's own key authenticates its sessions.
 
 import { FRAME_HEADER_BYTES, relayCodecs } from "./relay_wire.js";
+import { RelayClientError } from "./relay_client_error.js";
+import { ControllerE2e, isSessionRefusal } from "./e2e_controller.js";
+
+export { RelayClientError };
 
 const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** Grace on top of the relay's deadline, so the relay's answer normally wins. */
 const LOCAL_DEADLINE_GRACE_MS = 1000;
-
-/** An error with the relay's code (relay.v1 ErrorCode name, e.g. "UNAUTHORIZED"). */
-export class RelayClientError extends Error {
-  /**
-   * @param {string} code
-   * @param {string} message
-   * @param {{ cause?: unknown }} [options]
-   */
-  constructor(code, message, options) {
-    super(message, options);
-    this.name = "RelayClientError";
-    this.code = code;
-  }
-}
 
 /**
  * Opens a WebTransport session to the relay.
@@ -44,18 +38,32 @@ export class RelayClientError extends Error {
  *   protobuf?: any,
  *   protoUrl?: string | URL,
  *   maxFrameBytes?: number,
- * }} options `certificateHash`: SHA-256 of the server certificate (bytes or
- *   base64) for serverCertificateHashes; omit it for a publicly trusted one.
+ * } & import("./e2e_controller.js").E2eOptions} options `certificateHash`:
+ *   SHA-256 of the server certificate (bytes or base64) for
+ *   serverCertificateHashes; omit it for a publicly trusted one.
+ *   End to end: `key` (this page's X25519 key pair, default a new
+ *   non-extractable one), `pins` (device id -> "SHA256:..."), `knownKeys`
+ *   (default localStorage), `trustOnFirstUse` (default true), `onFirstUse`,
+ *   `controllerId` (default the token's `sub`), `plaintext` (allow plaintext
+ *   to devices that cannot open envelope version 2; default false).
  */
 export async function connectRelay(options) {
+  // Bad pins or key fail here, before anything is opened.
+  const e2e = new ControllerE2e(
+    options,
+    options.token,
+    () => relay.listDevices(),
+  );
   const [types, transport] = await Promise.all([
     loadTypes(options),
     openTransport(options),
   ]);
-  return new RelayConnection(transport, types, {
+  const relay = new RelayConnection(transport, types, {
     token: options.token,
     maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    e2e,
   });
+  return relay;
 }
 
 async function openTransport({ url, certificateHash }) {
@@ -149,6 +157,31 @@ class RelayConnection {
   }
 
   /**
+   * This page's end-to-end key: `{ publicKey, fingerprint }` (a device's
+   * --trusted-controllers file lists the fingerprint).
+   * @returns {Promise<{ publicKey: Uint8Array, fingerprint: string }>}
+   */
+  async controllerKey() {
+    const { publicKey, fingerprint } = await this.#options.e2e.controllerKey();
+    return { publicKey, fingerprint };
+  }
+
+  /**
+   * The key requests to `deviceId` are sealed to, once checked against the
+   * pins or known keys: `{ fingerprint }`, `{ plaintext: true }` (allowed
+   * for a device that cannot open version 2), or undefined when the relay
+   * does not list the device. Throws RelayClientError for an untrusted key.
+   * @param {string} deviceId
+   */
+  async deviceKey(deviceId) {
+    const key = await this.#options.e2e.deviceKey(deviceId);
+    if (key === undefined) return undefined;
+    return key.plaintext
+      ? { plaintext: true }
+      : { fingerprint: key.fingerprint };
+  }
+
+  /**
    * ConnectToDevice: a session of pipelined calls to one device.
    * @param {string} deviceId
    */
@@ -157,7 +190,10 @@ class RelayConnection {
       this.#openStream("CONNECT_TO_DEVICE"),
       deviceId,
       this.#types,
-      () => this.#sessions.delete(session),
+      {
+        e2e: this.#options.e2e.session(deviceId),
+        onClose: () => this.#sessions.delete(session),
+      },
     );
     this.#sessions.add(session);
     return session;
@@ -308,16 +344,18 @@ class DeviceSession {
   #stream;
   #deviceId;
   #types;
+  #e2e;
   #onClose;
   #waiting = new Map();
   #nextSequence = Math.floor(Math.random() * 2 ** 52);
   #failure;
   #closed = false;
 
-  constructor(stream, deviceId, types, onClose) {
+  constructor(stream, deviceId, types, { e2e, onClose }) {
     this.#stream = stream;
     this.#deviceId = deviceId;
     this.#types = types;
+    this.#e2e = e2e;
     this.#onClose = onClose;
     stream.catch(() => undefined); // reported through read() to every call
     this.#read();
@@ -333,22 +371,62 @@ class DeviceSession {
   }
 
   /**
-   * Sends one request; resolves with the device's answer bytes, or rejects
-   * with a RelayClientError carrying the relay's or device's code.
+   * Sends one request, sealed end to end; resolves with the device's answer
+   * bytes (opened), or rejects with a RelayClientError carrying the relay's,
+   * the device's or the end-to-end check's code.
    * @param {string} method
    * @param {Uint8Array} payload
    * @param {{ timeoutMs?: number }} [options]
    * @returns {Promise<Uint8Array>}
    */
   call(method, payload, options = {}) {
-    if (this.#failure) return Promise.reject(this.#failure);
-    if (this.#closed) {
-      return Promise.reject(
-        new RelayClientError("CANCELLED", "session is closed"),
+    const refusal = this.#refusal();
+    if (refusal) return Promise.reject(refusal);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    return this.#request({
+      method,
+      payload,
+      // Taken now, so pipelined calls are numbered in call order.
+      sequenceNumber: this.#nextSequence++,
+      deadline: Date.now() + timeoutMs,
+    }, true);
+  }
+
+  /**
+   * Seals, sends and opens one request. A device that refuses the request's
+   * session (it restarted, or the session is too old) gets it once more, in
+   * a new session, with the same sequence number (the SDK does the same).
+   */
+  async #request(request, mayResend) {
+    let prepared;
+    try {
+      prepared = await this.#e2e.prepare(request.method, request.payload);
+    } catch (error) {
+      throw error instanceof RelayClientError ? error : new RelayClientError(
+        "INTERNAL_ERROR",
+        `e2e: cannot seal the request: ${error?.message ?? error}`,
+        { cause: error },
       );
     }
-    const sequenceNumber = this.#nextSequence++;
-    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const response = await this.#exchange(
+      request,
+      prepared.payload,
+      Math.max(1, request.deadline - Date.now()),
+    );
+    try {
+      return await prepared.open(response);
+    } catch (error) {
+      if (mayResend && prepared.encrypted && isSessionRefusal(response)) {
+        return await this.#request(request, false);
+      }
+      throw error;
+    }
+  }
+
+  /** Sends one ControllerMessage; resolves with its DeviceResponse. */
+  #exchange({ method, sequenceNumber }, bytes, timeoutMs) {
+    const refusal = this.#refusal();
+    if (refusal) return Promise.reject(refusal);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiting.delete(sequenceNumber);
@@ -375,12 +453,20 @@ class DeviceSession {
             target_device_id: this.#deviceId,
             method_name: method,
             sequence_number: sequenceNumber,
-            encrypted_payload: payload,
+            encrypted_payload: bytes,
             timeout_ms: timeoutMs,
           })
         )
         .catch((error) => this.#settle(sequenceNumber, asRelayError(error)));
     });
+  }
+
+  #refusal() {
+    if (this.#failure) return this.#failure;
+    if (this.#closed) {
+      return new RelayClientError("CANCELLED", "session is closed");
+    }
+    return undefined;
   }
 
   /** Ends the session: outstanding calls are rejected with CANCELLED. */
@@ -401,16 +487,7 @@ class DeviceSession {
         frame = await stream.next()
       ) {
         const response = frame.response;
-        if (!response) continue;
-        this.#settle(
-          response.sequence_number,
-          response.error === "OK"
-            ? response.encrypted_payload
-            : new RelayClientError(
-              response.error,
-              response.error_message || response.error,
-            ),
-        );
+        if (response) this.#settle(response.sequence_number, response);
       }
       this.#fail(
         new RelayClientError("UNAVAILABLE", "relay ended the session"),
