@@ -31,13 +31,15 @@ COPY transports/ transports/
 #   so do the WebTransport demo routes (transports/quic/browser_routes.ts):
 #   the page and browser client in transports/quic/browser/, and the
 #   protobufjs browser build and @hpke/core and @hpke/common ES modules they
-#   serve (transports/quic/browser_packages.ts).
+#   serve (transports/quic/browser_packages.ts); and the operator console's
+#   page (src/console/static/, served by src/console/static_files.ts).
 # --exclude: npm:bintrees (prom-client -> tdigest -> bintrees) ships a 2 MB
 #   test fixture that makes `deno compile` 2.9.6 overflow its stack.
 RUN if [ -n "${DENORT_BIN}" ]; then export DENORT_BIN; else unset DENORT_BIN; fi \
  && deno compile --allow-all --unstable-net \
       --include proto/relay/v1/relay.proto \
       --include transports/quic/browser/ \
+      --include src/console/static/ \
       --include node_modules/.deno/protobufjs@7.6.6/node_modules/protobufjs/dist/protobuf.min.js \
       --include node_modules/.deno/@hpke+core@1.9.0/node_modules/@hpke/core/esm/ \
       --include node_modules/.deno/@hpke+common@1.10.1/node_modules/@hpke/common/esm/ \
