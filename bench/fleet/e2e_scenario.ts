@@ -61,6 +61,8 @@ export async function runE2e(options: E2eOptions): Promise<ScenarioOutcome> {
       `${label(payload)} req/s`,
       `${label(payload)} p50 (ms)`,
       `${label(payload)} relay CPU/req (us)`,
+      `${label(payload)} client CPU/req (us)`,
+      `${label(payload)} device CPU/req (us)`,
     ]),
     rows: [],
   };
@@ -75,7 +77,9 @@ export async function runE2e(options: E2eOptions): Promise<ScenarioOutcome> {
           return [
             result && Math.round(result.requestsPerSecond),
             result && round2(result.latency.p50Ms),
-            relayMicrosPerRequest(run, name),
+            microsPerRequest(run, run?.relayCores, name),
+            result && Math.round(result.cpuMicrosPerRequest),
+            microsPerRequest(run, run?.deviceCores, name),
           ];
         }),
       });
@@ -100,8 +104,8 @@ export async function runE2e(options: E2eOptions): Promise<ScenarioOutcome> {
       const value = on !== undefined && off ? round2(on / off) : undefined;
       if (value !== undefined) ratio[transport] = value;
       met &&= value !== undefined && value >= E2E_TARGET_RATIO;
-      const cpuOn = relayMicrosPerRequest(run, `${transport}+e2e`);
-      const cpuOff = relayMicrosPerRequest(run, transport);
+      const cpuOn = microsPerRequest(run, run?.relayCores, `${transport}+e2e`);
+      const cpuOff = microsPerRequest(run, run?.relayCores, transport);
       if (cpuOn !== undefined && cpuOff) {
         relayCpu[transport] = round2(cpuOn / cpuOff);
       }
@@ -127,12 +131,13 @@ export async function runE2e(options: E2eOptions): Promise<ScenarioOutcome> {
   };
 }
 
-/** Relay CPU per request while `target` was measured, in microseconds. */
-function relayMicrosPerRequest(
+/** A process's CPU per request while `target` was measured, in microseconds. */
+function microsPerRequest(
   run: Awaited<ReturnType<typeof runEchoClient>> | undefined,
+  coresByTarget: Partial<Record<string, number>> | undefined,
   target: string,
 ): number | undefined {
-  const cores = run?.relayCores[target];
+  const cores = coresByTarget?.[target];
   const rate = run?.results[target]?.requestsPerSecond;
   return cores === undefined || !rate
     ? undefined

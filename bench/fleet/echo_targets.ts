@@ -8,6 +8,7 @@ import type { EchoTargetSpec } from "./echo_client_worker.ts";
 import { type WorkerLine as Message, WorkerProcess } from "./worker_process.ts";
 import { startNginxGrpcProxy } from "./nginx_proxy.ts";
 import { RelayProcess } from "./relay_process.ts";
+import { type ProcessSample, sampleProcess } from "./process_stats.ts";
 
 export type EchoTarget = "h2" | "quic" | "direct" | "nginx";
 /** The reference targets that do not go through the relay. */
@@ -26,6 +27,8 @@ const worker = (name: string) => new URL(name, import.meta.url).pathname;
 
 export interface EchoTargets {
   relay: RelayProcess;
+  /** The echo device process of each transport, by transport. */
+  devices: Partial<Record<"h2" | "quic", WorkerProcess>>;
   specs: EchoTargetSpec[];
   caFile: string;
   /** Targets that could not be set up, with the reason. */
@@ -96,23 +99,20 @@ export async function startEchoTargets(
     const { endpoints } = relay;
     const { caFile } = endpoints;
     const specs: EchoTargetSpec[] = [];
+    const devices: EchoTargets["devices"] = {};
     for (const transport of TRANSPORTS) {
       progress(`starting the ${transport} echo device process`);
       const { device, spec } = await startEchoDevice(relay, transport);
       cleanup.defer(() => device.close());
+      devices[transport] = device;
       specs.push(spec);
       if (options.e2e) {
         specs.push({ ...spec, name: `${transport}+e2e`, e2e: true });
       }
     }
     if (options.e2e) {
-      return {
-        relay,
-        specs,
-        caFile,
-        missing: {},
-        close: () => cleanup.closeAll(),
-      };
+      const close = () => cleanup.closeAll();
+      return { relay, devices, specs, caFile, missing: {}, close };
     }
     progress("starting the direct echo server process");
     const direct = new WorkerProcess(
@@ -155,7 +155,8 @@ export async function startEchoTargets(
       missing.nginx = (error as Error).message;
       progress(`nginx reference skipped: ${missing.nginx}`);
     }
-    return { relay, specs, caFile, missing, close: () => cleanup.closeAll() };
+    const close = () => cleanup.closeAll();
+    return { relay, devices, specs, caFile, missing, close };
   } catch (error) {
     await cleanup.closeAll();
     throw error;
@@ -168,6 +169,8 @@ export interface ClientRun {
   errors: Partial<Record<string, string>>;
   /** Relay CPU (share of one core) while each relay target was measured. */
   relayCores: Partial<Record<string, number>>;
+  /** The echo device process's CPU (share of one core), likewise. */
+  deviceCores: Partial<Record<string, number>>;
 }
 
 /** Runs echo_client_worker.ts over every target; see its usage for `args`. */
@@ -185,24 +188,22 @@ export async function runEchoClient(
       env: { BENCH_ECHO_TARGETS: JSON.stringify(targets.specs) },
     },
   );
-  // Relay CPU time, summed over the rounds of each target.
-  const cpu: Record<string, { seconds: number; wallMs: number }> = {};
+  // Relay and device CPU time, summed over the rounds of each target.
+  const relayCpu = new CpuTotals();
+  const deviceCpu = new CpuTotals();
   let pending: Promise<unknown> = Promise.resolve();
-  let started: { cpuSeconds: number; atMs: number } | undefined;
   client.onLine((message: Message) => {
     if (message.type !== "mark") return;
     const target = String(message.target);
     if (message.event === "start") progress(`measuring ${target}`);
+    const device = targets.devices[target.replace("+e2e", "") as "h2"];
     pending = pending.then(async () => {
-      const sample = await targets.relay.sample().catch(() => undefined);
-      if (!sample) return;
-      if (message.event === "start") {
-        started = sample;
-      } else if (started) {
-        const total = cpu[target] ??= { seconds: 0, wallMs: 0 };
-        total.seconds += sample.cpuSeconds - started.cpuSeconds;
-        total.wallMs += sample.atMs - started.atMs;
-      }
+      const [relay, echo] = await Promise.all([
+        targets.relay.sample().catch(() => undefined),
+        device ? sampleProcess(device.pid).catch(() => undefined) : undefined,
+      ]);
+      relayCpu.mark(target, message.event === "start", relay);
+      deviceCpu.mark(target, message.event === "start", echo);
     });
   });
   try {
@@ -212,18 +213,41 @@ export async function runEchoClient(
       "the result",
     );
     await pending;
-    const relayCores: Partial<Record<string, number>> = {};
-    for (const [target, total] of Object.entries(cpu)) {
-      if (!REFERENCES.has(target) && total.wallMs > 0) {
-        relayCores[target] = total.seconds / (total.wallMs / 1000);
-      }
-    }
     return {
       results: result.results as ClientRun["results"],
       errors: result.errors as ClientRun["errors"],
-      relayCores,
+      relayCores: relayCpu.cores(),
+      deviceCores: deviceCpu.cores(),
     };
   } finally {
     await client.close();
+  }
+}
+
+/** CPU time of one process between start and end marks, summed per target. */
+class CpuTotals {
+  readonly #totals: Record<string, { seconds: number; wallMs: number }> = {};
+  #started: ProcessSample | undefined;
+
+  mark(target: string, start: boolean, sample: ProcessSample | undefined) {
+    if (sample === undefined) return;
+    if (start) {
+      this.#started = sample;
+    } else if (this.#started) {
+      const total = this.#totals[target] ??= { seconds: 0, wallMs: 0 };
+      total.seconds += sample.cpuSeconds - this.#started.cpuSeconds;
+      total.wallMs += sample.atMs - this.#started.atMs;
+    }
+  }
+
+  /** Share of one core while each relay target (not a reference) was measured. */
+  cores(): Partial<Record<string, number>> {
+    const cores: Partial<Record<string, number>> = {};
+    for (const [target, total] of Object.entries(this.#totals)) {
+      if (!REFERENCES.has(target) && total.wallMs > 0) {
+        cores[target] = total.seconds / (total.wallMs / 1000);
+      }
+    }
+    return cores;
   }
 }

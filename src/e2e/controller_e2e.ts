@@ -180,6 +180,8 @@ export class SessionE2e {
   #session:
     | { deviceKey: Uint8Array; session: Promise<SenderSession> }
     | undefined;
+  /** #session once set up: requests are then sealed without waiting. */
+  #ready: SenderSession | undefined;
 
   constructor(e2e: ControllerE2e, deviceId: string) {
     this.#e2e = e2e;
@@ -191,6 +193,21 @@ export class SessionE2e {
    * method and payload reuses the envelope, so the relay's idempotency cache
    * recognises it and its cached answer still opens.
    */
+  /**
+   * Seals one request at once when this can (a session is set up and fresh,
+   * no explicit sequence number); undefined otherwise (use `prepare`).
+   */
+  prepareNow(
+    method: string,
+    payload: Uint8Array,
+    sequenceNumber?: number,
+  ): PreparedRequest | undefined {
+    const ready = this.#ready;
+    if (ready === undefined || (sequenceNumber ?? 0) !== 0) return undefined;
+    if (Date.now() - ready.createdAt >= REKEY_AFTER_MS) return undefined;
+    return this.#prepared(ready.seal(method, payload), undefined);
+  }
+
   async prepare(
     method: string,
     payload: Uint8Array,
@@ -265,7 +282,10 @@ export class SessionE2e {
       ),
     };
     this.#session = next;
-    return await next.session;
+    this.#ready = undefined;
+    const session = await next.session;
+    if (this.#session === next) this.#ready = session;
+    return session;
   }
 
   #prepared(
@@ -327,13 +347,13 @@ export class SessionE2e {
     // The device refused the session (it restarted, or it is too old): the
     // next request sets up a new one.
     if (isSessionRefusal(response)) {
-      this.#session = undefined;
+      this.#session = this.#ready = undefined;
       return;
     }
     // The device could not open it: its key may have changed; look again.
     if (response.error_message.startsWith("e2e: request rejected")) {
       this.#e2e.forget(this.#deviceId);
-      this.#session = undefined;
+      this.#session = this.#ready = undefined;
     }
   }
 }

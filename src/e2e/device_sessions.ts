@@ -13,6 +13,8 @@ import {
   parseSessionRequest,
   ReceiverSession,
   type SessionBinding,
+  sessionIdOf,
+  settled,
 } from "./session_envelope.ts";
 
 /** Ends the refusals after which a controller sends the request again in a new session. */
@@ -86,7 +88,7 @@ export class DeviceSessions {
     ) {
       throw requestRejected(`session expired; ${NEW_SESSION_HINT}`);
     }
-    const id = toBase64Url(head.enc) + toBase64Url(head.controllerPublicKey);
+    const id = toBase64Url(sessionIdOf(envelope));
     let kept = this.#sessions.get(id);
     if (kept === undefined) {
       const controllerFingerprint = await fingerprint(head.controllerPublicKey);
@@ -98,11 +100,11 @@ export class DeviceSessions {
         controllerFingerprint,
       };
       // Kept only once a request opened under it: a forged one keeps nothing.
-      const payload = await kept.session.open(envelope, method, head.counter);
+      const payload = kept.session.open(envelope, method, head.counter);
       this.#keep(id, kept);
       return this.#opened(kept, payload, head.counter);
     }
-    const payload = await kept.session.open(envelope, method, head.counter);
+    const payload = kept.session.open(envelope, method, head.counter);
     this.#sessions.delete(id); // most recently used last
     this.#sessions.set(id, kept);
     return this.#opened(kept, payload, head.counter);
@@ -117,7 +119,8 @@ export class DeviceSessions {
       payload,
       replayed: !kept.window.record(counter),
       controllerFingerprint: kept.controllerFingerprint,
-      seal: (response) => kept.session.sealResponse(counter, response),
+      seal: (response) =>
+        settled(() => kept.session.sealResponse(counter, response)),
     };
   }
 

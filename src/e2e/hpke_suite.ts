@@ -66,5 +66,7 @@ export function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+const encoder = new TextEncoder();
+
 export const utf8 = (text: string): Uint8Array<ArrayBuffer> =>
-  new TextEncoder().encode(text) as Uint8Array<ArrayBuffer>;
+  encoder.encode(text) as Uint8Array<ArrayBuffer>;

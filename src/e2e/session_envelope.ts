@@ -20,6 +20,8 @@
 // lp(x) = u32 BE length | UTF-8 bytes.
 import type { DeviceKeyPair } from "./device_key.ts";
 import { requestRejected, responseRejected } from "./envelope.ts";
+import { Buffer } from "node:buffer";
+import { aesKey, openAesGcm, sealAesGcmInto, TAG_BYTES } from "./aes_gcm.ts";
 import { concat, copy, PUBLIC_KEY_BYTES, suite, utf8 } from "./hpke_suite.ts";
 
 export const SESSION_VERSION = 0x02;
@@ -30,7 +32,6 @@ const U64_BYTES = 8;
 /** header | enc | controller key | created_at | counter */
 const REQUEST_HEAD_BYTES = HEADER_BYTES + 2 * PUBLIC_KEY_BYTES + 2 * U64_BYTES;
 const RESPONSE_HEAD_BYTES = HEADER_BYTES + U64_BYTES;
-const TAG_BYTES = 16;
 const KEY_BYTES = 16;
 const NONCE_BYTES = 12;
 const SESSION_INFO = utf8("relay.v1 e2e session");
@@ -46,9 +47,9 @@ export interface SessionBinding {
 export type E2eKeyPair = DeviceKeyPair;
 
 interface SessionKeys {
-  request: CryptoKey;
+  request: Buffer;
   requestNonce: Uint8Array;
-  response: CryptoKey;
+  response: Buffer;
   responseNonce: Uint8Array;
 }
 
@@ -86,7 +87,7 @@ export class SenderSession {
       senderKey: await senderKeyPair(controllerKey),
       info: sessionInfo(binding, createdAt),
     });
-    const keys = await sessionKeys(
+    const keys = sessionKeys(
       await sender.export(KEYS_LABEL, 2 * (KEY_BYTES + NONCE_BYTES)),
     );
     const head = concat(
@@ -103,26 +104,31 @@ export class SenderSession {
     return this.#counter;
   }
 
-  async seal(
-    method: string,
-    payload: Uint8Array,
-  ): Promise<SealedSessionRequest> {
+  /** Seals one request (synchronous: one AES-GCM operation). */
+  seal(method: string, payload: Uint8Array): SealedSessionRequest {
     const counter = ++this.#counter;
-    const head = concat(this.#head, u64(counter));
-    const ciphertext = await crypto.subtle.encrypt(
-      {
-        name: "AES-GCM",
-        iv: nonceFor(this.#keys.requestNonce, counter),
-        additionalData: concat(head, lengthPrefixed(method)),
-      },
+    const envelope = new Uint8Array(
+      REQUEST_HEAD_BYTES + payload.byteLength + TAG_BYTES,
+    );
+    envelope.set(this.#head);
+    new DataView(envelope.buffer).setBigUint64(
+      REQUEST_HEAD_BYTES - U64_BYTES,
+      counter,
+    );
+    sealAesGcmInto(
       this.#keys.request,
-      copy(payload),
+      nonceFor(this.#keys.requestNonce, counter),
+      requestAad(envelope, method),
+      payload,
+      envelope,
+      REQUEST_HEAD_BYTES,
     );
     const keys = this.#keys;
     return {
-      envelope: concat(head, new Uint8Array(ciphertext)),
+      envelope,
       counter,
-      openResponse: (envelope) => openResponse(keys, counter, envelope),
+      openResponse: (answer) =>
+        settled(() => openResponse(keys, counter, answer)),
     };
   }
 }
@@ -148,14 +154,19 @@ export function parseSessionRequest(envelope: Uint8Array): SessionRequestHead {
   );
   const keysAt = HEADER_BYTES;
   return {
-    enc: envelope.slice(keysAt, keysAt + PUBLIC_KEY_BYTES),
-    controllerPublicKey: envelope.slice(
+    enc: envelope.subarray(keysAt, keysAt + PUBLIC_KEY_BYTES),
+    controllerPublicKey: envelope.subarray(
       keysAt + PUBLIC_KEY_BYTES,
       keysAt + 2 * PUBLIC_KEY_BYTES,
     ),
     createdAt: Number(view.getBigUint64(keysAt + 2 * PUBLIC_KEY_BYTES)),
     counter: view.getBigUint64(keysAt + 2 * PUBLIC_KEY_BYTES + U64_BYTES),
   };
+}
+
+/** What names a request's session: its enc and controller key, side by side. */
+export function sessionIdOf(envelope: Uint8Array): Uint8Array {
+  return envelope.subarray(HEADER_BYTES, HEADER_BYTES + 2 * PUBLIC_KEY_BYTES);
 }
 
 /** The device's end of one session, once set up. */
@@ -193,12 +204,12 @@ export class ReceiverSession {
         ),
         info: sessionInfo(binding, head.createdAt),
       });
-      const keys = await sessionKeys(
+      const keys = sessionKeys(
         await recipient.export(KEYS_LABEL, 2 * (KEY_BYTES + NONCE_BYTES)),
       );
       return new ReceiverSession(
         head.createdAt,
-        head.controllerPublicKey,
+        head.controllerPublicKey.slice(),
         keys,
       );
     } catch {
@@ -207,25 +218,13 @@ export class ReceiverSession {
   }
 
   /** Opens one request of this session; throws RelayError when it does not open. */
-  async open(
-    envelope: Uint8Array,
-    method: string,
-    counter: bigint,
-  ): Promise<Uint8Array> {
+  open(envelope: Uint8Array, method: string, counter: bigint): Uint8Array {
     try {
-      return new Uint8Array(
-        await crypto.subtle.decrypt(
-          {
-            name: "AES-GCM",
-            iv: nonceFor(this.#keys.requestNonce, counter),
-            additionalData: concat(
-              envelope.subarray(0, REQUEST_HEAD_BYTES),
-              lengthPrefixed(method),
-            ),
-          },
-          this.#keys.request,
-          copy(envelope.subarray(REQUEST_HEAD_BYTES)),
-        ),
+      return openAesGcm(
+        this.#keys.request,
+        nonceFor(this.#keys.requestNonce, counter),
+        requestAad(envelope, method),
+        envelope.subarray(REQUEST_HEAD_BYTES),
       );
     } catch {
       throw requestRejected(
@@ -235,21 +234,21 @@ export class ReceiverSession {
   }
 
   /** Seals the answer to request `counter`. */
-  async sealResponse(
-    counter: bigint,
-    payload: Uint8Array,
-  ): Promise<Uint8Array> {
-    const head = concat(header(KIND.response), u64(counter));
-    const ciphertext = await crypto.subtle.encrypt(
-      {
-        name: "AES-GCM",
-        iv: nonceFor(this.#keys.responseNonce, counter),
-        additionalData: head,
-      },
-      this.#keys.response,
-      copy(payload),
+  sealResponse(counter: bigint, payload: Uint8Array): Uint8Array {
+    const envelope = new Uint8Array(
+      RESPONSE_HEAD_BYTES + payload.byteLength + TAG_BYTES,
     );
-    return concat(head, new Uint8Array(ciphertext));
+    envelope.set(RESPONSE_HEADER);
+    new DataView(envelope.buffer).setBigUint64(HEADER_BYTES, counter);
+    sealAesGcmInto(
+      this.#keys.response,
+      nonceFor(this.#keys.responseNonce, counter),
+      envelope.subarray(0, RESPONSE_HEAD_BYTES),
+      payload,
+      envelope,
+      RESPONSE_HEAD_BYTES,
+    );
+    return envelope;
   }
 }
 
@@ -265,11 +264,11 @@ export function sessionEnvelopeKind(
   return undefined;
 }
 
-async function openResponse(
+function openResponse(
   keys: SessionKeys,
   counter: bigint,
   envelope: Uint8Array,
-): Promise<Uint8Array> {
+): Uint8Array {
   if (sessionEnvelopeKind(envelope) !== "response") {
     throw responseRejected("not an encrypted response");
   }
@@ -281,37 +280,33 @@ async function openResponse(
     throw responseRejected("it answers another request");
   }
   try {
-    return new Uint8Array(
-      await crypto.subtle.decrypt(
-        {
-          name: "AES-GCM",
-          iv: nonceFor(keys.responseNonce, counter),
-          additionalData: copy(envelope.subarray(0, RESPONSE_HEAD_BYTES)),
-        },
-        keys.response,
-        copy(envelope.subarray(RESPONSE_HEAD_BYTES)),
-      ),
+    return openAesGcm(
+      keys.response,
+      nonceFor(keys.responseNonce, counter),
+      envelope.subarray(0, RESPONSE_HEAD_BYTES),
+      envelope.subarray(RESPONSE_HEAD_BYTES),
     );
   } catch {
     throw responseRejected("tampered, or not sealed for this request");
   }
 }
 
-async function sessionKeys(exported: ArrayBuffer): Promise<SessionKeys> {
+/** `fn`'s result, or its exception, as a promise. */
+export function settled<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function sessionKeys(exported: ArrayBuffer): SessionKeys {
   const bytes = new Uint8Array(exported);
-  const aesKey = (from: number, usage: KeyUsage[]) =>
-    crypto.subtle.importKey(
-      "raw",
-      bytes.slice(from, from + KEY_BYTES),
-      "AES-GCM",
-      false,
-      usage,
-    );
   const responseAt = KEY_BYTES + NONCE_BYTES;
   return {
-    request: await aesKey(0, ["encrypt", "decrypt"]),
+    request: aesKey(bytes.subarray(0, KEY_BYTES)),
     requestNonce: bytes.slice(KEY_BYTES, responseAt),
-    response: await aesKey(responseAt, ["encrypt", "decrypt"]),
+    response: aesKey(bytes.subarray(responseAt, responseAt + KEY_BYTES)),
     responseNonce: bytes.slice(responseAt + KEY_BYTES),
   };
 }
@@ -336,14 +331,26 @@ function sessionInfo(
   );
 }
 
+/** A request's AAD: its head (header to counter) and the method it calls. */
+function requestAad(envelope: Uint8Array, method: string): Uint8Array {
+  const name = utf8(method);
+  const aad = new Uint8Array(REQUEST_HEAD_BYTES + 4 + name.byteLength);
+  aad.set(envelope.subarray(0, REQUEST_HEAD_BYTES));
+  new DataView(aad.buffer).setUint32(REQUEST_HEAD_BYTES, name.byteLength);
+  aad.set(name, REQUEST_HEAD_BYTES + 4);
+  return aad;
+}
+
 /** base nonce XOR counter, the counter big-endian in the last 8 bytes. */
-function nonceFor(base: Uint8Array, counter: bigint): Uint8Array<ArrayBuffer> {
-  const nonce = copy(base);
-  const view = new DataView(nonce.buffer);
+function nonceFor(base: Uint8Array, counter: bigint): Buffer {
+  // A Buffer: node:crypto would convert anything else on every call.
+  const nonce = Buffer.from(base);
   const at = NONCE_BYTES - U64_BYTES;
-  view.setBigUint64(at, view.getBigUint64(at) ^ counter);
+  nonce.writeBigUInt64BE(nonce.readBigUInt64BE(at) ^ counter, at);
   return nonce;
 }
+
+const RESPONSE_HEADER = header(KIND.response);
 
 function header(kind: number): Uint8Array<ArrayBuffer> {
   return new Uint8Array([...MAGIC, SESSION_VERSION, kind]);

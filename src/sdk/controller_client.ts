@@ -281,6 +281,8 @@ export class DeviceCallSession {
   readonly #reader: Promise<void>;
   readonly #e2e: SessionE2e | undefined;
   #sendTurn: Promise<void> = Promise.resolve();
+  /** Requests being sealed asynchronously (the session's setup, retries). */
+  #preparing = 0;
   #nextSequence = Math.floor(Math.random() * 2 ** 52);
   #failure: RelayError | undefined;
   #closed = false;
@@ -418,6 +420,16 @@ export class DeviceCallSession {
         send(payload);
         return;
       }
+      // A set-up session seals at once; while an earlier request is still
+      // being sealed, this one waits its turn, so requests leave in order.
+      const now = this.#preparing === 0
+        ? this.#e2e.prepareNow(method, payload, options.sequenceNumber)
+        : undefined;
+      if (now !== undefined) {
+        opener = now;
+        send(now.payload);
+        return;
+      }
       // Sealing is asynchronous; requests still leave in call order.
       const prepared = this.#e2e.prepare(
         method,
@@ -427,6 +439,7 @@ export class DeviceCallSession {
       const previous = this.#sendTurn;
       const turn = Promise.withResolvers<void>();
       this.#sendTurn = turn.promise;
+      this.#preparing++;
       prepared.then(async (sealed) => {
         await previous;
         if (settled) return;
@@ -435,7 +448,10 @@ export class DeviceCallSession {
       }, (error) => {
         this.#forget(sequenceNumber, waiter);
         waiter.reject(RelayError.from(error, "INTERNAL_ERROR"));
-      }).finally(() => turn.resolve());
+      }).finally(() => {
+        this.#preparing--;
+        turn.resolve();
+      });
     });
   }
 
