@@ -7,7 +7,8 @@
 // docs/console/{fleet,device,charts}.png (not by default, so a test run
 // leaves the tree clean).
 import assert from "node:assert/strict";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
+import { launchChromium } from "./chromium_page.ts";
 import { fileURLToPath } from "node:url";
 import { deviceConnector } from "../mod.ts";
 import { startTestRelay, type TestRelay } from "./harness.ts";
@@ -39,7 +40,7 @@ tools.test({
         id: "viewer-alpha",
         projects: ["alpha"],
       });
-      context = await launchChromium(profile);
+      context = await launchChromium(tools.path("chromium"), profile, WAIT_MS);
       const page = context.pages()[0] ?? await context.newPage();
       page.setDefaultTimeout(WAIT_MS);
       page.on("console", (line) => consoleLines.push(line.text()));
@@ -233,22 +234,5 @@ async function takeScreenshots(
   await page.screenshot({
     path: fileURLToPath(new URL("charts.png", dir)),
     fullPage: true,
-  });
-}
-
-function launchChromium(profile: string): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(profile, {
-    executablePath: tools.path("chromium"),
-    headless: true,
-    timeout: WAIT_MS,
-    viewport: { width: 1280, height: 720 },
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
   });
 }

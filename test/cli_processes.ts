@@ -75,3 +75,33 @@ export function watch(stream: ReadableStream<Uint8Array>) {
     },
   };
 }
+
+/** `relay serve` on free loopback ports, its output watched; `env` added. */
+export function serveOnFreePorts(
+  stateDir: string,
+  env: Record<string, string> = {},
+) {
+  const relay = spawn([
+    "serve",
+    ...["--state-dir", stateDir, "--address", "127.0.0.1:0"],
+    ...["--quic-address", "127.0.0.1:0", "--health-address", "127.0.0.1:0"],
+  ], env);
+  return {
+    relay,
+    relayErr: watch(relay.stderr),
+    relayOut: watch(relay.stdout),
+  };
+}
+
+/** The gRPC and QUIC ports a relay on free ports printed it listens on. */
+export async function relayPorts(
+  relayErr: ReturnType<typeof watch>,
+): Promise<{ port: string; quicPort: string }> {
+  const [, port] = await relayErr.waitFor(
+    /listening on 127\.0\.0\.1:(\d+) \(TLS\)/,
+  );
+  const [, quicPort] = await relayErr.waitFor(
+    /QUIC \(UDP\) on 127\.0\.0\.1:(\d+)/,
+  );
+  return { port: port!, quicPort: quicPort! };
+}

@@ -1,39 +1,21 @@
 // The three-terminal quickstart, run as real processes: relay, device agent
 // with --echo, and the controller CLI; then SIGINT/SIGTERM shut them down.
 import assert from "node:assert/strict";
-import { MAIN, run, spawn, watch } from "./cli_processes.ts";
-
-/** `relay serve` on free loopback ports, its output watched. */
-function serveOnFreePorts(stateDir: string) {
-  const relay = spawn([
-    "serve",
-    "--state-dir",
-    stateDir,
-    "--address",
-    "127.0.0.1:0",
-    "--quic-address",
-    "127.0.0.1:0",
-    "--health-address",
-    "127.0.0.1:0",
-  ]);
-  return {
-    relay,
-    relayErr: watch(relay.stderr),
-    relayOut: watch(relay.stdout),
-  };
-}
+import {
+  MAIN,
+  relayPorts,
+  run,
+  serveOnFreePorts,
+  spawn,
+  watch,
+} from "./cli_processes.ts";
 
 Deno.test("quickstart: serve, device --echo, ctl ls/call, token, graceful stop", async () => {
   const stateDir = await Deno.makeTempDir({ prefix: "relay-cli-" });
   const { relay, relayErr, relayOut } = serveOnFreePorts(stateDir);
   let device: Deno.ChildProcess | undefined;
   try {
-    const [, port] = await relayErr.waitFor(
-      /listening on 127\.0\.0\.1:(\d+) \(TLS\)/,
-    );
-    const [, quicPort] = await relayErr.waitFor(
-      /QUIC \(UDP\) on 127\.0\.0\.1:(\d+)/,
-    );
+    const { port, quicPort } = await relayPorts(relayErr);
     const common = [
       "--state-dir",
       stateDir,

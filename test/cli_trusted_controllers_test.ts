@@ -2,26 +2,21 @@
 // device serves the controller whose key fingerprint its file lists and
 // refuses one with another key, whatever the relay allows.
 import assert from "node:assert/strict";
-import { run, spawn, watch } from "./cli_processes.ts";
+import {
+  relayPorts,
+  run,
+  serveOnFreePorts,
+  spawn,
+  watch,
+} from "./cli_processes.ts";
 
 Deno.test("relay device --trusted-controllers serves the listed controller key only", async () => {
   const stateDir = await Deno.makeTempDir({ prefix: "relay-trusted-" });
   const children: Deno.ChildProcess[] = [];
   try {
-    const relay = spawn([
-      "serve",
-      ...["--state-dir", stateDir, "--address", "127.0.0.1:0"],
-      ...["--quic-address", "127.0.0.1:0", "--health-address", "127.0.0.1:0"],
-    ]);
+    const { relay, relayErr } = serveOnFreePorts(stateDir);
     children.push(relay);
-    const relayErr = watch(relay.stderr);
-    watch(relay.stdout);
-    const [, port] = await relayErr.waitFor(
-      /listening on 127\.0\.0\.1:(\d+) \(TLS\)/,
-    );
-    const [, quicPort] = await relayErr.waitFor(
-      /QUIC \(UDP\) on 127\.0\.0\.1:(\d+)/,
-    );
+    const { port, quicPort } = await relayPorts(relayErr);
     const common = [
       ...["--state-dir", stateDir, "--relay", `localhost:${port}`],
       ...["--quic-relay", `localhost:${quicPort}`],

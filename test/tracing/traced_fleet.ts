@@ -2,7 +2,13 @@
 // exporting to one OtlpReceiver; stop() ends them with SIGTERM so each
 // exports what it still holds.
 import assert from "node:assert/strict";
-import { run, spawn, watch } from "../cli_processes.ts";
+import {
+  relayPorts,
+  run,
+  serveOnFreePorts,
+  spawn,
+  watch,
+} from "../cli_processes.ts";
 import type { OtlpReceiver } from "./otlp_receiver.ts";
 
 export interface TracedFleet {
@@ -31,23 +37,13 @@ export async function startTracedFleet(
     outputs.push(stderr.done, watch(child.stdout).done);
     return stderr;
   };
-  const relayErr = watched(spawn([
-    "serve",
-    "--state-dir",
+  const { relay, relayErr, relayOut } = serveOnFreePorts(
     stateDir,
-    "--address",
-    "127.0.0.1:0",
-    "--quic-address",
-    "127.0.0.1:0",
-    "--health-address",
-    "127.0.0.1:0",
-  ], receiver.env("relay")));
-  const [, port] = await relayErr.waitFor(
-    /listening on 127\.0\.0\.1:(\d+) \(TLS\)/,
+    receiver.env("relay"),
   );
-  const [, quicPort] = await relayErr.waitFor(
-    /QUIC \(UDP\) on 127\.0\.0\.1:(\d+)/,
-  );
+  children.push(relay);
+  outputs.push(relayErr.done, relayOut.done);
+  const { port, quicPort } = await relayPorts(relayErr);
   const common = [
     "--state-dir",
     stateDir,
